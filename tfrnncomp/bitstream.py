@@ -1,0 +1,382 @@
+"""Bitstream v1: the ``.trc`` container for the codec's progressive codes.
+
+Layout (all integers big-endian)::
+
+    magic "TRNC" | version u8 | flags u8 | model_id (u8 len + ASCII)
+    height u32 | width u32 | channels u8 | pad_height u32 | pad_width u32
+    block_size u8 | code_depth u8 | iterations u8 | entropy u8
+    ext_len u16 + TLV records (u8 tag, u16 len, value) | header_crc u32
+    then `iterations` chunks: u32 length | payload | u32 crc32(index byte + payload)
+
+The chunk CRC covers the 0-based chunk index, so reordered chunks fail.
+A file cut inside a chunk still decodes its leading whole chunks (progressive).
+Only the standard library and numpy are used here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import math
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from .errors import (
+    BitstreamError,
+    ChecksumError,
+    LimitError,
+    TruncatedError,
+    UnsupportedVersionError,
+)
+
+__all__ = [
+    "MAGIC", "FORMAT_VERSION", "MAX_ITERATIONS", "DEFAULT_MAX_PIXELS",
+    "EntropyMode", "Header", "Container", "encode_header", "decode_header",
+    "write", "read", "pack_codes", "unpack_codes", "info_dict",
+]
+
+MAGIC = b"TRNC"
+FORMAT_VERSION = 1
+MAX_ITERATIONS = 64
+DEFAULT_MAX_PIXELS = 1 << 26
+MAX_MODEL_ID_BYTES = 200
+
+# height, width, channels, pad_height, pad_width, block, depth, iterations, entropy, ext_len
+_FIXED = struct.Struct(">IIBIIBBBBH")
+_U32 = struct.Struct(">I")
+_TLV = struct.Struct(">BH")
+_U32_MAX = 0xFFFFFFFF
+
+
+class EntropyMode(enum.IntEnum):
+    """How chunk payloads are coded. Only RAW (packed bits) exists in v1."""
+
+    RAW = 0
+    BINARYRNN = 1  # reserved
+    CONTEXT = 2  # reserved
+
+
+class _FrozenMap(Mapping):
+    """Immutable, hashable ``{tag: bytes}`` mapping used for header extensions."""
+    __slots__ = ("_items",)
+
+    def __init__(self, source=()):
+        pairs = source.items() if isinstance(source, Mapping) else source
+        items = {}
+        for tag, value in pairs:
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                raise TypeError(f"extension {tag!r} value must be bytes, got {type(value).__name__}")
+            items[tag] = bytes(value)
+        self._items = tuple(sorted(items.items()))
+
+    def __getitem__(self, key):
+        for tag, value in self._items:
+            if tag == key:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[int]:
+        return (tag for tag, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return repr(dict(self._items))
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """Everything a reader needs before the first chunk."""
+
+    model_id: str
+    height: int
+    width: int
+    channels: int
+    pad_height: int
+    pad_width: int
+    iterations: int
+    entropy_mode: EntropyMode = EntropyMode.RAW
+    block_size: int = 16
+    code_depth: int = 32
+    extensions: Mapping[int, bytes] = dataclasses.field(default_factory=_FrozenMap)
+
+    def __post_init__(self):
+        if not isinstance(self.extensions, _FrozenMap):
+            object.__setattr__(self, "extensions", _FrozenMap(self.extensions))
+        if not isinstance(self.entropy_mode, EntropyMode):
+            try:  # unknown values are kept so validate() can report them
+                object.__setattr__(self, "entropy_mode", EntropyMode(self.entropy_mode))
+            except ValueError:
+                pass
+
+    @property
+    def pixels(self) -> int:
+        """Number of pixels of the original image (height * width)."""
+        return self.height * self.width
+
+    @property
+    def code_shape(self) -> tuple:
+        """Shape ``(rows, cols, depth)`` of one iteration's binary code."""
+        return (self.pad_height // self.block_size, self.pad_width // self.block_size,
+                self.code_depth)
+
+    @property
+    def raw_chunk_bytes(self) -> int:
+        """Size in bytes of one iteration's code packed as raw bits."""
+        return math.ceil(math.prod(self.code_shape) / 8)
+
+    @property
+    def max_chunk_bytes(self) -> int:
+        """Largest chunk payload a reader accepts for this header."""
+        if self.entropy_mode == EntropyMode.RAW:
+            return self.raw_chunk_bytes
+        return 4 * self.raw_chunk_bytes + 1024
+
+    def validate(self, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> None:
+        """Raise BitstreamError (LimitError for size limits) if the header is unusable.
+
+        ``max_pixels=None`` disables the size limit (used when writing).
+        """
+        mid = self.model_id
+        if (not isinstance(mid, str) or not 1 <= len(mid) <= MAX_MODEL_ID_BYTES
+                or not all(" " <= c <= "~" for c in mid)):
+            raise BitstreamError(
+                f"model id must be 1..{MAX_MODEL_ID_BYTES} printable ASCII characters, got {mid!r}")
+        h, w, ph, pw = self.height, self.width, self.pad_height, self.pad_width
+        if not (1 <= h <= _U32_MAX and 1 <= w <= _U32_MAX):
+            raise BitstreamError(f"image size {h}x{w} is invalid (each side must be 1..{_U32_MAX})")
+        if max_pixels is not None and h * w > max_pixels:
+            raise LimitError(f"header claims {h}x{w} pixels ({h * w}), above the limit of "
+                             f"{max_pixels}; pass max_pixels= to raise it")
+        if self.channels not in (1, 3):
+            raise BitstreamError(f"channels must be 1 or 3, got {self.channels}")
+        if not 1 <= self.block_size <= 255:
+            raise BitstreamError(f"block size must be 1..255, got {self.block_size}")
+        if not 1 <= self.code_depth <= 255:
+            raise BitstreamError(f"code depth must be 1..255, got {self.code_depth}")
+        step = 2 * self.block_size
+        if (not (h <= ph <= _U32_MAX and w <= pw <= _U32_MAX)
+                or ph % step or pw % step):
+            raise BitstreamError(f"padded size {ph}x{pw} must be multiples of {step} "
+                                 f"and at least the image size {h}x{w}")
+        if max_pixels is not None and ph * pw > max_pixels:
+            raise LimitError(f"header claims a padded size of {ph}x{pw} pixels ({ph * pw}), "
+                             f"above the limit of {max_pixels}; pass max_pixels= to raise it")
+        if not 1 <= self.iterations <= MAX_ITERATIONS:
+            raise BitstreamError(f"iterations must be 1..{MAX_ITERATIONS}, got {self.iterations}")
+        if not isinstance(self.entropy_mode, EntropyMode):
+            raise BitstreamError(f"unknown entropy mode {self.entropy_mode!r}")
+        for tag, value in self.extensions.items():
+            if not isinstance(tag, int) or not 0 <= tag <= 255:
+                raise BitstreamError(f"extension tag must be 0..255, got {tag!r}")
+            if len(value) > 0xFFFF:
+                raise BitstreamError(f"extension {tag} is {len(value)} bytes, above 65535")
+        if len(_encode_extensions(self.extensions)) > 0xFFFF:
+            raise BitstreamError("extensions take more than 65535 bytes")
+
+
+def _encode_extensions(extensions: Mapping[int, bytes]) -> bytes:
+    return b"".join(_TLV.pack(tag, len(v)) + v for tag, v in sorted(extensions.items()))
+
+
+def _parse_extensions(buf) -> _FrozenMap:
+    out, pos, n = {}, 0, len(buf)
+    while pos < n:
+        if n - pos < _TLV.size:
+            raise BitstreamError("extension block ends inside a record header")
+        tag, length = _TLV.unpack_from(buf, pos)
+        pos += _TLV.size
+        if n - pos < length:
+            raise BitstreamError(f"extension {tag} claims {length} bytes, only {n - pos} left")
+        if tag in out:
+            raise BitstreamError(f"duplicate extension tag {tag}")
+        out[tag] = bytes(buf[pos:pos + length])
+        pos += length
+    return _FrozenMap(out)
+
+
+def encode_header(header: Header) -> bytes:
+    """Serialise a header (validated, without the pixel limit) including its CRC."""
+    header.validate(max_pixels=None)
+    mid = header.model_id.encode("ascii")
+    ext = _encode_extensions(header.extensions)
+    body = b"".join((
+        MAGIC, bytes((FORMAT_VERSION, 0, len(mid))), mid,
+        _FIXED.pack(header.height, header.width, header.channels, header.pad_height,
+                    header.pad_width, header.block_size, header.code_depth,
+                    header.iterations, int(header.entropy_mode), len(ext)),
+        ext,
+    ))
+    return body + _U32.pack(zlib.crc32(body))
+
+
+def _as_buffer(data) -> memoryview:
+    return memoryview(data).cast("B")
+
+
+def decode_header(data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple:
+    """Parse and validate the header at the start of ``data``.
+
+    Returns ``(header, offset)`` where offset is the first byte after the header.
+    """
+    buf = _as_buffer(data)
+    n = len(buf)
+
+    def need(count: int) -> None:
+        if n < count:
+            raise TruncatedError(f"file ends inside the header ({n} bytes)")
+
+    if bytes(buf[:len(MAGIC)]) != MAGIC[:min(n, len(MAGIC))]:
+        raise BitstreamError("not a tfrnncomp file (bad magic)")
+    need(5)
+    version = buf[4]
+    if version > FORMAT_VERSION:
+        raise UnsupportedVersionError(
+            f"format version {version} is newer than this reader ({FORMAT_VERSION}); "
+            "upgrade tfrnncomp")
+    if version != FORMAT_VERSION:
+        raise BitstreamError(f"unknown format version {version}")
+    need(7)
+    fixed_at = 7 + buf[6]
+    need(fixed_at + _FIXED.size)
+    (height, width, channels, pad_h, pad_w, block, depth, iterations, entropy,
+     ext_len) = _FIXED.unpack_from(buf, fixed_at)
+    ext_at = fixed_at + _FIXED.size
+    crc_at = ext_at + ext_len
+    need(crc_at + 4)
+    if zlib.crc32(buf[:crc_at]) != _U32.unpack_from(buf, crc_at)[0]:
+        raise ChecksumError("header checksum mismatch")
+    if buf[5] != 0:
+        raise BitstreamError(f"reserved flags byte is {buf[5]:#04x}, expected 0")
+    try:
+        model_id = bytes(buf[7:fixed_at]).decode("ascii")
+    except UnicodeDecodeError:
+        raise BitstreamError("model id is not ASCII") from None
+    try:
+        mode = EntropyMode(entropy)
+    except ValueError:
+        raise BitstreamError(f"unknown entropy mode {entropy}") from None
+    header = Header(model_id=model_id, height=height, width=width, channels=channels,
+                    pad_height=pad_h, pad_width=pad_w, iterations=iterations,
+                    entropy_mode=mode, block_size=block, code_depth=depth,
+                    extensions=_parse_extensions(buf[ext_at:crc_at]))
+    header.validate(max_pixels=max_pixels)
+    return header, crc_at + 4
+
+
+def _chunk_crc(index: int, payload) -> int:
+    return zlib.crc32(payload, zlib.crc32(bytes((index,))))
+
+
+def write(header: Header, chunks: Sequence[bytes]) -> bytes:
+    """Serialise a header and its ``header.iterations`` chunk payloads."""
+    head = encode_header(header)
+    if len(chunks) != header.iterations:
+        raise ValueError(f"header declares {header.iterations} iterations, got {len(chunks)} chunks")
+    parts = [head]
+    for i, payload in enumerate(chunks):
+        payload = bytes(payload)
+        size = len(payload)
+        if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes:
+            raise ValueError(f"chunk {i + 1}: RAW chunks must be {header.raw_chunk_bytes} "
+                             f"bytes, got {size}")
+        if size > header.max_chunk_bytes:
+            raise ValueError(f"chunk {i + 1}: {size} bytes, above the bound of "
+                             f"{header.max_chunk_bytes}")
+        parts += [_U32.pack(size), payload, _U32.pack(_chunk_crc(i, payload))]
+    return b"".join(parts)
+
+
+@dataclasses.dataclass
+class Container:
+    """A parsed file: its header, the whole chunks read, and whether all were present."""
+
+    header: Header
+    chunks: list
+    complete: bool
+
+
+def read(data, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False) -> Container:
+    """Parse a whole file, tolerating a cut inside a chunk unless ``strict``."""
+    buf = _as_buffer(data)
+    header, pos = decode_header(buf, max_pixels=max_pixels)
+    n, total, bound = len(buf), header.iterations, header.max_chunk_bytes
+    chunks = []
+    for i in range(total):
+        where = f"chunk {i + 1} of {total}"
+        if n - pos >= 4:
+            size = _U32.unpack_from(buf, pos)[0]
+            if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes:
+                raise BitstreamError(f"{where}: length {size}, expected "
+                                     f"{header.raw_chunk_bytes} for RAW codes")
+            if size > bound:
+                raise BitstreamError(f"{where}: length {size} is above the bound of {bound}")
+        if n - pos < 4 or n - pos < 8 + size:
+            if strict or not chunks:
+                raise TruncatedError(f"file ends inside {where}")
+            return Container(header, chunks, complete=False)
+        payload = buf[pos + 4:pos + 4 + size]
+        if _U32.unpack_from(buf, pos + 4 + size)[0] != _chunk_crc(i, payload):
+            raise ChecksumError(f"{where}: checksum mismatch")
+        chunks.append(bytes(payload))
+        pos += 8 + size
+    if pos != n:
+        raise BitstreamError(f"{n - pos} bytes of trailing data")
+    return Container(header, chunks, complete=True)
+
+
+def pack_codes(codes: np.ndarray) -> bytes:
+    """Pack an (h, w, d) array of -1/+1 values into bits (+1 -> 1), C order, MSB first."""
+    arr = np.asarray(codes)
+    if arr.ndim != 3:
+        raise ValueError(f"codes must have shape (h, w, d), got {arr.shape}")
+    positive = arr == 1
+    if not np.all(positive | (arr == -1)):
+        raise ValueError("codes must contain only -1 and +1")
+    return np.packbits(positive.reshape(-1), bitorder="big").tobytes()
+
+
+def unpack_codes(payload: bytes, shape) -> np.ndarray:
+    """Inverse of :func:`pack_codes`: an int8 array of -1/+1 with the given shape."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"shape must be three positive sizes, got {shape}")
+    count = math.prod(shape)
+    expected = math.ceil(count / 8)
+    if len(payload) != expected:
+        raise BitstreamError(f"code payload is {len(payload)} bytes, expected {expected} "
+                             f"for shape {shape}")
+    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8), count=count, bitorder="big")
+    return (bits.astype(np.int8) * 2 - 1).reshape(shape)
+
+
+_INFO_FIELDS = ("model_id", "height", "width", "channels", "pad_height", "pad_width",
+                "block_size", "code_depth")
+
+
+def info_dict(container: Container) -> dict:
+    """JSON-serialisable summary of a container (for ``tfrnncomp info``)."""
+    h = container.header
+    sizes = [len(c) for c in container.chunks]
+    header_bytes = len(encode_header(h))
+    bpp = [round(8 * total / h.pixels, 6) for total in itertools.accumulate(sizes)]
+    info = {"format_version": FORMAT_VERSION}
+    info.update({name: getattr(h, name) for name in _INFO_FIELDS})
+    info.update(
+        code_shape=list(h.code_shape), entropy_mode=h.entropy_mode.name.lower(),
+        iterations_declared=h.iterations, iterations_present=len(sizes),
+        complete=container.complete, header_bytes=header_bytes, chunk_bytes=sizes,
+        total_bytes=header_bytes + sum(sizes) + 8 * len(sizes),
+        bits_per_pixel_after_chunk=bpp,
+        extensions={str(tag): value.hex() for tag, value in h.extensions.items()},
+    )
+    return info

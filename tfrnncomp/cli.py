@@ -1,0 +1,162 @@
+"""The ``tfrnncomp`` command line: a thin layer over :mod:`tfrnncomp.codec` and friends.
+
+Every error the codec raises on purpose is printed as one line
+(``tfrnncomp: error: ...``) with exit status 2; outputs are written
+atomically and an input is never overwritten.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from tfrnncomp import __version__
+from tfrnncomp.errors import TfrnncompError
+
+EXTENSION = ".trc"
+
+
+def _add_model(parser):
+    parser.add_argument("--model", default=None,
+                        help="zoo name or model directory (default: the shipped default model)")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="tfrnncomp", description="Image compression with recurrent networks "
+        "(Toderici et al. 2017).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compress", help="image (or folder of images) -> .trc")
+    p.add_argument("input"), p.add_argument("output")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--iterations", type=int, default=None,
+                      help="iterations, 0.125 bpp each before entropy coding (default 8)")
+    rate.add_argument("--bpp", type=float, default=None,
+                      help="budget in bits per pixel for the whole file")
+    p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _add_model(p)
+
+    p = sub.add_parser("decompress", help=".trc (or folder of them) -> image")
+    p.add_argument("input"), p.add_argument("output")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="decode only the first K iterations (default: all in the file)")
+    p.add_argument("--format", default="png", help="image extension in folder mode (png)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _add_model(p)
+
+    p = sub.add_parser("info", help="show a .trc file's header and per-iteration sizes")
+    p.add_argument("file")
+    p.add_argument("--compare", metavar="ORIGINAL", default=None,
+                   help="decode every prefix and print bpp, PSNR and MS-SSIM against ORIGINAL")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_model(p)
+
+    p = sub.add_parser("train", help="train a model with model.fit (resumable)")
+    p.add_argument("--data", required=True, help="image folder or tfds:NAME[:SPLIT]")
+    p.add_argument("--config", required=True, help="model config JSON file")
+    p.add_argument("--out", required=True, help="run directory (rerun to resume)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps-per-epoch", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--decay-steps", type=int, default=20000)
+    p.add_argument("--hard-patches", action="store_true",
+                   help="train on the paper's high-entropy tiles (worst PNG ratio per image)")
+    p.add_argument("--validation-steps", type=int, default=5)
+    p.add_argument("--seed", type=int, default=None)
+
+    p = sub.add_parser("export-weights", help="copy a run's weights into a model directory")
+    p.add_argument("run_dir"), p.add_argument("output")
+
+    sub.add_parser("models", help="list the shipped models")
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log quiet
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args) or 0
+    except TfrnncompError as error:
+        print(f"tfrnncomp: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfrnncomp: interrupted", file=sys.stderr)
+        return 130
+
+
+def _compress(args):
+    from tfrnncomp import batch
+    from tfrnncomp.codec import Codec
+
+    batch.check_paths(args.input, args.output, args.force)
+    codec = Codec(args.model)
+    kwargs = dict(iterations=args.iterations, bpp=args.bpp, drop_alpha=args.drop_alpha)
+    if os.path.isdir(args.input):
+        return batch.compress_folder(codec, args.input, args.output, force=args.force, **kwargs)
+    batch.compress_file(codec, args.input, args.output, **kwargs)
+    size = os.path.getsize(args.output)
+    print(f"{args.output}: {size} bytes")
+    return 0
+
+
+def _decompress(args):
+    from tfrnncomp import batch
+    from tfrnncomp.codec import Codec
+
+    batch.check_paths(args.input, args.output, args.force)
+    codec = Codec(args.model)
+    if os.path.isdir(args.input):
+        return batch.decompress_folder(codec, args.input, args.output, fmt=args.format,
+                                       iterations=args.iterations, force=args.force)
+    batch.decompress_file(codec, args.input, args.output, iterations=args.iterations)
+    print(f"{args.output}: written")
+    return 0
+
+
+def _info(args):
+    from tfrnncomp import batch
+
+    report = batch.info(args.file, compare=args.compare, model=args.model)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(batch.format_info(report))
+    return 0
+
+
+def _train(args):
+    from tfrnncomp.train import TrainingConfig, train
+
+    training = TrainingConfig(
+        data=args.data, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
+        epochs=args.epochs, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
+        hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed)
+    train(args.config, training, args.out, verbose="auto" if sys.stdout.isatty() else 2)
+    return 0
+
+
+def _export_weights(args):
+    from tfrnncomp.train import export_run
+
+    print(export_run(args.run_dir, args.output))
+    return 0
+
+
+def _models(args):
+    from tfrnncomp import zoo
+
+    for name in zoo.available_models():
+        print(name + (" (default)" if name == zoo.DEFAULT_MODEL else ""))
+    return 0
+
+
+_COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train,
+             "export-weights": _export_weights, "models": _models}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

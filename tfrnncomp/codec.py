@@ -1,0 +1,149 @@
+"""The codec contract: ``compress(uint8[H,W,3]) -> bytes``, ``decompress(bytes) -> uint8``.
+
+A :class:`Codec` binds one model (by zoo name, directory or instance) to the
+bitstream format of :mod:`tfrnncomp.bitstream`.  Each iteration of the model
+(0.125 bpp before entropy coding, Toderici et al. 2017 Section 2) is one
+chunk of the file, so a file cut after any whole chunk still decodes, and
+``decompress(data, iterations=k)`` decodes only the first ``k`` iterations.
+"""
+
+import math
+
+import numpy as np
+
+from tfrnncomp import bitstream, image_io, zoo
+from tfrnncomp.errors import InputImageError, ModelMismatchError, TfrnncompError
+
+
+class Codec:
+    """Compress and decompress images with one trained model.
+
+    Args:
+        model: a zoo name (default :data:`tfrnncomp.zoo.DEFAULT_MODEL`), a model
+            directory, or an :class:`~tfrnncomp.model.RNNCompressionModel`.
+        max_pixels: decompression-bomb guard: files whose header claims more
+            pixels are refused before anything is allocated.
+    """
+
+    def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS):
+        from tfrnncomp.functions import CodecFunctions
+        from tfrnncomp.model import RNNCompressionModel
+
+        if isinstance(model, RNNCompressionModel):
+            self.model = model.build_for_inference()
+        else:
+            self.model = zoo.load_model(model)
+        self.config = self.model.config
+        self.model_id = zoo.model_id(self.model)
+        self.max_pixels = max_pixels
+        self.functions = CodecFunctions(self.model)
+
+    # -- sizes ------------------------------------------------------------------------
+    @property
+    def max_iterations(self):
+        return self.config.max_iterations
+
+    def header_for(self, height, width, channels, iterations):
+        multiple = 32
+        return bitstream.Header(
+            model_id=self.model_id, height=height, width=width, channels=channels,
+            pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
+            iterations=iterations, entropy_mode=bitstream.EntropyMode.RAW,
+            block_size=self.config.block_size, code_depth=self.config.bits)
+
+    def file_size(self, height, width, iterations, channels=3):
+        """Exact size in bytes of a raw-mode file of ``iterations`` iterations."""
+        header = self.header_for(height, width, channels, iterations)
+        return len(bitstream.encode_header(header)) + iterations * (header.raw_chunk_bytes + 8)
+
+    def iterations_for_bpp(self, height, width, bpp):
+        """The most iterations whose whole file (header included) fits ``bpp`` (at least 1)."""
+        if not bpp > 0 or math.isinf(bpp):
+            raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
+        best = 1
+        for iterations in range(1, self.max_iterations + 1):
+            if self.file_size(height, width, iterations) * 8.0 / (height * width) <= bpp:
+                best = iterations
+        return best
+
+    def _check_iterations(self, iterations):
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
+            raise TfrnncompError(f"iterations must be an integer, got {iterations!r}")
+        if not 1 <= iterations <= self.max_iterations:
+            raise TfrnncompError(
+                f"iterations must be in 1..{self.max_iterations}, got {iterations}")
+        return int(iterations)
+
+    # -- codec ------------------------------------------------------------------------
+    def encode_codes(self, image, iterations):
+        """Run the model: ``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])``."""
+        result = self.functions.encode(np.asarray(image, np.uint8), np.int32(iterations))
+        return result["codes"].numpy(), result["reconstruction"].numpy()
+
+    def decode_codes(self, codes, height, width):
+        """Decode a code tensor ``int8[T,h,w,bits]`` to ``uint8[height,width,3]``."""
+        return self.functions.decode(np.asarray(codes, np.int8), np.int32(height),
+                                     np.int32(width)).numpy()
+
+    def compress(self, image, iterations=None, *, bpp=None, drop_alpha=False):
+        """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
+
+        Give either ``iterations`` (1..max_iterations, default 8) or ``bpp``, a
+        budget in bits per pixel for the whole file.
+        """
+        array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
+        height, width = array.shape[:2]
+        if height * width > self.max_pixels:
+            raise InputImageError(f"image has {height * width} pixels, above max_pixels "
+                                  f"{self.max_pixels}")
+        if iterations is not None and bpp is not None:
+            raise TfrnncompError("give iterations or bpp, not both")
+        if bpp is not None:
+            iterations = self.iterations_for_bpp(height, width, float(bpp))
+        iterations = self._check_iterations(8 if iterations is None else iterations)
+        codes, _ = self.encode_codes(array, iterations)
+        header = self.header_for(height, width, channels, iterations)
+        if codes.shape[1:] != header.code_shape:
+            raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
+                                 f"expected {header.code_shape}")
+        return bitstream.write(header, [bitstream.pack_codes(c) for c in codes])
+
+    def read(self, data, strict=False):
+        """Parse a file and check it belongs to this codec's model."""
+        container = bitstream.read(bytes(data), max_pixels=self.max_pixels, strict=strict)
+        header = container.header
+        if header.model_id != self.model_id:
+            raise ModelMismatchError(
+                f"file was written by model {header.model_id!r}, this codec is "
+                f"{self.model_id!r}; decode it with that model")
+        if header.entropy_mode != bitstream.EntropyMode.RAW:
+            raise TfrnncompError(f"entropy mode {header.entropy_mode.name} is not supported yet")
+        if header.code_depth != self.config.bits or header.block_size != self.config.block_size:
+            raise ModelMismatchError("file's code depth or block size does not match the model")
+        return container
+
+    def decompress(self, data, iterations=None, *, strict=False):
+        """Decode ``.trc`` bytes to ``uint8[H,W,3]`` (or ``uint8[H,W]`` for greyscale).
+
+        ``iterations`` decodes only that many (a prefix of the progressive
+        file); by default every whole chunk present is decoded.
+        """
+        container = self.read(data, strict=strict)
+        header = container.header
+        available = len(container.chunks)
+        if iterations is None:
+            iterations = available
+        iterations = self._check_iterations(iterations)
+        if iterations > available:
+            raise TfrnncompError(f"file holds {available} whole iterations, "
+                                 f"{iterations} were asked for")
+        codes = np.stack([bitstream.unpack_codes(chunk, header.code_shape)
+                          for chunk in container.chunks[:iterations]])
+        rgb = self.decode_codes(codes, header.height, header.width)
+        return image_io.from_array(rgb, header.channels)
+
+    def decompress_image(self, data, iterations=None, **kwargs):
+        """Like :meth:`decompress`, as a PIL image."""
+        from PIL import Image
+
+        return Image.fromarray(self.decompress(data, iterations, **kwargs))

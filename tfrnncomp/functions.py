@@ -1,0 +1,93 @@
+"""The codec's ``tf.function``s: the export contract.
+
+``encode(image uint8[H,W,3], iterations int32[]) -> {codes int8[T,H'/16,W'/16,bits],
+reconstruction uint8[H,W,3]}`` and ``decode(codes int8[T,h,w,bits], height int32[],
+width int32[]) -> uint8[height,width,3]``.
+
+Images are padded to a multiple of 32 by repeating the last row and column
+(any size works, 1x1 included) and cropped back after decoding.  The
+iterations run in a ``tf.while_loop`` compiled once per function: every image
+size reuses the same graph (``input_signature`` has dynamic dimensions).
+SavedModel and TFLite exports are built from these same functions.
+
+Encoding runs the decoder at every iteration, since the next iteration codes
+the residual of the current reconstruction (Toderici et al. 2017, Section 2);
+``decode`` of the codes reproduces the encoder's reconstruction exactly.
+"""
+
+import tensorflow as tf
+
+PAD_MULTIPLE = 32
+
+
+def pad_image(image, multiple=PAD_MULTIPLE):
+    """Edge-pad ``uint8[H,W,C]`` to multiples of ``multiple`` (works for any H, W >= 1)."""
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    padded_h = (height + multiple - 1) // multiple * multiple
+    padded_w = (width + multiple - 1) // multiple * multiple
+    rows = tf.minimum(tf.range(padded_h), height - 1)
+    cols = tf.minimum(tf.range(padded_w), width - 1)
+    return tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
+
+
+def to_model_range(image_uint8):
+    return tf.cast(image_uint8, tf.float32) / 255.0 - 0.5
+
+
+def to_uint8(image_float):
+    return tf.cast(tf.clip_by_value(tf.round((image_float + 0.5) * 255.0), 0.0, 255.0), tf.uint8)
+
+
+class CodecFunctions:
+    """The model's encode/decode ``tf.function``s with fixed input signatures."""
+
+    def __init__(self, model):
+        self.model = model
+        bits = model.config.bits
+        self.encode = tf.function(
+            self._encode, input_signature=[
+                tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
+                tf.TensorSpec([], tf.int32, name="iterations")])
+        self.decode = tf.function(
+            self._decode, input_signature=[
+                tf.TensorSpec([None, None, None, bits], tf.int8, name="codes"),
+                tf.TensorSpec([], tf.int32, name="height"),
+                tf.TensorSpec([], tf.int32, name="width")])
+
+    def _encode(self, image, iterations):
+        model = self.model
+        tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        x = to_model_range(pad_image(image))[None]
+        enc_states = model.initial_encoder_state(x)
+        code_shape = tf.stack([1, tf.shape(x)[1] // 16, tf.shape(x)[2] // 16, model.config.bits])
+        dec_states = model.initial_decoder_state(tf.zeros(code_shape))
+        reconstruction = tf.zeros_like(x)
+        gain = model.initial_gain(x)
+        codes = tf.TensorArray(tf.int8, size=iterations, element_shape=None)
+        for t in tf.range(iterations):
+            residual = model.encoder_input(x, reconstruction, gain)
+            bits, enc_states = model.encoder_step(residual, enc_states, training=False)
+            bits_int8 = tf.cast(bits, tf.int8)
+            output, dec_states = model.decoder_step(tf.cast(bits_int8, tf.float32), dec_states)
+            reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+            codes = codes.write(t, bits_int8[0])
+        return {"codes": codes.stack(),
+                "reconstruction": to_uint8(reconstruction[0, :height, :width])}
+
+    def _decode(self, codes, height, width):
+        model = self.model
+        iterations = tf.shape(codes)[0]
+        tf.debugging.assert_greater(iterations, 0, message="codes hold no iteration")
+        first = tf.cast(codes[:1], tf.float32)
+        dec_states = model.initial_decoder_state(first)
+        shape = tf.shape(codes)
+        canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * 16, shape[2] * 16, 3]))
+        reconstruction = canvas
+        gain = model.initial_gain(canvas)
+        for t in tf.range(iterations):
+            bits = tf.cast(codes[t][None], tf.float32)
+            output, dec_states = model.decoder_step(bits, dec_states)
+            reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+        return to_uint8(reconstruction[0, :height, :width])

@@ -1,0 +1,113 @@
+"""Turning user images into the codec's ``uint8[H,W,3]`` and back.
+
+Accepted: 8-bit RGB and greyscale (``HxW``, ``HxWx1``, ``HxWx3`` arrays or PIL
+images in modes ``RGB``, ``L``, ``P`` and ``CMYK``/``YCbCr`` converted to RGB).
+Greyscale is coded as three equal channels and decoded back to one.  RGBA,
+LA and 16-bit or float images raise :class:`InputImageError`, unless
+``drop_alpha=True`` asks to drop the alpha channel explicitly.
+"""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from tfrnncomp.errors import InputImageError
+
+_CONVERTIBLE = {"P", "CMYK", "YCbCr", "1"}
+
+
+def _from_pil(image, drop_alpha):
+    mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        if not drop_alpha:
+            raise InputImageError(
+                f"image has an alpha channel (mode {mode}); alpha is not coded: "
+                "pass drop_alpha=True (CLI: --drop-alpha) to code the colour channels only")
+        image = image.convert("L" if mode in ("LA", "La") else "RGB")
+        mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        raise InputImageError(f"image mode {mode} (16-bit or float) is not supported; "
+                              "convert it to 8-bit RGB or L first")
+    if mode in _CONVERTIBLE:
+        image = image.convert("RGB")
+    elif mode not in ("RGB", "L"):
+        raise InputImageError(f"unsupported image mode {mode}")
+    return np.asarray(image)
+
+
+def to_array(image, drop_alpha=False):
+    """Returns ``(uint8[H,W,3], channels)`` with ``channels`` 1 for greyscale input, else 3."""
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image)
+    if isinstance(image, Image.Image):
+        array = _from_pil(image, drop_alpha)
+    else:
+        array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise InputImageError(f"images must be uint8 (8 bits per sample), got {array.dtype}; "
+                              "16-bit and float images are not supported")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[-1] == 4:
+        if not drop_alpha:
+            raise InputImageError("image has 4 channels (RGBA); alpha is not coded: "
+                                  "pass drop_alpha=True to code RGB only")
+        array = array[..., :3]
+    if array.ndim == 2:
+        channels, array = 1, np.repeat(array[..., None], 3, axis=-1)
+    elif array.ndim == 3 and array.shape[-1] == 3:
+        channels = 3
+    else:
+        raise InputImageError(f"expected an HxW, HxWx1 or HxWx3 image, got shape {array.shape}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise InputImageError(f"image is empty: shape {array.shape}")
+    return np.ascontiguousarray(array), channels
+
+
+def from_array(rgb, channels):
+    """The decoder's RGB output as the user's colour mode (greyscale: channel mean)."""
+    if channels == 1:
+        return np.round(rgb.astype(np.float32).mean(axis=-1)).astype(np.uint8)
+    return rgb
+
+
+def open_image(path):
+    """Open an image file with a one-line error on failure."""
+    try:
+        image = Image.open(path)
+        image.load()
+    except FileNotFoundError:
+        raise InputImageError(f"{path}: no such file") from None
+    except (OSError, Image.DecompressionBombError, ValueError) as error:
+        raise InputImageError(f"{path}: cannot read image ({error})") from None
+    return image
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_image(array, path, format=None):
+    """Save a uint8 array as an image file atomically (format from the extension)."""
+    import io
+
+    buffer = io.BytesIO()
+    image = Image.fromarray(array)
+    fmt = format or Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise InputImageError(f"{path}: unknown image extension; use .png, .bmp, .tif, .jpg...")
+    image.save(buffer, format=fmt)
+    atomic_write_bytes(path, buffer.getvalue())

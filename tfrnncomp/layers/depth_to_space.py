@@ -1,0 +1,41 @@
+"""Depth-to-space upsampling of the decoder (Toderici et al. 2017, Figure 1).
+
+Each decoder RNN is followed by a depth-to-space by 2: ``H x W x C`` becomes
+``2H x 2W x C/4`` (Shi et al. 2016's sub-pixel rearrangement).  TFLite has a
+native DEPTH_TO_SPACE op, so the exported step models keep it as one op.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfrnncomp.layers.validation import check_int
+
+
+@keras.saving.register_keras_serializable(package="tfrnncomp")
+class DepthToSpace(keras.layers.Layer):
+    """Rearranges ``block_size**2`` channel groups into ``block_size x block_size`` pixels."""
+
+    def __init__(self, block_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = check_int("block_size", block_size, minimum=2)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is not None and channels % (self.block_size ** 2):
+            raise ValueError(
+                f"DepthToSpace({self.block_size}) needs channels divisible by "
+                f"{self.block_size ** 2}, got {channels}")
+
+    def call(self, inputs):
+        return tf.nn.depth_to_space(inputs, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        b = self.block_size
+        h, w, c = input_shape[1:]
+        return (input_shape[0], None if h is None else h * b, None if w is None else w * b,
+                None if c is None else c // (b * b))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(block_size=self.block_size)
+        return config

@@ -1,0 +1,222 @@
+"""The iterative RNN compression model of Toderici et al. 2017 (Section 2).
+
+At iteration t the encoder E sees the residual r_{t-1}, the binarizer B emits
+``bits`` bits per 16x16 block, and the decoder D rebuilds an image:
+
+    b_t = B(E_t(r_{t-1}))            r_0 = x
+    x_hat_t = D_t(b_t) + gamma * x_hat_{t-1}
+    r_t = x - x_hat_t
+
+``one_shot`` (gamma = 0): every iteration predicts the whole image.
+``additive`` (gamma = 1): every iteration predicts the residual; outputs sum.
+``residual_scaling``: additive, with the residual multiplied by a gain
+g_{t-1} = G(x_hat_{t-1}) before the encoder and the decoder's output divided by
+it (Section 2.4).  G is a small convolutional network of the reconstruction,
+so the decoder recomputes it without side information.
+
+Pixels are in [-0.5, 0.5].  The training loss is the L1 norm of the residual
+averaged over iterations (Section 3).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfrnncomp.config import ModelConfig, iteration_weights
+from tfrnncomp.layers import GDN, DepthToSpace, SignBinarizer, make_cell
+
+
+@keras.saving.register_keras_serializable(package="tfrnncomp")
+class GainEstimator(keras.layers.Layer):
+    """G of the residual-scaling reconstruction: one gain >= 1 per 8x8 pixel patch."""
+
+    def __init__(self, channels=16, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.convs = [keras.layers.Conv2D(self.channels, 3, strides=2, padding="same",
+                                          activation="elu", name=f"conv_{i}") for i in range(2)]
+        self.out = keras.layers.Conv2D(1, 3, strides=2, padding="same", name="gain")
+
+    def call(self, reconstruction):
+        y = reconstruction
+        for conv in self.convs:
+            y = conv(y)
+        gain = 1.0 + ops.softplus(self.out(y))
+        # nearest-neighbour upsampling by 8 back to pixel resolution
+        gain = ops.repeat(ops.repeat(gain, 8, axis=1), 8, axis=2)
+        return gain
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(channels=self.channels)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfrnncomp")
+class RNNCompressionModel(keras.Model):
+    """Encoder, binarizer and decoder of the paper, with a custom ``train_step``.
+
+    ``model(x)`` runs ``config.train_iterations`` iterations on a batch of
+    images in [-0.5, 0.5] and returns the reconstruction after each iteration,
+    stacked as ``[T, B, H, W, 3]``.  H and W must be multiples of 32.
+    """
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = ModelConfig.from_dict(config if config is not None else {})
+        c = self.config
+        self.encoder_conv = keras.layers.Conv2D(c.scaled(c.encoder_conv), 3, strides=2,
+                                                padding="same", name="encoder_conv")
+        self.encoder_gdn = GDN(name="encoder_gdn") if c.gdn else None
+        self.encoder_rnns = [
+            make_cell(c.cell, c.scaled(units), kernel_size=3, strides=2,
+                      hidden_kernel_size=k, name=f"encoder_rnn_{i + 1}")
+            for i, (units, k) in enumerate(zip(c.encoder_units, c.encoder_hidden_kernels))]
+        self.binarizer = SignBinarizer(c.bits, name="binarizer")
+        self.decoder_conv = keras.layers.Conv2D(c.scaled(c.decoder_conv), 1, name="decoder_conv")
+        self.decoder_rnns = [
+            make_cell(c.decoder_cell_type, c.scaled(units), kernel_size=3, strides=1,
+                      hidden_kernel_size=k, name=f"decoder_rnn_{i + 1}")
+            for i, (units, k) in enumerate(zip(c.decoder_units, c.decoder_hidden_kernels))]
+        self.depth_to_space = DepthToSpace(2, name="depth_to_space")
+        self.decoder_igdn = GDN(inverse=True, name="decoder_igdn") if c.gdn else None
+        self.output_conv = keras.layers.Conv2D(3, 1, name="output_conv")
+        self.gain_estimator = (GainEstimator(name="gain_estimator")
+                               if c.reconstruction == "residual_scaling" else None)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.first_tracker = keras.metrics.Mean(name="l1_first")
+        self.last_tracker = keras.metrics.Mean(name="l1_last")
+
+    # -- one iteration ---------------------------------------------------------------
+    def initial_encoder_state(self, image):
+        """Zero states of the three encoder RNNs for a batch of padded images."""
+        states, x = [], self.encoder_conv(image)
+        for cell in self.encoder_rnns:
+            cell_states = cell.initial_state(x)
+            states.append(cell_states)
+            x = cell_states[0]
+        return tuple(states)
+
+    def initial_decoder_state(self, codes):
+        """Zero states of the four decoder RNNs for a code tensor ``[B, h, w, bits]``."""
+        shape = ops.shape(codes)
+        states = []
+        for i, cell in enumerate(self.decoder_rnns):
+            scale = 2 ** i
+            zeros = ops.zeros((shape[0], shape[1] * scale, shape[2] * scale, cell.units),
+                              dtype=self.compute_dtype)
+            states.append(tuple(zeros for _ in range(cell.num_states)))
+        return tuple(states)
+
+    def encoder_step(self, residual, states, training=False):
+        """E then B: residual ``[B,H,W,3]`` -> codes ``[B,H/16,W/16,bits]`` in {-1,+1}."""
+        x = self.encoder_conv(residual)
+        if self.encoder_gdn is not None:
+            x = self.encoder_gdn(x)
+        new_states = []
+        for cell, cell_states in zip(self.encoder_rnns, states):
+            x, cell_states = cell(x, cell_states)
+            new_states.append(cell_states)
+        return self.binarizer(x, training=training), tuple(new_states)
+
+    def decoder_step(self, codes, states):
+        """D: codes -> this iteration's output in [-0.5, 0.5] (an image or a residual)."""
+        x = self.decoder_conv(codes)
+        new_states = []
+        for cell, cell_states in zip(self.decoder_rnns, states):
+            x, cell_states = cell(x, cell_states)
+            new_states.append(cell_states)
+            x = self.depth_to_space(x)
+        if self.decoder_igdn is not None:
+            x = self.decoder_igdn(x)
+        return ops.tanh(self.output_conv(x)) * 0.5, tuple(new_states)
+
+    def initial_gain(self, image):
+        shape = ops.shape(image)
+        return ops.ones((shape[0], shape[1], shape[2], 1), dtype=self.compute_dtype)
+
+    def reconstruct(self, output, previous, gain):
+        """Combine the decoder output with the previous reconstruction (Section 2.4).
+
+        Returns the new reconstruction and the gain for the next iteration.
+        """
+        mode = self.config.reconstruction
+        if mode == "one_shot":
+            return output, gain
+        if mode == "additive":
+            return previous + output, gain
+        reconstruction = previous + output / gain
+        return reconstruction, self.gain_estimator(reconstruction)
+
+    def encoder_input(self, image, reconstruction, gain):
+        """The encoder's input: the (scaled) residual r_{t-1}."""
+        residual = image - reconstruction
+        if self.config.reconstruction == "residual_scaling":
+            residual = residual * gain
+        return residual
+
+    # -- unrolled iterations -----------------------------------------------------------
+    def call(self, inputs, training=False, iterations=None):
+        iterations = iterations or self.config.train_iterations
+        image = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        enc_states = self.initial_encoder_state(image)
+        reconstruction = ops.zeros_like(image)
+        gain = self.initial_gain(image)
+        dec_states = None
+        outputs = []
+        for _ in range(iterations):
+            codes, enc_states = self.encoder_step(
+                self.encoder_input(image, reconstruction, gain), enc_states, training=training)
+            if dec_states is None:
+                dec_states = self.initial_decoder_state(codes)
+            output, dec_states = self.decoder_step(codes, dec_states)
+            reconstruction, gain = self.reconstruct(output, reconstruction, gain)
+            outputs.append(reconstruction)
+        return ops.stack(outputs)
+
+    def iteration_losses(self, images, training=False):
+        """L1 of the residual after each iteration, shape ``[T]``."""
+        reconstructions = self(images, training=training)
+        images = ops.cast(images, reconstructions.dtype)
+        return ops.cast(ops.mean(ops.abs(images[None] - reconstructions), axis=(1, 2, 3, 4)),
+                        "float32")
+
+    def _step_metrics(self, losses):
+        weights = ops.convert_to_tensor(
+            iteration_weights(self.config, int(losses.shape[0])), dtype="float32")
+        loss = ops.sum(losses * weights)
+        self.loss_tracker.update_state(loss)
+        self.first_tracker.update_state(losses[0])
+        self.last_tracker.update_state(losses[-1])
+        return loss
+
+    def train_step(self, data):
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        with tf.GradientTape() as tape:
+            loss = self._step_metrics(self.iteration_losses(images, training=True))
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        self._step_metrics(self.iteration_losses(images, training=False))
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.first_tracker, self.last_tracker]
+
+    def build_for_inference(self):
+        """Create every variable by running one iteration on a 32x32 dummy batch."""
+        if not self.built or not self.trainable_variables:
+            self(ops.zeros((1, 32, 32, 3)), iterations=1)
+        return self
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,107 @@
+"""Shipped models by name, and loading/saving models from directories.
+
+A model directory holds ``config.json`` (the :class:`~tfrnncomp.config.ModelConfig`)
+and ``model.weights.h5``.  The shipped ones live in ``tfrnncomp/zoo/<name>/``
+with a ``TRAINING.md`` record.  A model's id, written into every file it
+encodes, is ``<config name>@<first 8 hex digits of a SHA-256 of its weights>``;
+the hash walks the weights in sorted order of their paths (without the
+model's own instance name), so it never depends on dict order or on how many
+models a process has built.
+"""
+
+import hashlib
+import os
+
+import numpy as np
+
+from tfrnncomp.config import load_config
+from tfrnncomp.errors import TfrnncompError
+
+WEIGHTS_FILE = "model.weights.h5"
+CONFIG_FILE = "config.json"
+DEFAULT_MODEL = "gru-w25"
+
+
+def zoo_dir():
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "zoo")
+
+
+def available_models():
+    """Names of the models shipped in the package, sorted."""
+    root = zoo_dir()
+    if not os.path.isdir(root):
+        return []
+    return sorted(name for name in os.listdir(root)
+                  if os.path.isfile(os.path.join(root, name, WEIGHTS_FILE)))
+
+
+def resolve(name_or_path=None):
+    """The directory of a zoo model name or of a model directory path."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    if os.path.isdir(name_or_path):
+        path = name_or_path
+    else:
+        path = os.path.join(zoo_dir(), name_or_path)
+        if not os.path.isdir(path):
+            raise TfrnncompError(
+                f"unknown model {name_or_path!r}: not a directory and not in the zoo "
+                f"(shipped: {', '.join(available_models()) or 'none'})")
+    for needed in (CONFIG_FILE, WEIGHTS_FILE):
+        if not os.path.isfile(os.path.join(path, needed)):
+            raise TfrnncompError(f"model directory {path!r} has no {needed}")
+    return path
+
+
+def weights_digest(model):
+    """SHA-256 hex digest of a model's weights, independent of its instance name."""
+    digest = hashlib.sha256()
+    entries = []
+    for variable in model.weights:
+        path = variable.path.split("/", 1)[-1]
+        entries.append((path, variable))
+    for path, variable in sorted(entries, key=lambda item: item[0]):
+        value = np.ascontiguousarray(np.asarray(variable.numpy(), dtype=np.float32))
+        digest.update(path.encode("utf-8"))
+        digest.update(str(value.shape).encode("ascii"))
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def model_id(model):
+    """The stable id written into bitstreams: ``name@hash8``."""
+    return f"{model.config.name}@{weights_digest(model)[:8]}"
+
+
+def load_model(name_or_path=None):
+    """Build a model from its config and load its weights (inference only)."""
+    from tfrnncomp.model import RNNCompressionModel
+
+    path = resolve(name_or_path)
+    config = load_config(os.path.join(path, CONFIG_FILE))
+    model = RNNCompressionModel(config.to_dict())
+    model.build_for_inference()
+    try:
+        model.load_weights(os.path.join(path, WEIGHTS_FILE))
+    except Exception as error:  # h5py and Keras raise many types here
+        raise TfrnncompError(f"cannot load weights of {path!r}: {error}") from None
+    return model
+
+
+def save_model(model, directory):
+    """Write ``config.json`` and the weights (without optimizer state) atomically."""
+    from tfrnncomp.model import RNNCompressionModel
+
+    os.makedirs(directory, exist_ok=True)
+    clean = RNNCompressionModel(model.config.to_dict())
+    clean.build_for_inference()
+    for target, source in zip(clean.weights, model.weights):
+        target.assign(source)
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    tmp = os.path.join(directory, f".tmp{os.getpid()}.weights.h5")
+    clean.save_weights(tmp)
+    os.replace(tmp, weights)
+    config_tmp = os.path.join(directory, f".tmp{os.getpid()}.json")
+    with open(config_tmp, "w", encoding="utf-8") as handle:
+        handle.write(model.config.to_json() + "\n")
+    os.replace(config_tmp, os.path.join(directory, CONFIG_FILE))
+    return directory
