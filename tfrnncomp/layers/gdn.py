@@ -10,6 +10,7 @@ bounds, as in Balle et al. 2018 (the tensorflow-compression convention).
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 _PEDESTAL = 2.0 ** -36
@@ -36,14 +37,16 @@ class GDN(keras.layers.Layer):
         if channels is None:
             raise ValueError("GDN needs a known channel dimension")
         self.channels = int(channels)
-        beta_init = ops.sqrt(ops.ones((self.channels,)) + _PEDESTAL)
-        gamma_init = ops.sqrt(self.gamma_init * ops.eye(self.channels) + _PEDESTAL)
+        beta_init = np.sqrt(np.ones(self.channels) + _PEDESTAL)
+        gamma_init = np.sqrt(self.gamma_init * np.eye(self.channels) + _PEDESTAL)
         self.beta_param = self.add_weight(
             name="beta", shape=(self.channels,),
-            initializer=lambda shape, dtype=None: ops.cast(beta_init, dtype or "float32"))
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(
+                beta_init, dtype=dtype or "float32"))
         self.gamma_param = self.add_weight(
             name="gamma", shape=(self.channels, self.channels),
-            initializer=lambda shape, dtype=None: ops.cast(gamma_init, dtype or "float32"))
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(
+                gamma_init, dtype=dtype or "float32"))
 
     def call(self, inputs):
         beta_bound = (self.beta_min + _PEDESTAL) ** 0.5
