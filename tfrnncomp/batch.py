@@ -81,7 +81,13 @@ def _walk(root, keep):
 def _run_folder(pairs, work, desc, force):
     done = skipped = 0
     failures = []
+    claimed = {}  # output -> the input that produces it in this run
     for source, target in _progress(list(pairs), desc):
+        if target in claimed:  # e.g. a.png and a.jpg both map to a.trc
+            failures.append((source, f"{target} is also the output of {claimed[target]}; "
+                                     "rename one of them"))
+            continue
+        claimed[target] = source
         if os.path.exists(target) and not force:
             skipped += 1
             continue
@@ -120,8 +126,10 @@ def decompress_folder(codec, source, target, fmt="png", iterations=None, force=F
 def info(path, compare=None, model=None):
     """Header and per-iteration sizes; with ``compare``, quality after each iteration."""
     data = _read(path)
-    report = bitstream.info_dict(bitstream.read(data))
+    container = bitstream.read(data)
+    report = bitstream.info_dict(container)
     report["file"] = path
+    report["raw_chunk_bytes"] = container.header.raw_chunk_bytes
     if compare is None:
         return report
     from tfrnncomp import metrics
@@ -156,7 +164,11 @@ def format_info(report):
         if key in report:
             lines.append(f"  {key:13s} {report[key]}")
     if "chunk_bytes" in report:
+        raw = report.get("raw_chunk_bytes")
         lines.append("  chunk bytes   " + " ".join(str(n) for n in report["chunk_bytes"]))
+        if raw:
+            saved = 1.0 - sum(report["chunk_bytes"]) / float(raw * len(report["chunk_bytes"]))
+            lines.append(f"  raw bytes     {raw} per chunk; entropy coding saves {saved:.1%}")
     for row in report.get("quality", []):
         quality = f"  it {row['iterations']:2d}: {row['bytes']:8d} B  {row['bpp']:.4f} bpp  " \
                   f"PSNR {row['psnr']:.2f} dB"

@@ -35,6 +35,8 @@ def _parser():
                       help="iterations, 0.125 bpp each before entropy coding (default 8)")
     rate.add_argument("--bpp", type=float, default=None,
                       help="budget in bits per pixel for the whole file")
+    p.add_argument("--entropy", choices=("context", "raw"), default="context",
+                   help="entropy coding of the bits: context (range coding, default) or raw")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _add_model(p)
@@ -76,7 +78,7 @@ def _parser():
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log quiet
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args) or 0
@@ -94,7 +96,8 @@ def _compress(args):
 
     batch.check_paths(args.input, args.output, args.force)
     codec = Codec(args.model)
-    kwargs = dict(iterations=args.iterations, bpp=args.bpp, drop_alpha=args.drop_alpha)
+    kwargs = dict(iterations=args.iterations, bpp=args.bpp, drop_alpha=args.drop_alpha,
+                  entropy=args.entropy)
     if os.path.isdir(args.input):
         return batch.compress_folder(codec, args.input, args.output, force=args.force, **kwargs)
     batch.compress_file(codec, args.input, args.output, **kwargs)

@@ -12,7 +12,11 @@ import math
 import numpy as np
 
 from tfrnncomp import bitstream, image_io, zoo
-from tfrnncomp.errors import InputImageError, ModelMismatchError, TfrnncompError
+from tfrnncomp.errors import BitstreamError, InputImageError, ModelMismatchError, TfrnncompError
+
+#: entropy modes by their CLI names; the default is the best one this package has
+ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT}
+DEFAULT_ENTROPY = "context"
 
 
 class Codec:
@@ -37,18 +41,19 @@ class Codec:
         self.model_id = zoo.model_id(self.model)
         self.max_pixels = max_pixels
         self.functions = CodecFunctions(self.model)
+        self._table = None
 
     # -- sizes ------------------------------------------------------------------------
     @property
     def max_iterations(self):
         return self.config.max_iterations
 
-    def header_for(self, height, width, channels, iterations):
+    def header_for(self, height, width, channels, iterations, entropy="raw"):
         multiple = 32
         return bitstream.Header(
             model_id=self.model_id, height=height, width=width, channels=channels,
             pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
-            iterations=iterations, entropy_mode=bitstream.EntropyMode.RAW,
+            iterations=iterations, entropy_mode=_entropy_mode(entropy),
             block_size=self.config.block_size, code_depth=self.config.bits)
 
     def file_size(self, height, width, iterations, channels=3):
@@ -57,7 +62,10 @@ class Codec:
         return len(bitstream.encode_header(header)) + iterations * (header.raw_chunk_bytes + 8)
 
     def iterations_for_bpp(self, height, width, bpp):
-        """The most iterations whose whole file (header included) fits ``bpp`` (at least 1)."""
+        """The most iterations whose raw-mode file (header included) fits ``bpp`` (at least 1).
+
+        Entropy coding only makes the file smaller, so the budget always holds.
+        """
         if not bpp > 0 or math.isinf(bpp):
             raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
         best = 1
@@ -65,6 +73,36 @@ class Codec:
             if self.file_size(height, width, iterations) * 8.0 / (height * width) <= bpp:
                 best = iterations
         return best
+
+    @property
+    def table(self):
+        if self._table is None:
+            from tfrnncomp.entropy.rangecoder import BinaryTable
+
+            self._table = BinaryTable()
+        return self._table
+
+    def encode_chunks(self, codes, entropy):
+        """Payloads of every iteration: packed bits (raw) or range-coded bits."""
+        mode = _entropy_mode(entropy)
+        if mode == bitstream.EntropyMode.RAW:
+            return [bitstream.pack_codes(c) for c in codes]
+        from tfrnncomp.entropy import context
+
+        bits = (np.asarray(codes) > 0).astype(np.uint8)
+        return [context.encode(self.table, bits[t], _previous(bits, t)) for t in range(len(bits))]
+
+    def decode_chunks(self, header, chunks):
+        """Codes ``int8[T,h,w,bits]`` in {-1,+1} from the chunks of a file."""
+        if header.entropy_mode == bitstream.EntropyMode.RAW:
+            return np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
+        from tfrnncomp.entropy import context
+
+        bits = []
+        for chunk in chunks:
+            bits.append(context.decode(self.table, chunk, header.code_shape,
+                                       _previous(bits, len(bits))))
+        return np.stack(bits).astype(np.int8) * 2 - 1
 
     def _check_iterations(self, iterations):
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
@@ -85,7 +123,8 @@ class Codec:
         return self.functions.decode(np.asarray(codes, np.int8), np.int32(height),
                                      np.int32(width)).numpy()
 
-    def compress(self, image, iterations=None, *, bpp=None, drop_alpha=False):
+    def compress(self, image, iterations=None, *, bpp=None, drop_alpha=False,
+                 entropy=DEFAULT_ENTROPY):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give either ``iterations`` (1..max_iterations, default 8) or ``bpp``, a
@@ -99,14 +138,40 @@ class Codec:
         if iterations is not None and bpp is not None:
             raise TfrnncompError("give iterations or bpp, not both")
         if bpp is not None:
-            iterations = self.iterations_for_bpp(height, width, float(bpp))
+            return self._compress_to_budget(array, channels, float(bpp), entropy)
         iterations = self._check_iterations(8 if iterations is None else iterations)
         codes, _ = self.encode_codes(array, iterations)
-        header = self.header_for(height, width, channels, iterations)
+        header = self.header_for(height, width, channels, iterations, entropy)
         if codes.shape[1:] != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
                                  f"expected {header.code_shape}")
-        return bitstream.write(header, [bitstream.pack_codes(c) for c in codes])
+        return bitstream.write(header, self.encode_chunks(codes, entropy))
+
+    def _compress_to_budget(self, array, channels, bpp, entropy):
+        """One encode at the most iterations, then the longest prefix within ``bpp``.
+
+        The codes are progressive, so the file of k iterations is exactly the
+        first k chunks: no search over encodes is needed.
+        """
+        height, width = array.shape[:2]
+        if not bpp > 0 or math.isinf(bpp):
+            raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
+        if _entropy_mode(entropy) == bitstream.EntropyMode.RAW:
+            iterations = self.iterations_for_bpp(height, width, bpp)
+            return self.compress(array if channels == 3 else array[..., 0], iterations,
+                                 entropy=entropy)
+        codes, _ = self.encode_codes(array, self.max_iterations)
+        chunks = self.encode_chunks(codes, entropy)
+        header_bytes = len(bitstream.encode_header(
+            self.header_for(height, width, channels, 1, entropy)))
+        budget = bpp * height * width / 8.0
+        total, keep = header_bytes, 1
+        for k, chunk in enumerate(chunks, start=1):
+            total += len(chunk) + 8
+            if total <= budget:
+                keep = k
+        header = self.header_for(height, width, channels, keep, entropy)
+        return bitstream.write(header, chunks[:keep])
 
     def read(self, data, strict=False):
         """Parse a file and check it belongs to this codec's model."""
@@ -116,8 +181,9 @@ class Codec:
             raise ModelMismatchError(
                 f"file was written by model {header.model_id!r}, this codec is "
                 f"{self.model_id!r}; decode it with that model")
-        if header.entropy_mode != bitstream.EntropyMode.RAW:
-            raise TfrnncompError(f"entropy mode {header.entropy_mode.name} is not supported yet")
+        if header.entropy_mode not in ENTROPY_MODES.values():
+            raise BitstreamError(f"entropy mode {header.entropy_mode.name.lower()} is not "
+                                 "supported by this version")
         if header.code_depth != self.config.bits or header.block_size != self.config.block_size:
             raise ModelMismatchError("file's code depth or block size does not match the model")
         return container
@@ -137,8 +203,7 @@ class Codec:
         if iterations > available:
             raise TfrnncompError(f"file holds {available} whole iterations, "
                                  f"{iterations} were asked for")
-        codes = np.stack([bitstream.unpack_codes(chunk, header.code_shape)
-                          for chunk in container.chunks[:iterations]])
+        codes = self.decode_chunks(header, container.chunks[:iterations])
         rgb = self.decode_codes(codes, header.height, header.width)
         return image_io.from_array(rgb, header.channels)
 
@@ -147,3 +212,18 @@ class Codec:
         from PIL import Image
 
         return Image.fromarray(self.decompress(data, iterations, **kwargs))
+
+
+def _entropy_mode(entropy):
+    if isinstance(entropy, bitstream.EntropyMode):
+        return entropy
+    try:
+        return ENTROPY_MODES[entropy]
+    except (KeyError, TypeError):
+        raise TfrnncompError(f"unknown entropy mode {entropy!r}; expected one of "
+                             f"{sorted(ENTROPY_MODES)}") from None
+
+
+def _previous(bits, t):
+    """The two earlier iterations' 0/1 codes the context model conditions on."""
+    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)
