@@ -25,6 +25,10 @@ from tfrnncomp.errors import ConfigError
 from tfrnncomp.model import RNNCompressionModel
 
 
+#: config fields a resumed run may change (a curriculum over iterations)
+_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting")
+
+
 @dataclasses.dataclass
 class TrainingConfig:
     """Settings of one training run (saved as ``training.json``)."""
@@ -73,11 +77,16 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
     config_path = os.path.join(run_dir, "config.json")
     if os.path.exists(config_path):
         saved = load_config(config_path)
-        if saved != config:
+        # a curriculum may change how the model is trained, never what it is
+        phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
+        if saved.replace(**phase) != config:
             raise ConfigError(f"{run_dir} holds a run of another model config; "
                               "use a new --out directory")
-    else:
-        _atomic_write_text(config_path, config.to_json())
+        if saved != config:
+            with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
+                log.write(json.dumps({"from": {k: getattr(saved, k) for k in phase},
+                                      "to": phase}) + "\n")
+    _atomic_write_text(config_path, config.to_json())
     _atomic_write_text(os.path.join(run_dir, "training.json"),
                        json.dumps(training.to_dict(), indent=2, sort_keys=True))
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Start or resume the shipped model's training run in the background.
+#   tools/training/run_default.sh [RUN_DIR] [DATA]
+# The run resumes from RUN_DIR/backup; on a fresh machine it is seeded from the committed
+# checkpoint tools/training/default/checkpoint.weights.h5 (weights + optimizer + epoch).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+run_dir="${1:-$repo/../runs/default}"
+data="${2:-$repo/../shared/data/train}"
+python="${PYTHON:-python}"
+mkdir -p "$run_dir/backup"
+if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoint.weights.h5" ]; then
+  cp "$here/default/checkpoint.weights.h5" "$run_dir/backup/latest.weights.h5"
+  cp "$here/default/training_metadata.json" "$run_dir/backup/training_metadata.json"
+  [ -f "$run_dir/log.csv" ] || cp "$here/default/log.csv" "$run_dir/log.csv"
+  echo "seeded $run_dir from the committed checkpoint"
+fi
+nohup "$python" -m tfrnncomp.cli train --data "$data" --config "$here/default/config.json" \
+  --out "$run_dir" --batch-size 32 --steps-per-epoch 100 --epochs 100000 \
+  --learning-rate 5e-4 --decay-steps 20000 --validation-steps 5 >> "$run_dir/train.out" 2>&1 &
+echo "training in the background: pid $!, log $run_dir/log.csv"

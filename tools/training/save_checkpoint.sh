@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Copy the run's latest BackupAndRestore checkpoint (one file, overwritten) and its log into
+# the repository, so the next session can resume on a fresh machine.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+run_dir="${1:-$here/../../../runs/default}"
+cp "$run_dir/backup/latest.weights.h5" "$here/default/checkpoint.weights.h5"
+cp "$run_dir/backup/training_metadata.json" "$here/default/training_metadata.json"
+cp "$run_dir/log.csv" "$here/default/log.csv"
+echo "saved $(cat "$here/default/training_metadata.json")"
