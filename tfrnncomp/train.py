@@ -15,6 +15,7 @@ Running the same command again continues where the run stopped.
 import dataclasses
 import json
 import os
+import time
 from typing import Optional
 
 import keras
@@ -91,9 +92,31 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
                        json.dumps(training.to_dict(), indent=2, sort_keys=True))
 
 
-def callbacks(run_dir):
-    """The standard callbacks: resumption, checkpoint, CSV and TensorBoard logs."""
+class EpochTimer(keras.callbacks.Callback):
+    """Appends ``epoch,end_unix_time,seconds,steps`` to ``RUN_DIR/times.csv`` (wall time record)."""
+
+    def __init__(self, path, steps_per_epoch):
+        super().__init__()
+        self.path = path
+        self.steps_per_epoch = steps_per_epoch
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        new = not os.path.exists(self.path)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            if new:
+                handle.write("epoch,end_unix_time,seconds,steps\n")
+            handle.write(f"{epoch},{now:.1f},{now - self._start:.2f},{self.steps_per_epoch}\n")
+
+
+def callbacks(run_dir, steps_per_epoch=None):
+    """The standard callbacks: resumption, checkpoint, CSV and TensorBoard logs, wall time."""
     return [
+        EpochTimer(os.path.join(run_dir, "times.csv"), steps_per_epoch),
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch",
                                          delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "latest.weights.h5"),
@@ -122,7 +145,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     return model.fit(
         dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
         validation_data=validation, validation_steps=training.validation_steps or None,
-        callbacks=callbacks(run_dir) + list(extra_callbacks), verbose=verbose)
+        callbacks=callbacks(run_dir, training.steps_per_epoch) + list(extra_callbacks), verbose=verbose)
 
 
 def export_run(run_dir, output):
