@@ -64,7 +64,8 @@ class Codec:
     def iterations_for_bpp(self, height, width, bpp):
         """The most iterations whose raw-mode file (header included) fits ``bpp`` (at least 1).
 
-        Entropy coding only makes the file smaller, so the budget always holds.
+        It sizes raw files; for entropy-coded files :meth:`compress` measures the real
+        chunk sizes instead.
         """
         if not bpp > 0 or math.isinf(bpp):
             raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
