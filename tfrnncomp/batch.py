@@ -78,7 +78,9 @@ def _walk(root, keep):
                 yield os.path.join(directory, name)
 
 
-def _run_folder(pairs, work, desc, force):
+def _run_folder(pairs, work, desc, force, target_root=None):
+    if target_root is not None and os.path.isdir(target_root):
+        image_io.remove_stale_temporaries(target_root)  # left by a killed earlier run
     done = skipped = 0
     failures = []
     claimed = {}  # output -> the input that produces it in this run
@@ -112,7 +114,7 @@ def compress_folder(codec, source, target, force=False, **kwargs):
     pairs = ((path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
                                  + EXTENSION)) for path in _walk(source, keep))
     return _run_folder(pairs, lambda s, t: compress_file(codec, s, t, **kwargs),
-                       "compress", force)
+                       "compress", force, target)
 
 
 def decompress_folder(codec, source, target, fmt="png", iterations=None, force=False):
@@ -120,7 +122,7 @@ def decompress_folder(codec, source, target, fmt="png", iterations=None, force=F
                                  + "." + fmt.lstrip(".")))
              for path in _walk(source, lambda name: name.endswith(EXTENSION)))
     return _run_folder(pairs, lambda s, t: decompress_file(codec, s, t, iterations),
-                       "decompress", force)
+                       "decompress", force, target)
 
 
 def info(path, compare=None, model=None):

@@ -84,10 +84,18 @@ def open_image(path):
     return image
 
 
+#: marks the temporary files of :func:`atomic_write_bytes` (``.NAME.tfrnncomp-tmp-PID``)
+TMP_MARK = ".tfrnncomp-tmp-"
+
+
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and a rename.
+
+    A process killed mid-write leaves at most a hidden ``.NAME.tfrnncomp-tmp-PID``
+    file, never a partial ``path``; :func:`remove_stale_temporaries` cleans those up.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}{TMP_MARK}{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -98,6 +106,28 @@ def atomic_write_bytes(path, data):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(root):
+    """Delete temporaries left by killed writers under ``root``; returns how many."""
+    removed = 0
+    for directory, _, files in os.walk(root):
+        for name in files:
+            head, mark, pid = name.rpartition(TMP_MARK)
+            if mark and head.startswith(".") and pid.isdigit() and not _alive(int(pid)):
+                os.unlink(os.path.join(directory, name))
+                removed += 1
+    return removed
 
 
 def save_image(array, path, format=None):
