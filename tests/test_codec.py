@@ -471,3 +471,11 @@ def test_the_shipped_model_codes_kodim23_at_one_bpp_into_a_recognisable_image(sh
     quality = metrics.psnr(original, decoded)
     assert math.isfinite(quality)
     assert quality > 20.0, f"kodim23 at 8 iterations: PSNR {quality:.2f} dB (bar: 20 dB)"
+
+
+def test_the_codes_only_encoder_gives_the_same_codes_as_the_full_encoder(tiny_codec):
+    image = smooth_image(45, 70, seed=3)
+    for iterations in (1, 4):
+        full, _ = tiny_codec.encode_codes(image, iterations)
+        codes_only = tiny_codec.functions.encode_codes(image, np.int32(iterations)).numpy()
+        np.testing.assert_array_equal(codes_only, full)

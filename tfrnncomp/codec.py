@@ -141,7 +141,7 @@ class Codec:
         if bpp is not None:
             return self._compress_to_budget(array, channels, float(bpp), entropy)
         iterations = self._check_iterations(8 if iterations is None else iterations)
-        codes, _ = self.encode_codes(array, iterations)
+        codes = self.functions.encode_codes(array, np.int32(iterations)).numpy()
         header = self.header_for(height, width, channels, iterations, entropy)
         if codes.shape[1:] != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
@@ -161,7 +161,7 @@ class Codec:
             iterations = self.iterations_for_bpp(height, width, bpp)
             return self.compress(array if channels == 3 else array[..., 0], iterations,
                                  entropy=entropy)
-        codes, _ = self.encode_codes(array, self.max_iterations)
+        codes = self.functions.encode_codes(array, np.int32(self.max_iterations)).numpy()
         chunks = self.encode_chunks(codes, entropy)
         header_bytes = len(bitstream.encode_header(
             self.header_for(height, width, channels, 1, entropy)))

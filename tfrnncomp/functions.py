@@ -49,32 +49,61 @@ class CodecFunctions:
             self._encode, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
                 tf.TensorSpec([], tf.int32, name="iterations")])
+        self.encode_codes = tf.function(
+            self._encode_codes, input_signature=[
+                tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
+                tf.TensorSpec([], tf.int32, name="iterations")])
         self.decode = tf.function(
             self._decode, input_signature=[
                 tf.TensorSpec([None, None, None, bits], tf.int8, name="codes"),
                 tf.TensorSpec([], tf.int32, name="height"),
                 tf.TensorSpec([], tf.int32, name="width")])
 
-    def _encode(self, image, iterations):
+    def _start(self, image):
+        """Padded input in model range and the zero state of every iteration variable."""
         model = self.model
+        x = to_model_range(pad_image(image))[None]
+        code_shape = tf.stack([1, tf.shape(x)[1] // 16, tf.shape(x)[2] // 16, model.config.bits])
+        state = (model.initial_encoder_state(x), model.initial_decoder_state(tf.zeros(code_shape)),
+                 tf.zeros_like(x), model.initial_gain(x))
+        return x, state
+
+    def _encoder_half(self, x, state):
+        enc_states, _, reconstruction, gain = state
+        residual = self.model.encoder_input(x, reconstruction, gain)
+        bits, enc_states = self.model.encoder_step(residual, enc_states, training=False)
+        return tf.cast(bits, tf.int8), enc_states
+
+    def _iteration(self, x, state):
+        """One whole iteration: encode the residual, binarize, decode, reconstruct."""
+        bits, enc_states = self._encoder_half(x, state)
+        _, dec_states, reconstruction, gain = state
+        output, dec_states = self.model.decoder_step(tf.cast(bits, tf.float32), dec_states)
+        reconstruction, gain = self.model.reconstruct(output, reconstruction, gain)
+        return bits[0], (enc_states, dec_states, reconstruction, gain)
+
+    def _encode(self, image, iterations):
         tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
         height, width = tf.shape(image)[0], tf.shape(image)[1]
-        x = to_model_range(pad_image(image))[None]
-        enc_states = model.initial_encoder_state(x)
-        code_shape = tf.stack([1, tf.shape(x)[1] // 16, tf.shape(x)[2] // 16, model.config.bits])
-        dec_states = model.initial_decoder_state(tf.zeros(code_shape))
-        reconstruction = tf.zeros_like(x)
-        gain = model.initial_gain(x)
-        codes = tf.TensorArray(tf.int8, size=iterations, element_shape=None)
+        x, state = self._start(image)
+        codes = tf.TensorArray(tf.int8, size=iterations)
         for t in tf.range(iterations):
-            residual = model.encoder_input(x, reconstruction, gain)
-            bits, enc_states = model.encoder_step(residual, enc_states, training=False)
-            bits_int8 = tf.cast(bits, tf.int8)
-            output, dec_states = model.decoder_step(tf.cast(bits_int8, tf.float32), dec_states)
-            reconstruction, gain = model.reconstruct(output, reconstruction, gain)
-            codes = codes.write(t, bits_int8[0])
+            bits, state = self._iteration(x, state)
+            codes = codes.write(t, bits)
+        reconstruction = state[2]
         return {"codes": codes.stack(),
                 "reconstruction": to_uint8(reconstruction[0, :height, :width])}
+
+    def _encode_codes(self, image, iterations):
+        """Codes only: the decoder is skipped at the last iteration (nothing reads it)."""
+        tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
+        x, state = self._start(image)
+        codes = tf.TensorArray(tf.int8, size=iterations)
+        for t in tf.range(iterations - 1):
+            bits, state = self._iteration(x, state)
+            codes = codes.write(t, bits)
+        bits, _ = self._encoder_half(x, state)
+        return codes.write(iterations - 1, bits[0]).stack()
 
     def _decode(self, codes, height, width):
         model = self.model
