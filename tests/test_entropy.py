@@ -117,3 +117,20 @@ def test_a_garbage_payload_decodes_to_valid_bits_or_a_bitstream_error_in_bounded
 def test_encoding_rejects_values_other_than_zero_and_one(table):
     with pytest.raises(ValueError, match="0/1 array"):
         context.encode(table, np.full((2, 2, 32), 2, np.uint8))
+
+
+def test_dumped_code_tensors_read_back_exactly(tmp_path, tiny_codec):
+    from PIL import Image
+
+    from tests.conftest import smooth_image
+    from tfrnncomp.entropy.codes_data import codes_dataset, dump_codes
+
+    paths = []
+    for i, size in enumerate([(40, 56), (70, 33)]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(smooth_image(*size, seed=i)).save(paths[-1])
+    out = str(tmp_path / "codes.tfrecord")
+    assert dump_codes(tiny_codec, paths, out, iterations=3) == 2
+    for path, codes in zip(paths, codes_dataset(out)):
+        expected, _ = tiny_codec.encode_codes(np.asarray(Image.open(path)), 3)
+        np.testing.assert_array_equal(codes.numpy(), expected)
