@@ -479,3 +479,11 @@ def test_the_codes_only_encoder_gives_the_same_codes_as_the_full_encoder(tiny_co
         full, _ = tiny_codec.encode_codes(image, iterations)
         codes_only = tiny_codec.functions.encode_codes(image, np.int32(iterations)).numpy()
         np.testing.assert_array_equal(codes_only, full)
+
+
+def test_progressive_decoding_gives_every_prefix_exactly_in_one_pass(tiny_codec):
+    data = tiny_codec.compress(smooth_image(37, 61, seed=4), iterations=4)
+    images = tiny_codec.decompress_progressive(data)
+    assert len(images) == 4
+    for k, image in enumerate(images, start=1):
+        np.testing.assert_array_equal(image, tiny_codec.decompress(data, k))

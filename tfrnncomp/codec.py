@@ -187,6 +187,13 @@ class Codec:
                                  "supported by this version")
         if header.code_depth != self.config.bits or header.block_size != self.config.block_size:
             raise ModelMismatchError("file's code depth or block size does not match the model")
+        expected = self.header_for(header.height, header.width, header.channels, 1)
+        if (header.pad_height, header.pad_width) != (expected.pad_height, expected.pad_width):
+            # the decoder works on the padded size: a 1x1 image must not cost max_pixels
+            raise BitstreamError(
+                f"padded size {header.pad_height}x{header.pad_width} does not match the image "
+                f"size {header.height}x{header.width} (expected "
+                f"{expected.pad_height}x{expected.pad_width})")
         return container
 
     def decompress(self, data, iterations=None, *, strict=False):
@@ -207,6 +214,18 @@ class Codec:
         codes = self.decode_chunks(header, container.chunks[:iterations])
         rgb = self.decode_codes(codes, header.height, header.width)
         return image_io.from_array(rgb, header.channels)
+
+    def decompress_progressive(self, data, *, strict=False):
+        """Every prefix of a file in one decoder pass: a list of images, one per iteration.
+
+        Image k equals ``decompress(data, k + 1)`` exactly.
+        """
+        container = self.read(data, strict=strict)
+        header = container.header
+        codes = self.decode_chunks(header, container.chunks)
+        images = self.functions.decode_all(np.asarray(codes, np.int8), np.int32(header.height),
+                                           np.int32(header.width)).numpy()
+        return [image_io.from_array(image, header.channels) for image in images]
 
     def decompress_image(self, data, iterations=None, **kwargs):
         """Like :meth:`decompress`, as a PIL image."""

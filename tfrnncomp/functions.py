@@ -53,11 +53,11 @@ class CodecFunctions:
             self._encode_codes, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
                 tf.TensorSpec([], tf.int32, name="iterations")])
-        self.decode = tf.function(
-            self._decode, input_signature=[
-                tf.TensorSpec([None, None, None, bits], tf.int8, name="codes"),
-                tf.TensorSpec([], tf.int32, name="height"),
-                tf.TensorSpec([], tf.int32, name="width")])
+        decode_signature = [tf.TensorSpec([None, None, None, bits], tf.int8, name="codes"),
+                            tf.TensorSpec([], tf.int32, name="height"),
+                            tf.TensorSpec([], tf.int32, name="width")]
+        self.decode = tf.function(self._decode, input_signature=decode_signature)
+        self.decode_all = tf.function(self._decode_all, input_signature=decode_signature)
 
     def _start(self, image):
         """Padded input in model range and the zero state of every iteration variable."""
@@ -105,7 +105,7 @@ class CodecFunctions:
         bits, _ = self._encoder_half(x, state)
         return codes.write(iterations - 1, bits[0]).stack()
 
-    def _decode(self, codes, height, width):
+    def _decode_loop(self, codes, height, width, keep_all):
         model = self.model
         iterations = tf.shape(codes)[0]
         tf.debugging.assert_greater(iterations, 0, message="codes hold no iteration")
@@ -115,8 +115,20 @@ class CodecFunctions:
         canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * 16, shape[2] * 16, 3]))
         reconstruction = canvas
         gain = model.initial_gain(canvas)
+        images = tf.TensorArray(tf.uint8, size=iterations if keep_all else 1)
         for t in tf.range(iterations):
             bits = tf.cast(codes[t][None], tf.float32)
             output, dec_states = model.decoder_step(bits, dec_states)
             reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+            if keep_all:
+                images = images.write(t, to_uint8(reconstruction[0, :height, :width]))
+        if keep_all:
+            return images.stack()
         return to_uint8(reconstruction[0, :height, :width])
+
+    def _decode(self, codes, height, width):
+        return self._decode_loop(codes, height, width, keep_all=False)
+
+    def _decode_all(self, codes, height, width):
+        """The image after every iteration, ``uint8[T, height, width, 3]``, in one pass."""
+        return self._decode_loop(codes, height, width, keep_all=True)
