@@ -21,6 +21,20 @@ def _add_model(parser):
                         help="zoo name or model directory (default: the shipped default model)")
 
 
+_UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000 ** 2, "M": 1000 ** 2,
+          "MIB": 1024 ** 2}
+
+
+def _size(text):
+    """``40KB`` -> 40000 bytes (KB/MB are decimal, KiB/MiB binary)."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 40000, 40KB, 1.5MB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="tfrnncomp", description="Image compression with recurrent networks "
@@ -33,8 +47,14 @@ def _parser():
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--iterations", type=int, default=None,
                       help="iterations, 0.125 bpp each before entropy coding (default 8)")
-    rate.add_argument("--bpp", type=float, default=None,
+    rate.add_argument("--bpp", "--target-bpp", dest="bpp", type=float, default=None,
                       help="budget in bits per pixel for the whole file")
+    rate.add_argument("--target-size", type=_size, default=None, metavar="SIZE",
+                      help="budget for the whole file: bytes, or with a unit (40KB, 1.5MB)")
+    rate.add_argument("--target-msssim", type=float, default=None,
+                      help="fewest iterations reaching this MS-SSIM (e.g. 0.95)")
+    rate.add_argument("--target-psnr", type=float, default=None,
+                      help="fewest iterations reaching this PSNR in dB (e.g. 32)")
     p.add_argument("--entropy", choices=("context", "raw"), default="context",
                    help="entropy coding of the bits: context (range coding, default) or raw")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
@@ -96,8 +116,9 @@ def _compress(args):
 
     batch.check_paths(args.input, args.output, args.force)
     codec = Codec(args.model)
-    kwargs = dict(iterations=args.iterations, bpp=args.bpp, drop_alpha=args.drop_alpha,
-                  entropy=args.entropy)
+    kwargs = dict(iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
+                  target_msssim=args.target_msssim, target_psnr=args.target_psnr,
+                  drop_alpha=args.drop_alpha, entropy=args.entropy)
     if os.path.isdir(args.input):
         return batch.compress_folder(codec, args.input, args.output, force=args.force, **kwargs)
     batch.compress_file(codec, args.input, args.output, **kwargs)

@@ -124,55 +124,50 @@ class Codec:
         return self.functions.decode(np.asarray(codes, np.int8), np.int32(height),
                                      np.int32(width)).numpy()
 
-    def compress(self, image, iterations=None, *, bpp=None, drop_alpha=False,
+    def compress(self, image, iterations=None, *, bpp=None, target_size=None,
+                 target_msssim=None, target_psnr=None, drop_alpha=False,
                  entropy=DEFAULT_ENTROPY):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
-        Give either ``iterations`` (1..max_iterations, default 8) or ``bpp``, a
-        budget in bits per pixel for the whole file.
+        Give at most one rate setting: ``iterations`` (1..max_iterations, default
+        8), ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes),
+        or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
+        iterations that reach it, else all).  Budgets and targets need one
+        encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
+        ``entropy`` is ``"context"`` (range coding, the default) or ``"raw"``.
         """
+        from tfrnncomp import rate
+
         array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
         height, width = array.shape[:2]
         if height * width > self.max_pixels:
             raise InputImageError(f"image has {height * width} pixels, above max_pixels "
                                   f"{self.max_pixels}")
-        if iterations is not None and bpp is not None:
-            raise TfrnncompError("give iterations or bpp, not both")
+        settings = {"iterations": iterations, "bpp": bpp, "target_size": target_size,
+                    "target_msssim": target_msssim, "target_psnr": target_psnr}
+        given = [name for name, value in settings.items() if value is not None]
+        if len(given) > 1:
+            raise TfrnncompError(f"give one rate setting, not {' and '.join(given)}")
+        if target_size is not None:
+            bpp = float(target_size) * 8.0 / (height * width)
         if bpp is not None:
-            return self._compress_to_budget(array, channels, float(bpp), entropy)
+            return rate.compress_to_budget(self, array, channels, float(bpp), entropy)
+        if target_msssim is not None or target_psnr is not None:
+            metric = "ms_ssim" if target_msssim is not None else "psnr"
+            target = float(target_msssim if target_msssim is not None else target_psnr)
+            return rate.compress_to_quality(self, array, channels, metric, target, entropy)
         iterations = self._check_iterations(8 if iterations is None else iterations)
         codes = self.functions.encode_codes(array, np.int32(iterations)).numpy()
-        header = self.header_for(height, width, channels, iterations, entropy)
-        if codes.shape[1:] != header.code_shape:
+        return self.write(codes, height, width, channels, entropy)
+
+    def write(self, codes, height, width, channels, entropy, chunks=None):
+        """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known)."""
+        header = self.header_for(height, width, channels, len(codes), entropy)
+        if tuple(codes.shape[1:]) != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
                                  f"expected {header.code_shape}")
-        return bitstream.write(header, self.encode_chunks(codes, entropy))
-
-    def _compress_to_budget(self, array, channels, bpp, entropy):
-        """One encode at the most iterations, then the longest prefix within ``bpp``.
-
-        The codes are progressive, so the file of k iterations is exactly the
-        first k chunks: no search over encodes is needed.
-        """
-        height, width = array.shape[:2]
-        if not bpp > 0 or math.isinf(bpp):
-            raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
-        if _entropy_mode(entropy) == bitstream.EntropyMode.RAW:
-            iterations = self.iterations_for_bpp(height, width, bpp)
-            return self.compress(array if channels == 3 else array[..., 0], iterations,
-                                 entropy=entropy)
-        codes = self.functions.encode_codes(array, np.int32(self.max_iterations)).numpy()
-        chunks = self.encode_chunks(codes, entropy)
-        header_bytes = len(bitstream.encode_header(
-            self.header_for(height, width, channels, 1, entropy)))
-        budget = bpp * height * width / 8.0
-        total, keep = header_bytes, 1
-        for k, chunk in enumerate(chunks, start=1):
-            total += len(chunk) + 8
-            if total <= budget:
-                keep = k
-        header = self.header_for(height, width, channels, keep, entropy)
-        return bitstream.write(header, chunks[:keep])
+        chunks = self.encode_chunks(codes, entropy) if chunks is None else chunks
+        return bitstream.write(header, chunks)
 
     def read(self, data, strict=False):
         """Parse a file and check it belongs to this codec's model."""

@@ -1,0 +1,73 @@
+"""Rate control: budgets and quality targets with one encode (progressive codes).
+
+The codes of Toderici et al. 2017 are progressive (Section 2): the file of k
+iterations is exactly the first k chunks of the file of 16 iterations, since
+iteration t is coded given iterations < t only.  So a budget (bits per pixel
+or bytes) or a quality target (MS-SSIM, PSNR) is met by encoding once at the
+most iterations and keeping the right prefix: no search over encodes.
+"""
+
+import numpy as np
+
+from tfrnncomp import bitstream, image_io, metrics
+from tfrnncomp.errors import InputImageError, TfrnncompError
+
+
+def _check_positive(name, value):
+    if not np.isfinite(value) or value <= 0:
+        raise TfrnncompError(f"{name} must be a positive number, got {value}")
+
+
+def _prefix_sizes(codec, height, width, channels, chunks, entropy):
+    """Whole-file size in bytes of every prefix of ``chunks`` (header included)."""
+    header_bytes = len(bitstream.encode_header(
+        codec.header_for(height, width, channels, 1, entropy)))
+    return header_bytes + np.cumsum([len(chunk) + 8 for chunk in chunks])
+
+
+def _encode_all(codec, array, entropy):
+    codes = codec.functions.encode_codes(array, np.int32(codec.max_iterations)).numpy()
+    return codes, codec.encode_chunks(codes, entropy)
+
+
+def compress_to_budget(codec, array, channels, bpp, entropy):
+    """The most iterations whose whole file fits ``bpp`` bits per pixel (at least 1)."""
+    _check_positive("bpp", bpp)
+    height, width = array.shape[:2]
+    codes, chunks = _encode_all(codec, array, entropy)
+    sizes = _prefix_sizes(codec, height, width, channels, chunks, entropy)
+    fits = np.nonzero(sizes * 8.0 <= bpp * height * width)[0]
+    keep = int(fits[-1]) + 1 if len(fits) else 1
+    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep])
+
+
+def compress_to_quality(codec, array, channels, metric, target, entropy):
+    """The fewest iterations whose decoded image reaches ``target`` (else all of them).
+
+    ``metric`` is ``"ms_ssim"`` (RGB, channel-averaged) or ``"psnr"`` (dB), measured
+    against the input exactly as the decoder will reconstruct it.
+    """
+    _check_positive(f"target {metric}", target)
+    height, width = array.shape[:2]
+    if metric == "ms_ssim":
+        if not target < 1:
+            raise TfrnncompError(f"target MS-SSIM must be below 1, got {target}")
+        if min(height, width) < metrics.min_ms_ssim_size():
+            raise InputImageError(f"image {width}x{height} is too small for an MS-SSIM target "
+                                  f"(both sides >= {metrics.min_ms_ssim_size()}); use a PSNR target")
+        measure = metrics.ms_ssim
+    elif metric == "psnr":
+        measure = metrics.psnr
+    else:
+        raise TfrnncompError(f"unknown quality metric {metric!r}")
+    codes, chunks = _encode_all(codec, array, entropy)
+    images = codec.functions.decode_all(codes, np.int32(height), np.int32(width)).numpy()
+    original = array[..., :1] if channels == 1 else array
+    keep = len(codes)
+    for k, image in enumerate(images, start=1):
+        decoded = image_io.from_array(image, channels)  # greyscale: as the decoder returns it
+        decoded = decoded[..., None] if channels == 1 else decoded
+        if measure(original, decoded) >= target:
+            keep = k
+            break
+    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep])
