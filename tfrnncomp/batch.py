@@ -105,16 +105,27 @@ def _run_folder(pairs, work, desc, force, target_root=None):
     return 1 if failures else 0
 
 
-def compress_folder(codec, source, target, force=False, **kwargs):
+def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
+    """Compress a folder tree into ``target``, mirroring it (see :mod:`tfrnncomp.folder`)."""
+    from tfrnncomp import folder
     from tfrnncomp.data import IMAGE_EXTENSIONS
 
     def keep(name):
         return name.lower().endswith(tuple(IMAGE_EXTENSIONS)) and not name.startswith(".")
 
-    pairs = ((path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
-                                 + EXTENSION)) for path in _walk(source, keep))
-    return _run_folder(pairs, lambda s, t: compress_file(codec, s, t, **kwargs),
-                       "compress", force, target)
+    os.makedirs(target, exist_ok=True)
+    image_io.remove_stale_temporaries(target)  # left by a killed earlier run
+    pairs = [(path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
+                                 + EXTENSION)) for path in _walk(source, keep)]
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        def progress(total):
+            return tqdm(total=total, desc="compress", unit="image")
+    summary = folder.compress_folder(codec, pairs, force=force, jobs=jobs, progress=progress,
+                                     **kwargs)
+    return folder.report(summary)
 
 
 def decompress_folder(codec, source, target, fmt="png", iterations=None, force=False):

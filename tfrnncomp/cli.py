@@ -58,6 +58,8 @@ def _parser():
     p.add_argument("--entropy", choices=("context", "raw"), default="context",
                    help="entropy coding of the bits: context (range coding, default) or raw")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="folder mode: parallel readers and compression workers (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _add_model(p)
 
@@ -120,7 +122,8 @@ def _compress(args):
                   target_msssim=args.target_msssim, target_psnr=args.target_psnr,
                   drop_alpha=args.drop_alpha, entropy=args.entropy)
     if os.path.isdir(args.input):
-        return batch.compress_folder(codec, args.input, args.output, force=args.force, **kwargs)
+        return batch.compress_folder(codec, args.input, args.output, force=args.force,
+                                     jobs=args.jobs, **kwargs)
     batch.compress_file(codec, args.input, args.output, **kwargs)
     size = os.path.getsize(args.output)
     print(f"{args.output}: {size} bytes")
