@@ -194,7 +194,9 @@ class RNNCompressionModel(keras.Model):
         images = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
             loss = self._step_metrics(self.iteration_losses(images, training=True))
-            scaled = self.optimizer.scale_loss(loss)
+            # tf.distribute sums gradients over replicas: average the per-replica losses
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss / replicas if replicas > 1 else loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         return {m.name: m.result() for m in self.metrics}
