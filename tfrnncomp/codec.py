@@ -29,7 +29,7 @@ class Codec:
             pixels are refused before anything is allocated.
     """
 
-    def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS):
+    def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto"):
         from tfrnncomp.functions import CodecFunctions
         from tfrnncomp.model import RNNCompressionModel
 
@@ -40,6 +40,7 @@ class Codec:
         self.config = self.model.config
         self.model_id = zoo.model_id(self.model)
         self.max_pixels = max_pixels
+        self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
         self.functions = CodecFunctions(self.model)
         self._table = None
 
@@ -48,9 +49,11 @@ class Codec:
     def max_iterations(self):
         return self.config.max_iterations
 
-    def header_for(self, height, width, channels, iterations, entropy="raw"):
+    def header_for(self, height, width, channels, iterations, entropy="raw", tile=None):
+        from tfrnncomp import tiling
+
         multiple = 32
-        return bitstream.Header(
+        return bitstream.Header(extensions=tiling.extension(tile),
             model_id=self.model_id, height=height, width=width, channels=channels,
             pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
             iterations=iterations, entropy_mode=_entropy_mode(entropy),
@@ -114,6 +117,30 @@ class Codec:
         return int(iterations)
 
     # -- codec ------------------------------------------------------------------------
+    def codes_for(self, array, iterations):
+        """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large."""
+        from tfrnncomp import tiling
+
+        tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
+        if tile is None:
+            return self.functions.encode_codes(array, np.int32(iterations)).numpy(), None
+        return tiling.encode_codes(self.functions, array, iterations, tile,
+                                   self.config.bits), tile
+
+    def images_for(self, codes, header, every_iteration=False):
+        """Decode codes for ``header`` (tile by tile if the file is tiled)."""
+        from tfrnncomp import tiling
+
+        tile = tiling.tile_from_header(header)
+        codes = np.asarray(codes, np.int8)
+        height, width = np.int32(header.height), np.int32(header.width)
+        if tile is not None:
+            return tiling.decode(self.functions, codes, header.height, header.width, tile,
+                                 every_iteration)
+        if every_iteration:
+            return self.functions.decode_all(codes, height, width).numpy()
+        return self.functions.decode(codes, height, width).numpy()
+
     def encode_codes(self, image, iterations):
         """Run the model: ``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])``."""
         result = self.functions.encode(np.asarray(image, np.uint8), np.int32(iterations))
@@ -157,12 +184,12 @@ class Codec:
             target = float(target_msssim if target_msssim is not None else target_psnr)
             return rate.compress_to_quality(self, array, channels, metric, target, entropy)
         iterations = self._check_iterations(8 if iterations is None else iterations)
-        codes = self.functions.encode_codes(array, np.int32(iterations)).numpy()
-        return self.write(codes, height, width, channels, entropy)
+        codes, tile = self.codes_for(array, iterations)
+        return self.write(codes, height, width, channels, entropy, tile=tile)
 
-    def write(self, codes, height, width, channels, entropy, chunks=None):
+    def write(self, codes, height, width, channels, entropy, chunks=None, tile=None):
         """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known)."""
-        header = self.header_for(height, width, channels, len(codes), entropy)
+        header = self.header_for(height, width, channels, len(codes), entropy, tile)
         if tuple(codes.shape[1:]) != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
                                  f"expected {header.code_shape}")
@@ -207,7 +234,7 @@ class Codec:
             raise TfrnncompError(f"file holds {available} whole iterations, "
                                  f"{iterations} were asked for")
         codes = self.decode_chunks(header, container.chunks[:iterations])
-        rgb = self.decode_codes(codes, header.height, header.width)
+        rgb = self.images_for(codes, header)
         return image_io.from_array(rgb, header.channels)
 
     def decompress_progressive(self, data, *, strict=False):
@@ -218,8 +245,7 @@ class Codec:
         container = self.read(data, strict=strict)
         header = container.header
         codes = self.decode_chunks(header, container.chunks)
-        images = self.functions.decode_all(np.asarray(codes, np.int8), np.int32(header.height),
-                                           np.int32(header.width)).numpy()
+        images = self.images_for(codes, header, every_iteration=True)
         return [image_io.from_array(image, header.channels) for image in images]
 
     def decompress_image(self, data, iterations=None, **kwargs):

@@ -18,27 +18,27 @@ def _check_positive(name, value):
         raise TfrnncompError(f"{name} must be a positive number, got {value}")
 
 
-def _prefix_sizes(codec, height, width, channels, chunks, entropy):
+def _prefix_sizes(codec, height, width, channels, chunks, entropy, tile):
     """Whole-file size in bytes of every prefix of ``chunks`` (header included)."""
     header_bytes = len(bitstream.encode_header(
-        codec.header_for(height, width, channels, 1, entropy)))
+        codec.header_for(height, width, channels, 1, entropy, tile)))
     return header_bytes + np.cumsum([len(chunk) + 8 for chunk in chunks])
 
 
 def _encode_all(codec, array, entropy):
-    codes = codec.functions.encode_codes(array, np.int32(codec.max_iterations)).numpy()
-    return codes, codec.encode_chunks(codes, entropy)
+    codes, tile = codec.codes_for(array, codec.max_iterations)
+    return codes, tile, codec.encode_chunks(codes, entropy)
 
 
 def compress_to_budget(codec, array, channels, bpp, entropy):
     """The most iterations whose whole file fits ``bpp`` bits per pixel (at least 1)."""
     _check_positive("bpp", bpp)
     height, width = array.shape[:2]
-    codes, chunks = _encode_all(codec, array, entropy)
-    sizes = _prefix_sizes(codec, height, width, channels, chunks, entropy)
+    codes, tile, chunks = _encode_all(codec, array, entropy)
+    sizes = _prefix_sizes(codec, height, width, channels, chunks, entropy, tile)
     fits = np.nonzero(sizes * 8.0 <= bpp * height * width)[0]
     keep = int(fits[-1]) + 1 if len(fits) else 1
-    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep])
+    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep], tile)
 
 
 def compress_to_quality(codec, array, channels, metric, target, entropy):
@@ -60,8 +60,9 @@ def compress_to_quality(codec, array, channels, metric, target, entropy):
         measure = metrics.psnr
     else:
         raise TfrnncompError(f"unknown quality metric {metric!r}")
-    codes, chunks = _encode_all(codec, array, entropy)
-    images = codec.functions.decode_all(codes, np.int32(height), np.int32(width)).numpy()
+    codes, tile, chunks = _encode_all(codec, array, entropy)
+    header = codec.header_for(height, width, channels, len(codes), entropy, tile)
+    images = codec.images_for(codes, header, every_iteration=True)
     original = array[..., :1] if channels == 1 else array
     keep = len(codes)
     for k, image in enumerate(images, start=1):
@@ -70,4 +71,4 @@ def compress_to_quality(codec, array, channels, metric, target, entropy):
         if measure(original, decoded) >= target:
             keep = k
             break
-    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep])
+    return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep], tile)
