@@ -1,0 +1,161 @@
+"""Run exported step models with the LiteRT interpreter through the NumPy host loop.
+
+    from export.litert_backend import LiteRTSteps
+    steps = LiteRTSteps("exported/tflite", variant="float32")      # dir of export.tflite
+    codes, reconstruction = steps.encode(image_uint8, iterations=8)
+    image = steps.decode(codes, height, width)
+    data = steps.compress(image_uint8, iterations=8)                # a .trc file (raw codes)
+    image = steps.decompress(data)
+
+Interpreters use LiteRT's default op resolver, which applies the XNNPACK delegate to
+float (and quantized) models, with 2 threads by default.  Each step model is loaded on
+first use, so a decoder-only client never loads the encoder.  Models exported at a
+fixed size are resized by LiteRT when an image of another (padded) size comes in:
+the step graphs are fully convolutional.
+
+Neither TensorFlow nor Keras is imported here (only ``ai_edge_litert``, NumPy and the
+NumPy-only ``tfrnncomp.steps``/``tfrnncomp.bitstream``), except for the ``context``
+entropy mode, whose range coder is tensorflow-compression's.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from tfrnncomp import bitstream
+from tfrnncomp.steps import (PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps,
+                             shapes_from_layout, step_callable)
+
+MANIFEST = "tflite.json"
+DEFAULT_THREADS = 2
+
+
+class StepModel:
+    """One ``.tflite`` step model behind its signature runner (inputs/outputs by name)."""
+
+    def __init__(self, path, num_threads=DEFAULT_THREADS):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = path
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        signatures = self.interpreter.get_signature_list()
+        if len(signatures) != 1:
+            raise ValueError(f"{path}: expected one signature, found {sorted(signatures)}")
+        self.signature = next(iter(signatures))
+        self.runner = self.interpreter.get_signature_runner(self.signature)
+
+    def __call__(self, **inputs):
+        # the runner resizes inputs to the incoming (padded) size and re-allocates only
+        # when a shape changed; outputs are copies, safe to feed back as states
+        return self.runner(**{k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()})
+
+
+class LiteRTSteps:
+    """Encoder/decoder step callables for :func:`tfrnncomp.steps.run_steps` on LiteRT.
+
+    ``directory`` is an ``export.tflite`` output (``tflite.json`` + ``*.tflite``).
+    """
+
+    def __init__(self, directory, variant="float32", num_threads=DEFAULT_THREADS):
+        with open(os.path.join(directory, MANIFEST), encoding="utf-8") as handle:
+            self.manifest = json.load(handle)
+        if variant not in self.manifest["variants"]:
+            raise ValueError(f"{directory} has no variant {variant!r} "
+                             f"(has {sorted(self.manifest['variants'])})")
+        self.directory, self.variant, self.num_threads = directory, variant, num_threads
+        self.layout = self.manifest["state_layout"]
+        self.model_id = self.manifest["model_id"]
+        self._models = {}
+        self.encoder = step_callable(self._encode, self._shapes("encoder"))
+        self.decoder = step_callable(self._decode, self._shapes("decoder"))
+
+    def _shapes(self, part):
+        return lambda h, w: shapes_from_layout(self.layout[part], h, w)
+
+    def model(self, step):
+        if step not in self._models:
+            name = self.manifest["variants"][self.variant][step]["file"]
+            self._models[step] = StepModel(os.path.join(self.directory, name), self.num_threads)
+        return self._models[step]
+
+    def _encode(self, image, reconstruction, gain, states):
+        out = self.model("encoder_step")(
+            image=image, reconstruction=reconstruction, gain=gain,
+            **{f"encoder_state_{i}": s for i, s in enumerate(states)})
+        return out["bits"], [out[f"encoder_state_{i}"] for i in range(len(states))]
+
+    def _decode(self, bits, reconstruction, gain, states):
+        out = self.model("decoder_step")(
+            bits=bits, reconstruction=reconstruction, gain=gain,
+            **{f"decoder_state_{i}": s for i, s in enumerate(states)})
+        return (out["reconstruction"], out["gain"],
+                [out[f"decoder_state_{i}"] for i in range(len(states))])
+
+    # -- codec ---------------------------------------------------------------------------
+    def encode(self, image, iterations, callback=None):
+        """``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])`` like ``Codec.encode_codes``."""
+        return run_steps(self.encoder, self.decoder, image, iterations, callback=callback)
+
+    def decode(self, codes, height, width):
+        return run_decoder_steps(self.decoder, codes, height, width, block=self.layout["block"])
+
+    def header(self, height, width, iterations, channels=3, entropy="raw"):
+        """The ``.trc`` header :class:`tfrnncomp.Codec` writes for the same model."""
+        pad_h, pad_w = padded_size(height, width, PAD_MULTIPLE)
+        return bitstream.Header(
+            model_id=self.model_id, height=height, width=width, channels=channels,
+            pad_height=pad_h, pad_width=pad_w, iterations=iterations,
+            entropy_mode=_mode(entropy), block_size=self.layout["block"],
+            code_depth=self.layout["bits"])
+
+    def compress(self, image, iterations, entropy="raw"):
+        """A ``.trc`` file of an ``uint8[H,W,3]`` image, decodable by ``tfrnncomp.Codec``."""
+        image = np.asarray(image, np.uint8)
+        codes, _ = self.encode(image, iterations)
+        header = self.header(image.shape[0], image.shape[1], int(iterations), 3, entropy)
+        if _mode(entropy) == bitstream.EntropyMode.RAW:
+            chunks = [bitstream.pack_codes(c) for c in codes]
+        else:
+            from tfrnncomp.entropy import context, rangecoder
+
+            bits = (codes > 0).astype(np.uint8)
+            table = rangecoder.BinaryTable()
+            chunks = [context.encode(table, bits[t], _previous(bits, t))
+                      for t in range(len(bits))]
+        return bitstream.write(header, chunks)
+
+    def decompress(self, data, iterations=None):
+        """Decode a ``.trc`` file of this model (raw or context entropy) to ``uint8[H,W,3]``."""
+        container = bitstream.read(bytes(data))
+        header = container.header
+        if header.model_id != self.model_id:
+            raise ValueError(f"file was written by model {header.model_id!r}, "
+                             f"these step models are {self.model_id!r}")
+        chunks = container.chunks[:iterations] if iterations else container.chunks
+        if not chunks:
+            raise ValueError("file holds no whole iteration")
+        if header.entropy_mode == bitstream.EntropyMode.RAW:
+            codes = np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
+        else:
+            from tfrnncomp.entropy import context, rangecoder
+
+            table, bits = rangecoder.BinaryTable(), []
+            for chunk in chunks:
+                bits.append(context.decode(table, chunk, header.code_shape,
+                                           _previous(bits, len(bits))))
+            codes = np.stack(bits).astype(np.int8) * 2 - 1
+        from tfrnncomp.image_io import from_array
+
+        return from_array(self.decode(codes, header.height, header.width), header.channels)
+
+
+def _mode(entropy):
+    modes = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT}
+    if entropy not in modes:
+        raise ValueError(f"unknown entropy mode {entropy!r}; expected raw or context")
+    return modes[entropy]
+
+
+def _previous(bits, t):
+    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)

@@ -1,0 +1,161 @@
+"""Export a model as a versioned SavedModel for TensorFlow Serving.
+
+    python -m export.savedmodel --model gru-w25 --out exported/gru-w25 [--version 1]
+
+writes ``OUT/<version>/`` with the signatures
+
+``compress``   image uint8[H,W,3], iterations int32[] -> codes int8[T,H'/16,W'/16,32],
+               reconstruction uint8[H,W,3]
+``decompress`` codes int8[T,h,w,32], height int32[], width int32[] -> image uint8[H,W,3]
+``serving_default``  = ``compress`` (TF Serving needs a default)
+
+built from the same ``tf.function``s as the package (:mod:`tfrnncomp.functions`), with
+dynamic H and W, so a server reproduces :meth:`tfrnncomp.Codec.encode_codes` bit for bit.
+Only stock TensorFlow ops are used.  ``OUT/<version>/assets.extra/tfrnncomp.json`` holds
+the model id and config a client needs to write ``.trc`` headers (TF Serving ignores it).
+
+``--with-range-coder`` adds ``compress_trc`` (image, iterations -> codes, reconstruction,
+payloads string[T]) and ``decompress_trc`` (payloads, height, width -> image, codes): the
+chunk payloads of a ``.trc`` file of entropy mode ``context``, range-coded in the graph
+(:mod:`export.tf_context`).  These use the tensorflow-compression op library: load it
+(``import tensorflow_compression_ops``) before loading the SavedModel; TF Serving needs a
+build with those ops linked in.
+
+Check it with::
+
+    saved_model_cli show --dir OUT/1 --all
+    python -c "import numpy as np; np.save('codes.npy', np.ones((1, 2, 2, 32), np.int8))"
+    saved_model_cli run --dir OUT/1 --tag_set serve --signature_def decompress \\
+        --inputs codes=codes.npy --input_exprs 'height=20;width=30' --outdir . --overwrite
+
+(``--input_exprs`` takes Python literals only; arrays go through ``--inputs`` .npy files.
+Python ints are fed as the signature's int32.)
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+SIGNATURES = ("compress", "decompress")
+RANGE_CODER_SIGNATURES = ("compress_trc", "decompress_trc")
+
+
+def build_archive(model, with_range_coder=False):
+    """A ``keras.export.ExportArchive`` with the ``compress``/``decompress`` endpoints.
+
+    ``with_range_coder`` adds ``compress_trc``/``decompress_trc`` (see :mod:`export.tf_context`).
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfrnncomp.functions import CodecFunctions
+
+    functions = CodecFunctions(model)
+    max_iterations = int(model.config.max_iterations)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
+                                  tf.TensorSpec([], tf.int32, name="iterations")])
+    def compress(image, iterations):
+        checks = [tf.debugging.assert_less_equal(
+            iterations, max_iterations,
+            message=f"iterations must be in 1..{max_iterations}")]
+        with tf.control_dependencies(checks):
+            result = functions.encode(image, iterations)
+        return {"codes": result["codes"], "reconstruction": result["reconstruction"]}
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, None, model.config.bits], tf.int8, name="codes"),
+        tf.TensorSpec([], tf.int32, name="height"),
+        tf.TensorSpec([], tf.int32, name="width")])
+    def decompress(codes, height, width):
+        shape = tf.shape(codes)
+        checks = [
+            tf.debugging.assert_positive(height, message="height must be >= 1"),
+            tf.debugging.assert_positive(width, message="width must be >= 1"),
+            tf.debugging.assert_less_equal(height, shape[1] * 16,
+                                           message="height exceeds the codes' padded height"),
+            tf.debugging.assert_less_equal(width, shape[2] * 16,
+                                           message="width exceeds the codes' padded width")]
+        with tf.control_dependencies(checks):
+            return {"image": functions.decode(codes, height, width)}
+
+    compress.get_concrete_function()
+    decompress.get_concrete_function()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("compress", compress)
+    archive.add_endpoint("decompress", decompress)
+    if with_range_coder:
+        from export import tf_context
+
+        tf_context.add_endpoints(archive, functions, max_iterations)
+    return archive
+
+
+def model_info(model, with_range_coder=False):
+    from tfrnncomp import zoo
+
+    signatures = list(SIGNATURES) + (list(RANGE_CODER_SIGNATURES) if with_range_coder else [])
+    return {"entropy_mode": "context" if with_range_coder else None,
+            "needs_op_library": "tensorflow_compression_ops" if with_range_coder else None,
+            "model_id": zoo.model_id(model), "config": model.config.to_dict(),
+            "block_size": model.config.block_size, "bits": model.config.bits,
+            "max_iterations": model.config.max_iterations, "signatures": signatures}
+
+
+def export(model, out, version=1, force=False, with_range_coder=False):
+    """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model."""
+    from tfrnncomp import zoo
+    from tfrnncomp.model import RNNCompressionModel
+
+    if not isinstance(model, RNNCompressionModel):
+        model = zoo.load_model(model)
+    target = os.path.join(out, str(int(version)))
+    if os.path.exists(target):
+        if not force:
+            raise FileExistsError(f"{target} exists (use --force to replace it)")
+    os.makedirs(out, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=out)
+    try:
+        build_archive(model, with_range_coder).write_out(tmp, verbose=False)
+        extra = os.path.join(tmp, "assets.extra")
+        os.makedirs(extra, exist_ok=True)
+        with open(os.path.join(extra, "tfrnncomp.json"), "w", encoding="utf-8") as handle:
+            json.dump(model_info(model, with_range_coder), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a server may run as another user
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.replace(tmp, target)  # TF Serving picks up a version directory only when complete
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m export.savedmodel", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="zoo name or model directory")
+    parser.add_argument("--out", required=True, help="model base path (versions go below it)")
+    parser.add_argument("--version", type=int, default=1)
+    parser.add_argument("--force", action="store_true", help="replace an existing version")
+    parser.add_argument("--with-range-coder", action="store_true",
+                        help="add compress_trc/decompress_trc (needs tensorflow-compression ops)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfrnncomp.errors import TfrnncompError
+
+    try:
+        path = export(args.model, args.out, args.version, args.force, args.with_range_coder)
+    except (FileExistsError, OSError, TfrnncompError) as error:
+        print(f"export.savedmodel: error: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""One iteration at a time: step ``tf.function``s with explicit state, and a host loop.
+
+:mod:`tfrnncomp.functions` runs every iteration inside one graph.  Runtimes that
+cannot (TFLite/LiteRT, or a host that wants to stop after any iteration) use
+two step functions instead, whose recurrent states are plain inputs and
+outputs:
+
+``encoder_step(image, reconstruction, gain, *encoder_states) -> {bits, encoder_state_i}``
+    ``image`` and ``reconstruction`` are ``float32[1,H,W,3]`` in [-0.5, 0.5]
+    (H, W multiples of 32), ``gain`` is ``float32[1,H,W,1]``; ``bits`` is
+    ``float32[1,H/16,W/16,bits]`` in {-1,+1}.
+``decoder_step(bits, reconstruction, gain, *decoder_states)``
+    ``-> {reconstruction, gain, decoder_state_i}``.
+    The decoder step includes ``model.reconstruct``, so the host loop is the
+    same for every reconstruction mode (one-shot, additive, residual scaling).
+
+:func:`run_steps` and :func:`run_decoder_steps` are the host loop in plain
+NumPy; any backend plugs in through two callables that take and return NumPy
+arrays (see :class:`TFSteps`, and ``export/litert_backend.py`` for LiteRT).
+With the TF step functions the loop reproduces ``functions.encode`` and
+``functions.decode`` exactly.  The host loop and the state-shape helpers need
+only NumPy (TensorFlow is imported by :class:`StepFunctions` alone), so a
+LiteRT deployment does not load TensorFlow.
+"""
+
+import numpy as np
+
+#: images are edge-padded to multiples of this (as in :mod:`tfrnncomp.functions`)
+PAD_MULTIPLE = 32
+
+
+# -- state shapes -------------------------------------------------------------------
+def padded_size(height, width, multiple=PAD_MULTIPLE):
+    return -(-int(height) // multiple) * multiple, -(-int(width) // multiple) * multiple
+
+
+def _encoder_cells(model):
+    """(units, num_states, stride-product) of each encoder RNN, input conv included."""
+    scale, cells = 2, []  # encoder_conv has stride 2
+    for cell in model.encoder_rnns:
+        scale *= cell.strides
+        cells.append((cell.units, cell.num_states, scale))
+    return cells
+
+
+def state_layout(model):
+    """``{"encoder": [(scale, channels)...], "decoder": [...], "block", "bits"}``.
+
+    State ``i`` of a padded ``H x W`` image has shape ``(1, H/scale, W/scale, channels)``;
+    the layout is plain data (JSON-able) so runtimes without the Keras model can use it.
+    """
+    block = model.config.block_size
+    encoder = [(scale, units) for units, n, scale in _encoder_cells(model) for _ in range(n)]
+    decoder = [(block // 2 ** i, cell.units)
+               for i, cell in enumerate(model.decoder_rnns) for _ in range(cell.num_states)]
+    return {"encoder": encoder, "decoder": decoder, "block": block, "bits": model.config.bits}
+
+
+def shapes_from_layout(layout, height, width):
+    """Shapes of one state list (``layout["encoder"]`` or ``["decoder"]``) for ``H x W``."""
+    return [(1, height // int(scale), width // int(scale), int(channels))
+            for scale, channels in layout]
+
+
+def encoder_state_shapes(model, height, width):
+    """Shapes of the flat encoder state list for a padded ``height x width`` image."""
+    return shapes_from_layout(state_layout(model)["encoder"], height, width)
+
+
+def decoder_state_shapes(model, height, width):
+    """Shapes of the flat decoder state list for a padded ``height x width`` image."""
+    return shapes_from_layout(state_layout(model)["decoder"], height, width)
+
+
+def code_shape(model, height, width):
+    block = model.config.block_size
+    return (1, height // block, width // block, model.config.bits)
+
+
+def _flatten(states):
+    return [tensor for cell_states in states for tensor in cell_states]
+
+
+def _nest(flat, cells):
+    states, i = [], 0
+    for cell in cells:
+        states.append(tuple(flat[i:i + cell.num_states]))
+        i += cell.num_states
+    return tuple(states)
+
+
+# -- the step functions -------------------------------------------------------------
+class StepFunctions:
+    """``encoder_step`` / ``decoder_step`` ``tf.function``s of one model.
+
+    ``height``/``width`` fix the spatial size of every input (``None``: dynamic,
+    one graph for all sizes).  Inputs are named (``image``, ``reconstruction``,
+    ``gain``, ``bits``, ``encoder_state_<i>``, ``decoder_state_<i>``) and outputs
+    are dicts with the same names, so SavedModel and TFLite signatures keep them.
+    """
+
+    def __init__(self, model, height=None, width=None):
+        import tensorflow as tf
+
+        self.model = model
+        self.height, self.width = height, width
+        h, w = height, width
+
+        def spec(scale, channels, name):
+            return tf.TensorSpec((1, None if h is None else h // scale,
+                                  None if w is None else w // scale, channels),
+                                 tf.float32, name=name)
+
+        layout = state_layout(model)
+        enc = [spec(s, c, f"encoder_state_{i}") for i, (s, c) in enumerate(layout["encoder"])]
+        dec = [spec(s, c, f"decoder_state_{i}") for i, (s, c) in enumerate(layout["decoder"])]
+        block = layout["block"]
+        self.num_encoder_states, self.num_decoder_states = len(enc), len(dec)
+        image = tf.TensorSpec((1, h, w, 3), tf.float32, name="image")
+        recon = tf.TensorSpec((1, h, w, 3), tf.float32, name="reconstruction")
+        gain = tf.TensorSpec((1, h, w, 1), tf.float32, name="gain")
+        bits = spec(block, model.config.bits, "bits")
+        self.encoder_signature = [image, recon, gain] + enc
+        self.decoder_signature = [bits, recon, gain] + dec
+        self.encoder_step = tf.function(self._encoder_step,
+                                        input_signature=self.encoder_signature, autograph=False)
+        self.decoder_step = tf.function(self._decoder_step,
+                                        input_signature=self.decoder_signature, autograph=False)
+
+    def _encoder_step(self, image, reconstruction, gain, *states):
+        model = self.model
+        residual = model.encoder_input(image, reconstruction, gain)
+        bits, new_states = model.encoder_step(residual, _nest(states, model.encoder_rnns),
+                                              training=False)
+        out = {"bits": bits}
+        for i, state in enumerate(_flatten(new_states)):
+            out[f"encoder_state_{i}"] = state
+        return out
+
+    def _decoder_step(self, bits, reconstruction, gain, *states):
+        import tensorflow as tf
+
+        model = self.model
+        output, new_states = model.decoder_step(bits, _nest(states, model.decoder_rnns))
+        reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+        # identity() keeps pass-through outputs (the gain of additive models) distinct tensors
+        out = {"reconstruction": tf.identity(reconstruction), "gain": tf.identity(gain)}
+        for i, state in enumerate(_flatten(new_states)):
+            out[f"decoder_state_{i}"] = state
+        return out
+
+
+class TFSteps:
+    """The TF step functions as host-loop callables (NumPy in, NumPy out)."""
+
+    def __init__(self, model, height=None, width=None):
+        self.functions = StepFunctions(model, height, width)
+        self.model = model
+        self.encoder = _Callable(self._encode, lambda h, w: encoder_state_shapes(model, h, w))
+        self.decoder = _Callable(self._decode, lambda h, w: decoder_state_shapes(model, h, w))
+
+    def _encode(self, image, reconstruction, gain, states):
+        out = self.functions.encoder_step(image, reconstruction, gain, *states)
+        n = self.functions.num_encoder_states
+        return out["bits"].numpy(), [out[f"encoder_state_{i}"].numpy() for i in range(n)]
+
+    def _decode(self, bits, reconstruction, gain, states):
+        out = self.functions.decoder_step(bits, reconstruction, gain, *states)
+        n = self.functions.num_decoder_states
+        return (out["reconstruction"].numpy(), out["gain"].numpy(),
+                [out[f"decoder_state_{i}"].numpy() for i in range(n)])
+
+
+class _Callable:
+    """A step callable with the ``state_shapes(height, width)`` the host loop needs."""
+
+    def __init__(self, fn, state_shapes):
+        self._fn = fn
+        self.state_shapes = state_shapes
+
+    def __call__(self, *args):
+        return self._fn(*args)
+
+
+def step_callable(fn, state_shapes):
+    """Wrap ``fn`` with a ``state_shapes(padded_height, padded_width)`` for :func:`run_steps`."""
+    return _Callable(fn, state_shapes)
+
+
+# -- the host loop ------------------------------------------------------------------
+def pad_image(image, multiple=PAD_MULTIPLE):
+    """NumPy twin of :func:`tfrnncomp.functions.pad_image` (edge padding)."""
+    height, width = image.shape[:2]
+    ph, pw = padded_size(height, width, multiple)
+    return np.pad(image, ((0, ph - height), (0, pw - width), (0, 0)), mode="edge")
+
+
+def to_model_range(image_uint8):
+    return image_uint8.astype(np.float32) / np.float32(255.0) - np.float32(0.5)
+
+
+def to_uint8(image_float):
+    scaled = (np.asarray(image_float, np.float32) + np.float32(0.5)) * np.float32(255.0)
+    return np.clip(np.round(scaled), 0.0, 255.0).astype(np.uint8)
+
+
+def _zeros(shapes):
+    return [np.zeros(shape, np.float32) for shape in shapes]
+
+
+def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None):
+    """Encode ``uint8[H,W,3]`` for ``iterations`` iterations, one step call each.
+
+    ``encoder_fn(image, reconstruction, gain, states) -> (bits, states)`` and
+    ``decoder_fn(bits, reconstruction, gain, states) -> (reconstruction, gain,
+    states)`` take and return NumPy arrays (states as lists) and have a
+    ``state_shapes(padded_height, padded_width)`` method.  ``callback(t, bits,
+    reconstruction)``, if given, is called after each iteration (the host may
+    stop at any by passing a smaller ``iterations``; the codes are a prefix).
+
+    Returns ``(codes int8[T,H'/16,W'/16,bits], reconstruction uint8[H,W,3])``
+    like :func:`tfrnncomp.functions.CodecFunctions.encode`.
+    """
+    image_uint8 = np.asarray(image_uint8, np.uint8)
+    if image_uint8.ndim != 3 or image_uint8.shape[2] != 3:
+        raise ValueError(f"expected uint8[H,W,3], got shape {image_uint8.shape}")
+    if int(iterations) < 1:
+        raise ValueError("iterations must be >= 1")
+    height, width = image_uint8.shape[:2]
+    x = to_model_range(pad_image(image_uint8))[None]
+    ph, pw = x.shape[1:3]
+    enc_states = _zeros(encoder_fn.state_shapes(ph, pw))
+    dec_states = _zeros(decoder_fn.state_shapes(ph, pw))
+    reconstruction = np.zeros_like(x)
+    gain = np.ones((1, ph, pw, 1), np.float32)
+    codes = []
+    for t in range(int(iterations)):
+        bits, enc_states = encoder_fn(x, reconstruction, gain, enc_states)
+        bits = np.where(np.asarray(bits) >= 0, 1, -1).astype(np.int8)
+        reconstruction, gain, dec_states = decoder_fn(bits.astype(np.float32), reconstruction,
+                                                      gain, dec_states)
+        codes.append(bits[0])
+        if callback is not None:
+            callback(t, bits[0], reconstruction)
+    return np.stack(codes), to_uint8(reconstruction[0, :height, :width])
+
+
+def run_decoder_steps(decoder_fn, codes, height, width, block=16):
+    """Decode ``int8[T,h,w,bits]`` codes to ``uint8[height,width,3]``, one step call per iteration.
+
+    ``block`` is the model's block size (16: each code covers 16x16 pixels).
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 4 or len(codes) < 1:
+        raise ValueError(f"expected codes int8[T,h,w,bits] with T >= 1, got {codes.shape}")
+    ph, pw = codes.shape[1] * block, codes.shape[2] * block
+    dec_states = _zeros(decoder_fn.state_shapes(ph, pw))
+    reconstruction = np.zeros((1, ph, pw, 3), np.float32)
+    gain = np.ones((1, ph, pw, 1), np.float32)
+    for t in range(len(codes)):
+        bits = codes[t][None].astype(np.float32)
+        reconstruction, gain, dec_states = decoder_fn(bits, reconstruction, gain, dec_states)
+    return to_uint8(reconstruction[0, :height, :width])
