@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Rate-distortion sweep of classic codecs, one results file per codec.
+
+    python tools/bench_codecs.py [--data ../shared/data/kodak] [--out results/kodak]
+                                 [--codecs jpeg420,webp,...] [--limit N] [--settings 10,50,90]
+
+Writes OUT/<codec>.json (schema: tfrnncomp/evaluate.py).  Codecs that cannot run here (no
+ffmpeg/libx265, no AVIF in Pillow, no imagecodecs) are skipped with a message; a missing image
+folder is skipped with a message and exit status 0.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tfrnncomp import classic, evaluate  # noqa: E402
+
+
+def _number(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="image folder")
+    parser.add_argument("--out", default="results", help="folder for <codec>.json (results)")
+    parser.add_argument("--output", default=None,
+                        help="exact output file (only with a single codec)")
+    parser.add_argument("--codecs", default=",".join(classic.CODECS),
+                        help=f"comma-separated, from {','.join(classic.CODECS)}")
+    parser.add_argument("--settings", default=None,
+                        help="comma-separated sweep overriding the codec's default")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--images", default=None, help="comma-separated image names")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.codecs.split(",") if n.strip()]
+    for name in names:
+        if name not in classic.CODECS:
+            parser.error(f"unknown codec {name!r}; known: {', '.join(classic.CODECS)}")
+    if args.output and len(names) != 1:
+        parser.error("--output needs exactly one codec")
+    if not os.path.isdir(args.data):
+        print(f"bench_codecs: skipped: image folder {args.data} not found", file=sys.stderr)
+        return 0
+    dataset = evaluate.load_dataset(args.data, limit=args.limit,
+                                    names=args.images.split(",") if args.images else None)
+    settings = [_number(s) for s in args.settings.split(",")] if args.settings else None
+    log = None if args.quiet else evaluate.log_stderr
+    for name in names:
+        codec = classic.get(name)
+        reason = codec.unavailable()
+        if reason:
+            print(f"bench_codecs: {name} skipped: {reason}", file=sys.stderr)
+            continue
+        start = time.time()
+        result = evaluate.run_classic(codec, dataset, settings, log=log)
+        path = args.output or evaluate.default_output(args.out, name)
+        evaluate.write_result(path, result)
+        print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
+              f"in {time.time() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

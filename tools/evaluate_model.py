@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Rate-distortion of a tfrnncomp model at 1..16 iterations, in the shared results format.
+
+    python tools/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
+                                   [--iterations 1-16] [--entropy context|raw] [--limit N]
+                                   [--out results/kodak]
+                                   [--name NAME] [--output FILE.json]
+
+Each image is encoded once at the largest iteration count; every k-iteration file (the header
+plus the first k chunks) is decoded and measured like the classic codecs (tools/bench_codecs.py).
+A missing image folder is skipped with a message and exit status 0.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfrnncomp import evaluate  # noqa: E402
+
+
+def parse_iterations(text):
+    """"1-16", "1,2,4,8" or "1-4,8,16" -> sorted list of ints."""
+    out = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            low, high = (int(v) for v in part.split("-", 1))
+            out.update(range(low, high + 1))
+        elif part:
+            out.add(int(part))
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"bad iteration list {text!r}")
+    return sorted(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None,
+                        help="zoo name or model directory (default: the shipped model)")
+    parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="image folder")
+    parser.add_argument("--iterations", type=parse_iterations, default=None,
+                        help="e.g. 1-16 (default: 1..the model's max_iterations)")
+    parser.add_argument("--entropy", choices=("context", "raw"), default=None,
+                        help="entropy mode of the files (default: the codec's default, context)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--images", default=None, help="comma-separated image names")
+    parser.add_argument("--name", default=None, help="result name (default tfrnncomp-<model>)")
+    parser.add_argument("--description", default=None)
+    parser.add_argument("--out", default="results", help="folder for <name>.json (results)")
+    parser.add_argument("--output", default=None, help="exact output file")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    if not os.path.isdir(args.data):
+        print(f"evaluate_model: skipped: image folder {args.data} not found", file=sys.stderr)
+        return 0
+    from tfrnncomp.codec import Codec
+
+    dataset = evaluate.load_dataset(args.data, limit=args.limit,
+                                    names=args.images.split(",") if args.images else None)
+    codec = Codec(args.model)
+    if args.iterations and args.iterations[-1] > codec.max_iterations:
+        parser.error(f"the model allows at most {codec.max_iterations} iterations")
+    start = time.time()
+    result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
+                                name=args.name,
+                                description=args.description,
+                                log=None if args.quiet else evaluate.log_stderr)
+    path = args.output or evaluate.default_output(args.out, result["name"])
+    evaluate.write_result(path, result)
+    print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
+          f"in {time.time() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

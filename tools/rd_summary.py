@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Markdown tables of results files: MS-SSIM and PSNR at 0.125/0.25/0.5/1/2 bpp, AUC over
+0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP (definitions: tfrnncomp/rd.py).
+
+    python tools/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
+                               [--webp results/kodak/webp.json] [--method pchip|akima]
+
+Anchors default to the results named jpeg420 and webp among the files given.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tfrnncomp import evaluate, rd  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="+", help="results JSON files")
+    parser.add_argument("--jpeg", default=None,
+                        help="JPEG anchor file (default: jpeg420 among RESULTS)")
+    parser.add_argument("--webp", default=None,
+                        help="WebP anchor file (default: webp among RESULTS)")
+    parser.add_argument("--method", choices=("pchip", "akima"), default="pchip",
+                        help="BD-rate interpolation (bjontegaard package)")
+    args = parser.parse_args(argv)
+    results = [evaluate.load_result(path) for path in args.results]
+    anchors = {}
+    for label, name, path in (("JPEG", "jpeg420", args.jpeg), ("WebP", "webp", args.webp)):
+        anchors[label] = evaluate.load_result(path) if path else rd.find_anchor(results, name)
+        if anchors[label] is None:
+            print(f"rd_summary: no {label} anchor ({name}); its BD-rate column is left out",
+                  file=sys.stderr)
+    images = sorted({len(r["dataset"]["images"]) for r in results})
+    if len(images) > 1:
+        print(f"rd_summary: warning: results cover different image counts {images}",
+              file=sys.stderr)
+    print(rd.markdown_table(results, anchors, method=args.method), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
