@@ -91,6 +91,13 @@ def _parser():
                    help="train on the paper's high-entropy tiles (worst PNG ratio per image)")
     p.add_argument("--validation-steps", type=int, default=5)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--strategy", default="default", metavar="{default,mirrored,multi_worker}",
+                   help="tf.distribute strategy: default (one device), mirrored (all local GPUs, "
+                   "or the logical CPUs of --cpu-devices), multi_worker (hosts of TF_CONFIG); "
+                   "--batch-size is the global batch")
+    p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                   help="split the CPU into N logical devices (to try --strategy mirrored "
+                   "without GPUs)")
 
     p = sub.add_parser("export-weights", help="copy a run's weights into a model directory")
     p.add_argument("run_dir"), p.add_argument("output")
@@ -156,12 +163,18 @@ def _info(args):
 
 
 def _train(args):
+    from tfrnncomp import distribute
+
+    distribute.check_strategy(args.strategy)  # before TensorFlow is imported
+    if args.cpu_devices is not None:
+        distribute.configure_cpu_devices(args.cpu_devices)  # before TF initialises devices
     from tfrnncomp.train import TrainingConfig, train
 
     training = TrainingConfig(
         data=args.data, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
-        hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed)
+        hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
+        strategy=args.strategy)
     train(args.config, training, args.out, verbose="auto" if sys.stdout.isatty() else 2)
     return 0
 

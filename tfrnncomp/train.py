@@ -10,6 +10,11 @@ A run directory holds everything a run needs to resume after an interruption:
     RUN_DIR/tensorboard/          TensorBoard logs
 
 Running the same command again continues where the run stopped.
+
+``strategy`` ("default", "mirrored", "multi_worker"; :mod:`tfrnncomp.distribute`) picks the
+``tf.distribute`` strategy: the model is built and compiled in its scope, ``batch_size`` is the
+GLOBAL batch (split over the replicas), and with several workers only the chief writes into
+RUN_DIR while the others write into a scratch directory.
 """
 
 import dataclasses
@@ -19,8 +24,10 @@ import time
 from typing import Optional
 
 import keras
+import tensorflow as tf
 
 from tfrnncomp import data as data_lib
+from tfrnncomp import distribute
 from tfrnncomp.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model import RNNCompressionModel
@@ -47,6 +54,7 @@ class TrainingConfig:
     global_clipnorm: Optional[float] = 1.0
     validation_steps: int = 0
     seed: Optional[int] = None
+    strategy: str = "default"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -59,16 +67,49 @@ def _atomic_write_text(path, text):
     os.replace(tmp, path)
 
 
+def _replicas():
+    context = tf.distribute.get_replica_context()  # None in a cross-replica context
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+@keras.saving.register_keras_serializable(package="tfrnncomp")
+class Adam(keras.optimizers.Adam):
+    """Adam that clips the SUM of the replicas' gradients, not each replica's share.
+
+    Keras 3 clips (``global_clipnorm``) inside ``apply`` before its all-reduce, so with N
+    replicas each replica's gradient would be clipped on its own and the sum could reach N
+    times the norm.  Here the gradients are all-reduced first and Keras' own all-reduce is
+    skipped; with one replica nothing changes.
+    """
+
+    def _clip_gradients(self, grads):
+        if _replicas() > 1:
+            present = [g for g in grads if g is not None]
+            reduced = iter(tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, present) if present else [])
+            grads = [None if g is None else next(reduced) for g in grads]
+        return super()._clip_gradients(grads)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if _replicas() > 1:
+            return list(grads_and_vars)  # already summed in _clip_gradients
+        return super()._all_reduce_sum_gradients(grads_and_vars)
+
+
 def make_optimizer(training: TrainingConfig):
     schedule = keras.optimizers.schedules.ExponentialDecay(
         training.learning_rate, training.decay_steps, training.decay_rate)
-    return keras.optimizers.Adam(schedule, global_clipnorm=training.global_clipnorm)
+    return Adam(schedule, global_clipnorm=training.global_clipnorm)
 
 
-def build_model(config: ModelConfig, training: TrainingConfig):
-    model = RNNCompressionModel(config.to_dict())
-    model.compile(optimizer=make_optimizer(training))
-    model.build_for_inference()
+def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
+    """The compiled model with its variables, created in ``strategy.scope()`` if given."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = RNNCompressionModel(config.to_dict())
+        model.compile(optimizer=make_optimizer(training))
+        model.build_for_inference()
+        model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -127,25 +168,77 @@ def callbacks(run_dir, steps_per_epoch=None):
     ]
 
 
-def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=()):
-    """Train (or resume) a model on ``training.data``; returns the Keras History."""
+class SyncFromChief(keras.callbacks.Callback):
+    """Multi-worker resumption: after BackupAndRestore, every worker takes the chief's state.
+
+    Only the chief's backup (in RUN_DIR) is authoritative; a worker restarted on another host,
+    or one that died between the chief's backup and its own, would otherwise resume from
+    other weights or another epoch than the chief and the cluster would diverge or hang.
+    """
+
+    def __init__(self, strategy):
+        super().__init__()
+        self.strategy = strategy
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        epoch = keras.Variable(model._initial_epoch or 0, dtype="int64", trainable=False)
+        distribute.broadcast_from_chief(
+            self.strategy, list(model.variables) + list(model.optimizer.variables) + [epoch])
+        model._initial_epoch = int(epoch.numpy()) or None
+
+
+def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=(),
+          strategy=None):
+    """Train (or resume) a model on ``training.data``; returns the Keras History.
+
+    ``strategy`` (a ``tf.distribute.Strategy``, e.g. a ``TPUStrategy``) overrides
+    ``training.strategy``.
+    """
     config = load_config(config)
-    prepare_run_dir(run_dir, config, training)
+    strategy = strategy or distribute.make_strategy(training.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if training.batch_size % replicas:
+        raise ConfigError(f"the batch size ({training.batch_size}) is the global batch: it must "
+                          f"be a multiple of the {replicas} replicas")
+    multi_worker = distribute.num_workers(strategy) > 1
+    out_dir = distribute.write_dir(run_dir, strategy)  # run_dir, or scratch off the chief
+    if out_dir != run_dir:
+        distribute.clear_dir(out_dir)
+    prepare_run_dir(out_dir, config, training)
     dataset = data_lib.patch_dataset(
         training.data, patch_size=training.patch_size, batch_size=training.batch_size,
         patches_per_image=training.patches_per_image, hard_patches=training.hard_patches,
-        seed=training.seed, split="train", cache_dir=os.path.join(run_dir, "cache"))
+        seed=training.seed, split="train", cache_dir=os.path.join(out_dir, "cache"))
     validation = None
     if training.validation_steps:
         validation = data_lib.patch_dataset(
             training.data, patch_size=training.patch_size, batch_size=training.batch_size,
             patches_per_image=training.patches_per_image, seed=1234, split="validation",
             shuffle=False)
-    model = build_model(config, training)
-    return model.fit(
-        dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
-        validation_data=validation, validation_steps=training.validation_steps or None,
-        callbacks=callbacks(run_dir, training.steps_per_epoch) + list(extra_callbacks), verbose=verbose)
+    if multi_worker:
+        dataset = distribute.shard_by_data(dataset)
+        if validation is not None:
+            validation = distribute.shard_by_data(validation)
+    model = build_model(config, training, strategy)
+    # For a model made in a strategy's scope, fit first pulls a batch from one pass over the data
+    # for a "symbolic build" (a no-op here: the model and optimizer are built, nothing else is
+    # compiled) and trains on a second pass, whose shuffle differs: the run would not see the
+    # batches a default-strategy run with the same --seed sees.  Skip it.
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    distribute.global_mean_logs(model, strategy)
+    extra = [SyncFromChief(strategy)] if multi_worker else []
+    try:
+        return model.fit(
+            dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
+            validation_data=validation, validation_steps=training.validation_steps or None,
+            callbacks=callbacks(out_dir, training.steps_per_epoch) + extra
+            + list(extra_callbacks), verbose=verbose)
+    finally:
+        if out_dir != run_dir:
+            distribute.clear_dir(out_dir)
 
 
 def export_run(run_dir, output):
