@@ -7,13 +7,16 @@ import os
 import sys
 import types
 
+import os
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
+from tests.conftest import KODAK
 from tfrnncomp import metrics
 
-KODIM01 = "/work/shared/data/kodak/kodim01.png"
+KODIM01 = os.path.join(KODAK, "kodim01.png")
 TOL = 1e-5
 
 

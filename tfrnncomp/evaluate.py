@@ -12,7 +12,7 @@ Results schema, ``schema_version`` 1::
       "description": "JPEG 4:2:0 (Pillow/libjpeg, optimized Huffman tables)",
       "codec": {"family": "classic" | "tfrnncomp", "setting_name": "quality" | "iterations" | ...,
                 ...encoder, options, library versions or model id and config...},
-      "dataset": {"path": "/abs/path/to/kodak", "images": ["kodim01.png", ...]},
+      "dataset": {"path": "../shared/data/kodak", "images": ["kodim01.png", ...]},
       "points": [                     # one per setting, in sweep order
         {"setting": 50,               # quality, ratio, distance, crf, or iterations
          "bpp": 0.78, "ms_ssim": 0.97, "ms_ssim_db": 15.2, "psnr": 31.9, "psnr_hvs_m": 36.0,
@@ -82,7 +82,8 @@ class Dataset:
     images: list  # uint8[H,W,3] arrays
 
     def info(self):
-        return {"path": self.path, "images": list(self.names)}
+        # relative to the working directory, so results name no machine's paths
+        return {"path": os.path.relpath(self.path), "images": list(self.names)}
 
 
 def load_dataset(path=DEFAULT_DATASET, limit=None, names=None):

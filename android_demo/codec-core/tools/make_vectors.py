@@ -2,7 +2,7 @@
 
 Run from the repository root (about half a minute on a CPU)::
 
-    PYTHONPATH=. /work/venv/bin/python android_demo/codec-core/tools/make_vectors.py
+    PYTHONPATH=. .venv/bin/python android_demo/codec-core/tools/make_vectors.py
 
 Everything is produced by the Python package itself (tensorflow-compression's
 range coder, :mod:`tfrnncomp.entropy.context`, :mod:`tfrnncomp.bitstream` and
