@@ -334,12 +334,7 @@ def context_vectors(w, table, rng):
 
 # --- (c) whole files ---------------------------------------------------------------------
 
-def smooth_image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    channels = [np.sin(x / (7 + 3 * c)) * np.cos(y / (5 + 2 * c)) for c in range(3)]
-    image = 127.5 + 90 * np.stack(channels, -1) + rng.normal(0, 6, (height, width, 3))
-    return np.clip(image, 0, 255).astype(np.uint8)
+from tests.conftest import smooth_image  # noqa: E402  (the test suite's image generator)
 
 
 def trc_vector(w, codec, name, image, iterations, entropy):
