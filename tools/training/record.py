@@ -1,6 +1,7 @@
 """Write a training record (TRAINING.md + curve PNG) for a run directory.
 
     python tools/training/record.py RUN_DIR --out tfrnncomp/zoo/gru-w25 [--stdout RUN_DIR/*.out]
+                                    [--last-epoch N]
 
 It reads RUN_DIR/config.json, training.json, log.csv, phases.log and times.csv; epochs that
 ran before times.csv existed get their seconds from Keras' stdout lines ("100/100 - 57s - ...")
@@ -41,15 +42,22 @@ def main(argv=None):
     parser.add_argument("run_dir")
     parser.add_argument("--out", required=True, help="folder for TRAINING.md and curve.png")
     parser.add_argument("--stdout", nargs="*", default=[], help="Keras stdout logs of the run")
+    parser.add_argument("--last-epoch", type=int, default=None,
+                        help="record only epochs <= this one (the epoch of the shipped weights)")
     args = parser.parse_args(argv)
     log_path = os.path.join(args.run_dir, "log.csv")
     if not os.path.exists(log_path):
         print(f"record: {log_path} not found", file=sys.stderr)
         return 2
     with open(log_path, encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle)]
+        rows = [r for r in csv.DictReader(handle)
+                if args.last_epoch is None or int(r["epoch"]) <= args.last_epoch]
     config = json.load(open(os.path.join(args.run_dir, "config.json"), encoding="utf-8"))
     training = json.load(open(os.path.join(args.run_dir, "training.json"), encoding="utf-8"))
+    if training.get("data") and os.path.isabs(training["data"]):
+        # no machine paths in the record: the data folder relative to the repository
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        training["data"] = os.path.relpath(os.path.normpath(training["data"]), repo)
     phases_path = os.path.join(args.run_dir, "phases.log")
     phases = open(phases_path).read().strip().splitlines() if os.path.exists(phases_path) else []
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
