@@ -88,6 +88,7 @@ def test_the_ablation_trains_scores_on_validation_and_resumes(tmp_path, capsys):
     summary = json.loads((out / "ablation.json").read_text())
     variant, = summary["variants"]
     assert summary["validation"]["images"] == validation  # never a training image
+    assert summary["validation"]["split_size"] == 1
     assert variant["variant"] == "baseline" and 0 < variant["auc_ms_ssim"] <= 0.125
     result = json.loads((out / "variants" / "baseline.json").read_text())
     assert [p["bpp"] for p in result["points"]] == [0.125, 0.25]  # raw code bits

@@ -119,7 +119,7 @@ def validation_set(data, budget):
         chosen.append(os.path.relpath(path, data).replace(os.sep, "/"))
     if not crops:
         raise SystemExit(f"ablation: no validation image of at least {size}x{size} in {data}")
-    return evaluate.Dataset(os.path.abspath(data), chosen, crops)
+    return evaluate.Dataset(os.path.abspath(data), chosen, crops), len(files)
 
 
 # -- one variant --------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def run_variant(name, factor, settings, args, budget, dataset, log):
 
 
 # -- summary ------------------------------------------------------------------------------------
-def summarize(results, budget, dataset):
+def summarize(results, budget, dataset, split_size):
     rows = []
     for result in results:
         a = result["ablation"]
@@ -212,7 +212,8 @@ def summarize(results, budget, dataset):
             "rate": "raw code bits: k x 0.125 bpp after k iterations",
             "score": "auc_ms_ssim: area under MS-SSIM vs bpp over the range of the iterations; "
                      "mean_ms_ssim = auc / range width",
-            "validation": {"images": list(dataset.names), "crop": budget.val_crop},
+            "validation": {"images": list(dataset.names), "crop": budget.val_crop,
+                           "split_size": split_size},
             "variants": rows, "environment": evaluate.environment()}
 
 
@@ -223,7 +224,8 @@ def markdown(summary):
              f"{b['patch_size']}x{b['patch_size']} patches, {b['iterations']} iterations, "
              f"Adam lr {b['learning_rate']:g}, seed {b['seed']}. Validation: "
              f"{len(summary['validation']['images'])} centre crops {b['val_crop']}x{b['val_crop']} "
-             "of the validation split. Rate: raw code bits (k x 0.125 bpp).", "",
+             f"of the validation split ({summary['validation']['split_size']} images). "
+             "Rate: raw code bits (k x 0.125 bpp).", "",
              "| variant | params | AUC MS-SSIM | Δ vs baseline | mean MS-SSIM | MS-SSIM @0.25 | "
              "MS-SSIM @1 | PSNR @1 | final loss | train s |", "|---" * 10 + "|"]
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
@@ -268,7 +270,7 @@ def main(argv=None):
         print(f"ablation: skipped: training folder {args.data} not found", file=sys.stderr)
         return 0
     log = evaluate.log_stderr
-    dataset = validation_set(args.data, budget)
+    dataset, split_size = validation_set(args.data, budget)
     log(f"validation: {len(dataset.names)} crops: {', '.join(dataset.names)}")
     results = []
     for name, factor, settings in chosen:
@@ -287,7 +289,7 @@ def main(argv=None):
             log(f"{name}: AUC MS-SSIM {a['auc_ms_ssim']:.4f}, train {a['train_seconds']:.0f} s, "
                 f"eval {a['eval_seconds']:.0f} s")
         results.append(result)
-    summary = summarize(results, budget, dataset)
+    summary = summarize(results, budget, dataset, split_size)
     os.makedirs(args.out, exist_ok=True)
     image_io.atomic_write_bytes(os.path.join(args.out, "ablation.json"),
                                 (json.dumps(summary, indent=1) + "\n").encode("utf-8"))
