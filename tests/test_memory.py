@@ -4,22 +4,16 @@ A short run of ``tools/bench_memory.py`` on the tiny model; the 1000-call run on
 shipped model is quoted in README "Speed and memory" (``results/memory/growth.json``).
 """
 
-import importlib.util
 import json
-import os
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import load_tool
 
 
 @pytest.fixture(scope="module")
 def bench_memory():
-    spec = importlib.util.spec_from_file_location(
-        "tool_bench_memory", os.path.join(REPO, "tools", "bench_memory.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("bench_memory.py")
 
 
 def test_repeated_calls_do_not_retrace_and_memory_stays_bounded(bench_memory, tiny_model_dir,
