@@ -44,7 +44,8 @@ def shipped(request, crop):
     """(name, codec, TF codes of the crop, TF decode of those codes) for one zoo model."""
     from tfrnncomp.codec import Codec
 
-    codec = Codec(request.param)
+    default = request.param == zoo.DEFAULT_MODEL  # share the session's codec of it
+    codec = request.getfixturevalue("shipped_codec") if default else Codec(request.param)
     codes, reconstruction = codec.encode_codes(crop, ITERATIONS)
     return request.param, codec, codes, reconstruction
 
