@@ -136,6 +136,15 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def export_info(manifest):
+    """Input size and int8 calibration of the export, naming no machine's paths."""
+    info = {k: manifest.get(k) for k in ("height", "width", "calibration")}
+    source = (info["calibration"] or {}).get("source")
+    if source and os.path.isabs(source):  # relative to the working directory, as evaluate does
+        info["calibration"] = dict(info["calibration"], source=os.path.relpath(source))
+    return info
+
+
 def write_results(path, result):
     """OUT (JSON) and OUT with ``.md``, each written atomically (rewritten after every image)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -215,7 +224,7 @@ def main(argv=None):
             summary[variant]["files"] = manifest["variants"][variant]
         result = {"model_id": codec.model_id, "images": [r["image"] for r in per_image["tf"]],
                   "iterations": checkpoints, "threads": args.threads,
-                  "export": {k: manifest.get(k) for k in ("height", "width", "calibration")},
+                  "export": export_info(manifest),
                   "minutes": (time.time() - started) / 60, "summary": summary,
                   "per_image": per_image, "environment": evaluate.environment()}
         table = write_results(args.out, result)
