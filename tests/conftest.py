@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny untrained model (fast), the shipped model, data paths."""
 
+import importlib.util
 import os
 
 import numpy as np
@@ -14,6 +15,15 @@ KODAK = os.path.join(SHARED_DATA, "kodak")
 
 TINY_CONFIG = {"name": "tiny", "cell": "gru", "width": 0.0625, "train_iterations": 2,
                "max_iterations": 16}
+
+
+def load_tool(name):
+    """A script of ``tools/`` (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        f"tool_{name.removesuffix('.py')}", os.path.join(HERE, "..", "tools", name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def kodak_or_skip():

@@ -2,7 +2,8 @@
 """Quality, size and LiteRT latency of the TFLite variants of a model, against the TF model.
 
     python tools/bench_tflite.py --model gru-w25 --tflite-dir exported/tflite \\
-        --out results/tflite/gru-w25.json [--images 4] [--variants float32,int8]
+        --out results/tflite/gru-w25.json [--images 4] [--budget-minutes 30] \\
+        [--variants float32,int8]
 
 For each variant (and the TF model as reference): file size of the encoder and decoder
 step models; mean Kodak MS-SSIM and PSNR after 4, 8 and 16 iterations and their
@@ -15,7 +16,9 @@ not counted).  The TF reference is the package's tf.functions on the same CPU.
 
 ``--tflite-dir`` is reused when its tflite.json holds the variants, else they are exported
 there (``export.tflite``, --height/--width, int8 calibrated on training patches when found).
-Writes OUT (JSON) and OUT with ``.md`` (a markdown table).
+Images are taken in order, each through TF and every variant, and OUT (JSON) and OUT
+with ``.md`` (a markdown table) are rewritten after each, so ``--budget-minutes`` (no new
+image is started after it) or an interruption leaves the means over the images done.
 """
 
 import argparse
@@ -41,57 +44,55 @@ def quality(original, decoded):
             "psnr": float(metrics.psnr(original, decoded))}
 
 
-def bench_tf(codec, dataset, checkpoints, log):
+def bench_tf(codec, name, image, checkpoints, log):
+    """The TF reference row of one image (its codes are what the variants are compared to)."""
     top = max(checkpoints)
-    rows = []
-    for name, image in zip(dataset.names, dataset.images):
-        warm, _ = codec.encode_codes(image[:32, :32], 1)  # warm-up: function instantiation
-        codec.decode_codes(warm, 32, 32)
-        start = time.perf_counter()
-        codes, _ = codec.encode_codes(image, top)
-        encode = time.perf_counter() - start
-        start = time.perf_counter()
-        codec.decode_codes(codes, *image.shape[:2])
-        decode = time.perf_counter() - start
-        per = {k: quality(image, codec.decode_codes(codes[:k], *image.shape[:2]))
-               for k in checkpoints}
-        rows.append({"image": name, "codes": codes, "encode_seconds": encode,
-                     "decode_seconds": decode, "quality": per})
-        log(f"tf {name}: encode {encode:.2f} s, decode {decode:.2f} s, " + ", ".join(
+    height, width = image.shape[:2]
+    warm = codec.encode_codes(image[:32, :32], 1)[0]  # warm-up: function instantiation
+    codec.decode_codes(warm, 32, 32)
+    codec.functions.decode_all(warm, np.int32(32), np.int32(32))
+    start = time.perf_counter()
+    codes, _ = codec.encode_codes(image, top)
+    encode = time.perf_counter() - start
+    start = time.perf_counter()
+    codec.decode_codes(codes, height, width)
+    decode = time.perf_counter() - start
+    every = codec.functions.decode_all(codes, np.int32(height), np.int32(width)).numpy()
+    per = {k: quality(image, every[k - 1]) for k in checkpoints}
+    log(f"tf {name}: encode {encode:.2f} s, decode {decode:.2f} s, " + ", ".join(
+        f"{k}: {q['ms_ssim']:.4f}/{q['psnr']:.2f} dB" for k, q in per.items()))
+    return {"image": name, "codes": codes, "encode_seconds": encode, "decode_seconds": decode,
+            "quality": per}
+
+
+def bench_variant(backend, name, image, checkpoints, ref, log):
+    """One variant's row of one image: its own encoder's codes, decoded by its own decoder."""
+    top = max(checkpoints)
+    height, width = image.shape[:2]
+    backend.encode(image, 1)  # warm-up: allocation, XNNPACK packing, resize
+    backend.decode(ref["codes"][:1], height, width)
+    recons = {}
+
+    def keep(t, bits, reconstruction):
+        if t + 1 in checkpoints:
+            recons[t + 1] = to_uint8(reconstruction[0, :height, :width])
+
+    start = time.perf_counter()
+    codes, _ = backend.encode(image, top, callback=keep)
+    encode = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = backend.decode(codes, height, width)
+    decode = time.perf_counter() - start
+    assert np.array_equal(decoded, recons[top])  # its decoder rebuilds its encoder's image
+    per = {k: quality(image, recons[k]) for k in checkpoints}
+    agree = float((codes == ref["codes"]).mean())
+    same = [bool(np.array_equal(c, r)) for c, r in zip(codes, ref["codes"])]
+    log(f"{backend.variant} {name}: encode {encode:.2f} s, decode {decode:.2f} s, "
+        f"bits equal to TF {agree:.4f}, " + ", ".join(
             f"{k}: {q['ms_ssim']:.4f}/{q['psnr']:.2f} dB" for k, q in per.items()))
-    return rows
-
-
-def bench_variant(backend, dataset, checkpoints, reference, log):
-    top = max(checkpoints)
-    rows = []
-    for name, image, ref in zip(dataset.names, dataset.images, reference):
-        height, width = image.shape[:2]
-        backend.encode(image, 1)  # warm-up: allocation, XNNPACK packing, resize
-        backend.decode(ref["codes"][:1], height, width)
-        recons = {}
-
-        def keep(t, bits, reconstruction):
-            if t + 1 in checkpoints:
-                recons[t + 1] = to_uint8(reconstruction[0, :height, :width])
-
-        start = time.perf_counter()
-        codes, _ = backend.encode(image, top, callback=keep)
-        encode = time.perf_counter() - start
-        start = time.perf_counter()
-        decoded = backend.decode(codes, height, width)
-        decode = time.perf_counter() - start
-        assert np.array_equal(decoded, recons[top])  # its decoder rebuilds its encoder's image
-        per = {k: quality(image, recons[k]) for k in checkpoints}
-        agree = float((codes == ref["codes"]).mean())
-        same = [bool(np.array_equal(c, r)) for c, r in zip(codes, ref["codes"])]
-        rows.append({"image": name, "encode_seconds": encode, "decode_seconds": decode,
-                     "bit_agreement": agree, "iterations_equal_to_tf": same.index(False)
-                     if False in same else len(same), "quality": per})
-        log(f"{backend.variant} {name}: encode {encode:.2f} s, decode {decode:.2f} s, "
-            f"bits equal to TF {agree:.4f}, " + ", ".join(
-                f"{k}: {q['ms_ssim']:.4f}/{q['psnr']:.2f} dB" for k, q in per.items()))
-    return rows
+    return {"image": name, "encode_seconds": encode, "decode_seconds": decode,
+            "bit_agreement": agree, "iterations_equal_to_tf": same.index(False)
+            if False in same else len(same), "quality": per}
 
 
 def summarize(rows, checkpoints, reference=None):
@@ -135,6 +136,27 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def export_info(manifest):
+    """Input size and int8 calibration of the export, naming no machine's paths."""
+    info = {k: manifest.get(k) for k in ("height", "width", "calibration")}
+    source = (info["calibration"] or {}).get("source")
+    if source and os.path.isabs(source):  # relative to the working directory, as evaluate does
+        info["calibration"] = dict(info["calibration"], source=os.path.relpath(source))
+    return info
+
+
+def write_results(path, result):
+    """OUT (JSON) and OUT with ``.md``, each written atomically (rewritten after every image)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    table = markdown(json.loads(json.dumps(result, default=float)))
+    for target, text in ((path, json.dumps(result, indent=2, default=float) + "\n"),
+                         (os.path.splitext(path)[0] + ".md", table)):
+        with open(target + ".tmp", "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(target + ".tmp", target)
+    return table
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="gru-w25")
@@ -143,6 +165,9 @@ def main(argv=None):
     parser.add_argument("--variants", default=",".join(tflite.VARIANTS))
     parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="Kodak folder")
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="start no further image after this many minutes of benchmarking "
+                             "(the images done are reported)")
     parser.add_argument("--iterations", default="4,8,16")
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=768)
@@ -176,28 +201,33 @@ def main(argv=None):
         manifest = tflite.export(codec.model, directory, args.height, args.width, variants,
                                  calibration_data=tflite.default_calibration_dir(), log=log)
         log(f"exported {variants} in {time.time() - start:.0f} s")
-    reference = bench_tf(codec, dataset, checkpoints, log)
-    summary = {"tf": summarize(reference, checkpoints)}
-    summary["tf"]["bytes"] = None
-    per_image = {"tf": [{k: v for k, v in r.items() if k != "codes"} for r in reference]}
-    for variant in variants:
-        backend = LiteRTSteps(directory, variant, num_threads=args.threads)
-        rows = bench_variant(backend, dataset, checkpoints, reference, log)
-        summary[variant] = summarize(rows, checkpoints, summary["tf"])
-        summary[variant]["bytes"] = sum(f["bytes"] for f in manifest["variants"][variant].values())
-        summary[variant]["files"] = manifest["variants"][variant]
-        per_image[variant] = rows
-    result = {"model_id": codec.model_id, "images": dataset.names, "iterations": checkpoints,
-              "threads": args.threads, "export": {k: manifest.get(k) for k in
-                                                   ("height", "width", "calibration")},
-              "summary": summary, "per_image": per_image, "environment": evaluate.environment()}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, default=float)
-        handle.write("\n")
-    table = markdown(json.loads(json.dumps(result, default=float)))
-    with open(os.path.splitext(args.out)[0] + ".md", "w", encoding="utf-8") as handle:
-        handle.write(table)
+    backends = {v: LiteRTSteps(directory, v, num_threads=args.threads) for v in variants}
+    per_image = {name: [] for name in ["tf"] + variants}
+    started, table = time.time(), ""
+    for name, image in zip(dataset.names, dataset.images):
+        if args.budget_minutes is not None and time.time() - started > 60 * args.budget_minutes:
+            log(f"budget of {args.budget_minutes} min spent: stopping after "
+                f"{len(per_image['tf'])} of {len(dataset.names)} images")
+            break
+        reference = bench_tf(codec, name, image, checkpoints, log)
+        per_image["tf"].append(reference)
+        for variant, backend in backends.items():
+            per_image[variant].append(
+                bench_variant(backend, name, image, checkpoints, reference, log))
+        reference.pop("codes")
+        summary = {"tf": summarize(per_image["tf"], checkpoints)}
+        summary["tf"]["bytes"] = None
+        for variant in variants:
+            summary[variant] = summarize(per_image[variant], checkpoints, summary["tf"])
+            summary[variant]["bytes"] = sum(
+                f["bytes"] for f in manifest["variants"][variant].values())
+            summary[variant]["files"] = manifest["variants"][variant]
+        result = {"model_id": codec.model_id, "images": [r["image"] for r in per_image["tf"]],
+                  "iterations": checkpoints, "threads": args.threads,
+                  "export": export_info(manifest),
+                  "minutes": (time.time() - started) / 60, "summary": summary,
+                  "per_image": per_image, "environment": evaluate.environment()}
+        table = write_results(args.out, result)
     print(table)
     if tmp is not None:
         tmp.cleanup()
