@@ -231,7 +231,7 @@ def test_a_garbage_payload_is_a_bitstream_error_or_valid_codes(net, table):
 def test_model_fit_runs_and_the_bit_loss_drops(tmp_path):
     import tensorflow as tf
 
-    model = binaryrnn.compile_model(binaryrnn.build_model(TINY), 1e-2, jit_compile=False)
+    model = binaryrnn.compile_model(binaryrnn.build_model(TINY), 1e-2, run_eagerly=True)
     codes = structured_codes(8, 4, 4, seed=13)
     inputs, targets = binaryrnn.iteration_samples(codes)
     data = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(8)

@@ -170,9 +170,10 @@ def build_model(config):
     return model
 
 
-def compile_model(model, learning_rate=1e-3, jit_compile="auto"):
+def compile_model(model, learning_rate=1e-3, **kwargs):
+    """Adam + :func:`bits_cross_entropy`; ``kwargs`` go to ``model.compile``."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=bits_cross_entropy,
-                  jit_compile=jit_compile)
+                  **kwargs)
     return model
 
 
