@@ -275,3 +275,20 @@ def test_the_committed_port_vectors_still_match_this_package(table):
         assert np.array_equal(np.where(active[..., None], indices, -1), data["indices"])
         chunks = binaryrnn_coder.encode(net, table, codes, active)
         assert [bytes(data[f"chunk_{t}"]) for t in range(len(chunks))] == chunks
+
+
+def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
+    import types
+
+    from export.litert_backend import _binaryrnn_codes
+    from tfrnncomp import bitstream
+
+    data = brnn_codec.compress(smooth_image(32, 48), 2, entropy="binaryrnn")
+    container = bitstream.read(data)
+    expected = brnn_codec.decode_chunks(container.header, container.chunks)
+    steps = types.SimpleNamespace(model_id=brnn_codec.model_id,
+                                  entropy_model=brnn_codec.entropy_net)
+    assert np.array_equal(_binaryrnn_codes(steps, container.header, container.chunks), expected)
+    with pytest.raises(ValueError, match="needs entropy_model"):
+        _binaryrnn_codes(types.SimpleNamespace(model_id=brnn_codec.model_id, entropy_model=None),
+                         container.header, container.chunks)
