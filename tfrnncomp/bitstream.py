@@ -54,11 +54,11 @@ _U32_MAX = 0xFFFFFFFF
 
 
 class EntropyMode(enum.IntEnum):
-    """How chunk payloads are coded. Only RAW (packed bits) exists in v1."""
+    """How chunk payloads are coded: packed bits, or range-coded with a probability model."""
 
     RAW = 0
-    BINARYRNN = 1  # reserved
-    CONTEXT = 2  # reserved
+    BINARYRNN = 1  # integer BinaryRNN (tfrnncomp/entropy/BINARYRNN.md), id in extension 3
+    CONTEXT = 2  # adaptive context model (tfrnncomp/entropy/context.py)
 
 
 class _FrozenMap(Mapping):

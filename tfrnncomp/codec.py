@@ -15,8 +15,13 @@ from tfrnncomp import bitstream, image_io, zoo
 from tfrnncomp.errors import BitstreamError, InputImageError, ModelMismatchError, TfrnncompError
 
 #: entropy modes by their CLI names; the default is the best one this package has
-ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT}
-DEFAULT_ENTROPY = "context"
+ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT,
+                 "binaryrnn": bitstream.EntropyMode.BINARYRNN}
+#: "auto": ``binaryrnn`` when the codec has a BinaryRNN for its model (it beats ``context`` on
+#: the validation split, results/entropy/validation.md), else ``context``
+DEFAULT_ENTROPY = "auto"
+#: header extension tag holding the id of the entropy model (mode binaryrnn)
+ENTROPY_MODEL_TAG = 3
 
 
 class Codec:
@@ -27,33 +32,54 @@ class Codec:
             directory, or an :class:`~tfrnncomp.model.RNNCompressionModel`.
         max_pixels: decompression-bomb guard: files whose header claims more
             pixels are refused before anything is allocated.
+        entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
+            path, an :class:`~tfrnncomp.entropy.integer_net.IntegerNet`, or
+            ``"auto"`` for the model directory's ``binaryrnn.bin`` if it has one.
     """
 
-    def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto"):
+    def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
+                 entropy_model="auto"):
         from tfrnncomp.functions import CodecFunctions
         from tfrnncomp.model import RNNCompressionModel
 
         if isinstance(model, RNNCompressionModel):
             self.model = model.build_for_inference()
+            if entropy_model == "auto":
+                entropy_model = None
         else:
             self.model = zoo.load_model(model)
+            if entropy_model == "auto":
+                entropy_model = zoo.entropy_model_path(model)
         self.config = self.model.config
         self.model_id = zoo.model_id(self.model)
         self.max_pixels = max_pixels
         self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
         self.functions = CodecFunctions(self.model)
         self._table = None
+        self._entropy_model = entropy_model
 
     # -- sizes ------------------------------------------------------------------------
     @property
     def max_iterations(self):
         return self.config.max_iterations
 
+    @property
+    def default_entropy(self):
+        """The entropy mode ``"auto"`` means for this codec."""
+        return "binaryrnn" if self._entropy_model is not None else "context"
+
+    def resolve_entropy(self, entropy):
+        return self.default_entropy if entropy in (None, "auto") else entropy
+
     def header_for(self, height, width, channels, iterations, entropy="raw", tile=None):
         from tfrnncomp import tiling
 
+        entropy = self.resolve_entropy(entropy)
         multiple = 32
-        return bitstream.Header(extensions=tiling.extension(tile),
+        extensions = tiling.extension(tile)
+        if _entropy_mode(entropy) == bitstream.EntropyMode.BINARYRNN:
+            extensions[ENTROPY_MODEL_TAG] = self.entropy_net.entropy_id.encode("ascii")
+        return bitstream.Header(extensions=extensions,
             model_id=self.model_id, height=height, width=width, channels=channels,
             pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
             iterations=iterations, entropy_mode=_entropy_mode(entropy),
@@ -86,11 +112,28 @@ class Codec:
             self._table = BinaryTable()
         return self._table
 
+    @property
+    def entropy_net(self):
+        """The integer BinaryRNN of entropy mode ``binaryrnn`` (loaded on first use)."""
+        from tfrnncomp.entropy import integer_net
+
+        if self._entropy_model is None:
+            raise TfrnncompError(f"model {self.model_id} has no BinaryRNN entropy model; "
+                                 "use --entropy context")
+        if not isinstance(self._entropy_model, integer_net.IntegerNet):
+            self._entropy_model = integer_net.IntegerNet.load(self._entropy_model)
+        integer_net.check_binding(self._entropy_model, self.model_id)
+        return self._entropy_model
+
     def encode_chunks(self, codes, entropy):
         """Payloads of every iteration: packed bits (raw) or range-coded bits."""
-        mode = _entropy_mode(entropy)
+        mode = _entropy_mode(self.resolve_entropy(entropy))
         if mode == bitstream.EntropyMode.RAW:
             return [bitstream.pack_codes(c) for c in codes]
+        if mode == bitstream.EntropyMode.BINARYRNN:
+            from tfrnncomp.entropy import binaryrnn_coder
+
+            return binaryrnn_coder.encode(self.entropy_net, self.table, codes)
         from tfrnncomp.entropy import context
 
         bits = (np.asarray(codes) > 0).astype(np.uint8)
@@ -100,6 +143,11 @@ class Codec:
         """Codes ``int8[T,h,w,bits]`` in {-1,+1} from the chunks of a file."""
         if header.entropy_mode == bitstream.EntropyMode.RAW:
             return np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
+        if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
+            from tfrnncomp.entropy import binaryrnn_coder
+
+            self._check_entropy_model(header)
+            return binaryrnn_coder.decode(self.entropy_net, self.table, chunks, header.code_shape)
         from tfrnncomp.entropy import context
 
         bits = []
@@ -107,6 +155,18 @@ class Codec:
             bits.append(context.decode(self.table, chunk, header.code_shape,
                                        _previous(bits, len(bits))))
         return np.stack(bits).astype(np.int8) * 2 - 1
+
+    def _check_entropy_model(self, header):
+        from tfrnncomp.entropy import integer_net
+
+        value = header.extensions.get(ENTROPY_MODEL_TAG)
+        if value is None:
+            raise BitstreamError("binaryrnn file has no entropy model id (extension 3)")
+        try:
+            file_id = value.decode("ascii")
+        except UnicodeDecodeError:
+            raise BitstreamError("entropy model id is not ASCII") from None
+        integer_net.check_binding(self.entropy_net, self.model_id, file_id)
 
     def _check_iterations(self, iterations):
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
@@ -161,10 +221,13 @@ class Codec:
         or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
         iterations that reach it, else all).  Budgets and targets need one
         encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
-        ``entropy`` is ``"context"`` (range coding, the default) or ``"raw"``.
+        ``entropy`` is ``"binaryrnn"`` (range coding with the BinaryRNN), ``"context"``
+        (range coding with the adaptive context model), ``"raw"``, or ``"auto"`` (the
+        default: binaryrnn if this codec has a BinaryRNN, else context).
         """
         from tfrnncomp import rate
 
+        entropy = self.resolve_entropy(entropy)
         array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
         height, width = array.shape[:2]
         if height * width > self.max_pixels:
@@ -209,6 +272,8 @@ class Codec:
                                  "supported by this version")
         if header.code_depth != self.config.bits or header.block_size != self.config.block_size:
             raise ModelMismatchError("file's code depth or block size does not match the model")
+        if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
+            self._check_entropy_model(header)
         expected = self.header_for(header.height, header.width, header.channels, 1)
         if (header.pad_height, header.pad_width) != (expected.pad_height, expected.pad_width):
             # the decoder works on the padded size: a 1x1 image must not cost max_pixels

@@ -18,6 +18,7 @@ from tfrnncomp.config import load_config
 from tfrnncomp.errors import TfrnncompError
 
 WEIGHTS_FILE = "model.weights.h5"
+ENTROPY_FILE = "binaryrnn.bin"
 CONFIG_FILE = "config.json"
 DEFAULT_MODEL = "gru-w25"
 
@@ -50,6 +51,12 @@ def resolve(name_or_path=None):
         if not os.path.isfile(os.path.join(path, needed)):
             raise TfrnncompError(f"model directory {path!r} has no {needed}")
     return path
+
+
+def entropy_model_path(name_or_path=None):
+    """The model directory's integer BinaryRNN file, or None if it has none."""
+    path = os.path.join(resolve(name_or_path), ENTROPY_FILE)
+    return path if os.path.isfile(path) else None
 
 
 def weights_digest(model):

@@ -37,24 +37,46 @@ def _example(codes, name, model_id):
     }))
 
 
-def dump_codes(codec, images, path, iterations=None, progress=None):
+def random_crops(array, size, count, rng):
+    """``count`` random ``size x size`` crops of an image (fewer sides: the whole side).
+
+    Sides are rounded down to multiples of 32 so crops need no padding.
+    """
+    height, width = array.shape[:2]
+    crop_h = max(32, min(size, height) // 32 * 32) if height >= 32 else height
+    crop_w = max(32, min(size, width) // 32 * 32) if width >= 32 else width
+    out = []
+    for _ in range(count):
+        y = int(rng.integers(0, height - crop_h + 1))
+        x = int(rng.integers(0, width - crop_w + 1))
+        out.append(array[y:y + crop_h, x:x + crop_w])
+    return out
+
+
+def dump_codes(codec, images, path, iterations=None, progress=None, crop=None, crops=1,
+               seed=0):
     """Encode ``images`` (paths) and write their codes to the TFRecord file ``path``.
 
+    With ``crop`` (pixels), each image gives ``crops`` random crops of that size
+    (seeded by ``seed``) instead of the whole image: cheaper training data.
     Written to a temporary file and renamed, so a killed run leaves no partial file.
     Returns the number of examples written.
     """
     from tfrnncomp import image_io
 
     iterations = iterations or codec.max_iterations
+    rng = np.random.default_rng(seed)
     tmp = f"{path}.tmp{os.getpid()}"
     count = 0
     with tf.io.TFRecordWriter(tmp) as writer:
         for name in (progress(images) if progress else images):
             array, _ = image_io.to_array(image_io.open_image(name))
-            codes = codec.functions.encode_codes(array, np.int32(iterations)).numpy()
-            writer.write(_example(codes, os.path.basename(name), codec.model_id)
-                         .SerializeToString())
-            count += 1
+            parts = [array] if crop is None else random_crops(array, crop, crops, rng)
+            for part in parts:
+                codes = codec.functions.encode_codes(part, np.int32(iterations)).numpy()
+                writer.write(_example(codes, os.path.basename(name), codec.model_id)
+                             .SerializeToString())
+                count += 1
     os.replace(tmp, path)
     return count
 

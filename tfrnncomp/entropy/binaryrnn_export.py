@@ -1,0 +1,106 @@
+"""Post-training quantization of a float BinaryRNN to an :class:`IntegerNet`
+(Balle et al. 2019, "Integer networks"; the formats are in ``BINARYRNN.md``).
+
+- weights: int8, one scale per output channel (``max |w| / 127``);
+- activations: fixed per-tensor scales; the masked-conv features and the
+  hidden 1x1 layer from a calibration pass on training codes (a high
+  percentile of ``|x|`` maps to :data:`~integer_net.ACT_MAX`), the LSTM
+  gates, cell, output and the logits at fixed binary points;
+- biases: integers at the accumulator's scale;
+- requantization: ``(acc * m + 2**(s-1)) >> s`` with a 16-bit multiplier
+  ``m`` per output channel and one shift ``s`` per layer;
+- sigmoid, tanh and logit -> cdf0 as integer lookup tables built here, once.
+"""
+
+import math
+
+import numpy as np
+
+from tfrnncomp.entropy import integer_net as inet
+
+MULTIPLIER_BITS = 15
+
+
+def _weights(kernel):
+    """int8 weights and per-output-channel scales of a float kernel (last axis = out)."""
+    kernel = np.asarray(kernel, np.float64)
+    peak = np.abs(kernel.reshape(-1, kernel.shape[-1])).max(axis=0)
+    scale = np.where(peak > 0, peak / 127.0, 1.0)
+    return np.clip(np.round(kernel / scale), -127, 127).astype(np.int64), scale
+
+
+def _multiplier(real):
+    """Integer multipliers and one shift with ``m / 2**s ~ real`` (``m < 2**15``)."""
+    real = np.asarray(real, np.float64)
+    shift = int(math.floor(math.log2(((1 << MULTIPLIER_BITS) - 1) / real.max())))
+    if shift < 1 or shift > 60:
+        raise ValueError(f"cannot represent requantization scales {real.min()}..{real.max()}")
+    return np.round(real * 2.0 ** shift).astype(np.int64), shift
+
+
+def tables():
+    """The sigmoid, tanh (Q15, indexed by Q8 + 2048) and cdf0 (indexed by Q8 logit + 3072)."""
+    gate = np.arange(-inet.GATE_MAX, inet.GATE_MAX + 1, dtype=np.float64) / (1 << inet.GATE_FRAC)
+    unit = float(1 << inet.UNIT_FRAC)
+    sigmoid = np.round(unit / (1.0 + np.exp(-gate))).astype(np.int64)
+    tanh = np.round(unit * np.tanh(gate)).astype(np.int64)
+    logit = np.arange(-inet.LOGIT_MAX, inet.LOGIT_MAX + 1, dtype=np.float64) / (1 << inet.GATE_FRAC)
+    cdf0 = np.clip(np.round(4096.0 / (1.0 + np.exp(logit))), 1, 4095).astype(np.int64)
+    return sigmoid, tanh, cdf0
+
+
+def calibrate(model, code_tensors, percentile=99.99):
+    """Activation scales (features, hidden) from float runs on ``code_tensors``."""
+    from tfrnncomp.entropy.binaryrnn import iteration_samples
+
+    features, hidden = [], []
+    for codes in code_tensors:
+        inputs, _ = iteration_samples(codes)
+        x = model.features(inputs)
+        y = model.hidden(model.lstm(x))
+        features.append(np.abs(x.numpy()).reshape(-1))
+        hidden.append(np.abs(y.numpy()).reshape(-1))
+    return {"features": float(np.percentile(np.concatenate(features), percentile)) / inet.ACT_MAX,
+            "hidden": float(np.percentile(np.concatenate(hidden), percentile)) / inet.ACT_MAX}
+
+
+def quantize(model, code_tensors, codec_model_id, percentile=99.99):
+    """The :class:`IntegerNet` of a float :class:`BinaryRNN`, calibrated on ``code_tensors``."""
+    config = model.config_
+    scales = calibrate(model, code_tensors, percentile)
+    s_x, s_y = scales["features"], scales["hidden"]
+    s_h = 2.0 ** -inet.STATE_FRAC
+    q8 = float(1 << inet.GATE_FRAC)
+    arrays, shifts = {}, {}
+
+    def layer(name, kernel, bias, input_scale, output_scale, key):
+        w, ws = _weights(kernel)
+        arrays[f"{name}_w"] = w
+        if bias is not None:
+            arrays[f"{name}_b"] = np.round(np.asarray(bias) / (ws * input_scale)).astype(np.int64)
+        arrays[f"{name}_m"], shifts[key] = _multiplier(ws * input_scale / output_scale)
+        return ws
+
+    layer("masked", model.masked.kernel.numpy(), model.masked.bias.numpy(), 1.0, s_x, "masked")
+    if config.progressive:
+        ws = layer("previous", model.previous_conv.kernel.numpy(), None, 1.0, s_x, "previous")
+        embedding = model.embedding.embeddings.numpy()
+        arrays["iteration_b"] = np.round(embedding / ws).astype(np.int64)
+    layer("lstm_x", model.lstm.input_kernel.numpy(), model.lstm.bias.numpy(), s_x, 1.0 / q8,
+          "lstm_x")
+    wh, whs = _weights(model.lstm.state_kernel.numpy())
+    arrays["lstm_h_w"] = wh
+    arrays["lstm_h_m"], shifts["lstm_h"] = _multiplier(whs * s_h * q8)
+    hidden = model.hidden.kernel.numpy()
+    layer("hidden", hidden.reshape(hidden.shape[-2:]), model.hidden.bias.numpy(), s_h, s_y,
+          "hidden")
+    logits = model.logits.kernel.numpy()
+    layer("logits", logits.reshape(logits.shape[-2:]), model.logits.bias.numpy(), s_y,
+          1.0 / q8, "logits")
+    arrays["sigmoid_lut"], arrays["tanh_lut"], arrays["cdf0_lut"] = tables()
+    meta = {"format": inet.FORMAT, "codec_model_id": codec_model_id,
+            "config": config.to_dict(), "shifts": shifts,
+            "calibration": {"percentile": percentile, "features_scale": s_x,
+                            "hidden_scale": s_y}}
+    net = inet.IntegerNet(arrays, meta)
+    return inet.IntegerNet.from_bytes(net.to_bytes())  # the id of exactly these bytes

@@ -1,0 +1,248 @@
+"""The BinaryRNN as an integer network: the portable probability path of entropy mode
+``binaryrnn`` (Toderici et al. 2017, Section 3; Balle et al. 2019, "Integer networks").
+
+Every value on the path from code bits to range-coder table indices is an
+integer, computed with integer multiply, add, arithmetic right shift with
+rounding, clamp and table lookup; no runtime evaluates a transcendental
+function.  The arithmetic is specified in ``BINARYRNN.md`` (next to this file)
+so that other runtimes (the Java port) derive the same indices bit for bit.
+
+Matrix products run as float64 BLAS calls on integer operands: every partial
+sum is an integer below 2**31 in magnitude (:func:`accumulator_bounds` proves it
+from the stored weights), so float64 represents all of them exactly and the
+result does not depend on the summation order.  ``exact=True`` uses int64
+NumPy products instead (slow; tests compare both).
+
+The net is row-causal: row ``y`` of iteration ``t`` is predicted from rows
+``< y`` of ``t`` and from iterations ``t-1``, ``t-2`` (progressive variant).
+"""
+
+import hashlib
+import json
+import struct
+
+import numpy as np
+
+from tfrnncomp.errors import ModelMismatchError, TfrnncompError
+
+MAGIC = b"TRBN"
+VERSION = 1
+FORMAT = "tfrnncomp-binaryrnn-int"
+# fixed-point formats (BINARYRNN.md, "Number formats")
+GATE_FRAC = 8          # gate pre-activations and logits: value * 2**8
+GATE_MAX = 2048        # gate pre-activations clamped to +-8.0
+LOGIT_MAX = 3072       # logits clamped to +-12.0
+UNIT_FRAC = 15         # sigmoid / tanh table values: value * 2**15
+CELL_FRAC = 11         # LSTM cell state: value * 2**11
+CELL_MAX = 1 << 15     # clamped to +-16.0
+STATE_FRAC = 10        # LSTM output h: value * 2**10, |h| <= 1024
+ACT_MAX = 2047         # features and hidden activations: 12-bit
+_DTYPES = {1: np.dtype(">i1"), 4: np.dtype(">i4")}
+ARRAYS = ("masked_w", "masked_b", "masked_m", "previous_w", "iteration_b", "previous_m",
+          "lstm_x_w", "lstm_x_b", "lstm_x_m", "lstm_h_w", "lstm_h_m", "hidden_w", "hidden_b",
+          "hidden_m", "logits_w", "logits_b", "logits_m", "sigmoid_lut", "tanh_lut",
+          "cdf0_lut")
+
+
+def zero_pad(x, pads):
+    """``np.pad`` with zeros, ``pads`` one ``(before, after)`` pair per axis (faster)."""
+    out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, pads)), x.dtype)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, pads))] = x
+    return out
+
+
+def requantize(acc, multiplier, shift):
+    """``(acc * multiplier + 2**(shift-1)) >> shift`` in int64 (round half up)."""
+    return (acc * multiplier + (1 << (shift - 1))) >> shift
+
+
+class IntegerNet:
+    """Integer BinaryRNN weights, tables and the meta data binding them to a codec model."""
+
+    def __init__(self, arrays, meta):
+        self.meta = dict(meta)
+        self.arrays = {name: np.asarray(arrays[name]).astype(np.int64) for name in ARRAYS
+                       if name in arrays}
+        self.config = self.meta["config"]
+        self.progressive = bool(self.config["progressive"])
+        self.shifts = self.meta["shifts"]
+        self._float = {name: value.astype(np.float64) for name, value in self.arrays.items()
+                       if name.endswith("_w")}
+        self.entropy_id = self.meta.get("entropy_id")
+
+    @property
+    def codec_model_id(self):
+        return self.meta["codec_model_id"]
+
+    # -- serialization ------------------------------------------------------------
+    def to_bytes(self):
+        meta = {k: v for k, v in self.meta.items() if k != "entropy_id"}
+        text = json.dumps(meta, sort_keys=True).encode("utf-8")
+        parts = [MAGIC, bytes((VERSION,)), struct.pack(">I", len(text)), text,
+                 struct.pack(">H", len(self.arrays))]
+        for name in ARRAYS:
+            if name not in self.arrays:
+                continue
+            value = self.arrays[name]
+            code = 1 if name.endswith("_w") else 4
+            parts += [bytes((len(name),)), name.encode("ascii"), bytes((code, value.ndim)),
+                      struct.pack(f">{value.ndim}I", *value.shape),
+                      value.astype(_DTYPES[code]).tobytes()]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data):
+        data = bytes(data)
+        if data[:4] != MAGIC or len(data) < 11 or data[4] != VERSION:
+            raise TfrnncompError("not a BinaryRNN integer model (bad magic or version)")
+        size = struct.unpack_from(">I", data, 5)[0]
+        meta = json.loads(data[9:9 + size].decode("utf-8"))
+        pos = 9 + size
+        count = struct.unpack_from(">H", data, pos)[0]
+        pos += 2
+        arrays = {}
+        for _ in range(count):
+            length = data[pos]
+            name = data[pos + 1:pos + 1 + length].decode("ascii")
+            pos += 1 + length
+            code, ndim = data[pos], data[pos + 1]
+            shape = struct.unpack_from(f">{ndim}I", data, pos + 2)
+            pos += 2 + 4 * ndim
+            dtype = _DTYPES[code]
+            nbytes = int(np.prod(shape)) * dtype.itemsize
+            arrays[name] = np.frombuffer(data, dtype, int(np.prod(shape)), pos).reshape(shape)
+            pos += nbytes
+        if pos != len(data):
+            raise TfrnncompError("BinaryRNN integer model has trailing bytes")
+        meta["entropy_id"] = entropy_id_of(data)
+        return cls(arrays, meta)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, "rb") as handle:
+            return cls.from_bytes(handle.read())
+
+    # -- layers (BINARYRNN.md, "Layers") ---------------------------------------------
+    def _matmul(self, x, name, exact):
+        if exact:
+            return np.matmul(x, self.arrays[name].reshape(-1, self.arrays[name].shape[-1]))
+        w = self._float[name]
+        out = np.matmul(x.astype(np.float64), w.reshape(-1, w.shape[-1]))
+        return out.astype(np.int64)
+
+    def _taps(self, padded, rows, row0, count, kernel_w, name, exact):
+        """Sum over taps (r, k) of padded[:, row0 + r + i, k + j] @ w[r, k] for i < count."""
+        w = self.arrays[name]
+        width = padded.shape[2] - kernel_w + 1
+        patches = [padded[:, row0 + r:row0 + r + count, k:k + width]
+                   for r in range(rows) for k in range(kernel_w)]
+        stacked = np.concatenate(patches, axis=-1)  # [N, count, w, rows*kernel_w*cin]
+        shape = stacked.shape
+        out = self._matmul(stacked.reshape(-1, shape[-1]), name, exact)
+        return out.reshape(shape[:-1] + (w.shape[-1],))
+
+    def pad_codes(self, codes):
+        """Codes ``[N, h, w, b]`` zero padded for :meth:`masked_acc_padded`."""
+        rows, half = self.config["masked_rows"], self.config["masked_width"] // 2
+        return zero_pad(codes, ((0, 0), (rows, 0), (half, half), (0, 0)))
+
+    def masked_acc_padded(self, padded, row0, count, exact=False):
+        """Masked-conv accumulators of rows ``row0 .. row0+count-1`` from padded codes."""
+        # output row y covers padded rows y .. y+rows-1 = code rows y-rows .. y-1
+        return self._taps(padded, self.config["masked_rows"], row0, count,
+                          self.config["masked_width"], "masked_w", exact) + \
+            self.arrays["masked_b"]
+
+    def masked_acc(self, codes, row0, count, exact=False):
+        """Masked-conv accumulators of rows ``row0 .. row0+count-1`` from codes ``[N,h,w,b]``."""
+        return self.masked_acc_padded(self.pad_codes(codes), row0, count, exact)
+
+    def previous_acc(self, previous, iterations, exact=False):
+        """Earlier-iterations conv accumulators (+ iteration bias) ``[N,h,w,C]``."""
+        k = self.config["previous_kernel"]
+        half = k // 2
+        padded = zero_pad(previous, ((0, 0), (half, half), (half, half), (0, 0)))
+        acc = self._taps(padded, k, 0, previous.shape[1], k, "previous_w", exact)
+        t = np.minimum(np.asarray(iterations), self.config["iterations"]) - 1
+        return acc + self.arrays["iteration_b"][t][:, None, None, :]
+
+    def features(self, masked_acc, previous_acc):
+        s = self.shifts
+        x = requantize(masked_acc, self.arrays["masked_m"], s["masked"])
+        if previous_acc is not None:
+            x = x + requantize(previous_acc, self.arrays["previous_m"], s["previous"])
+        return np.clip(x, -ACT_MAX, ACT_MAX)
+
+    def gates_x(self, x, exact=False):
+        """Input-to-state part of the gate pre-activations, at Q8, ``[N, rows, w, 4C]``."""
+        half = self.config["lstm_kernel"] // 2
+        padded = zero_pad(x, ((0, 0), (0, 0), (half, half), (0, 0)))
+        acc = self._taps(padded, 1, 0, x.shape[1], self.config["lstm_kernel"], "lstm_x_w",
+                         exact) + self.arrays["lstm_x_b"]
+        return requantize(acc, self.arrays["lstm_x_m"], self.shifts["lstm_x"])
+
+    def lstm_step(self, gx, h, c, exact=False):
+        """One row of the line LSTM: ``gx [N,w,4C]``, state ``h, c [N,w,C]`` -> ``h, c``."""
+        half = self.config["lstm_kernel"] // 2
+        padded = zero_pad(h[:, None], ((0, 0), (0, 0), (half, half), (0, 0)))
+        acc = self._taps(padded, 1, 0, 1, self.config["lstm_kernel"], "lstm_h_w", exact)[:, 0]
+        z = np.clip(gx + requantize(acc, self.arrays["lstm_h_m"], self.shifts["lstm_h"]),
+                    -GATE_MAX, GATE_MAX) + GATE_MAX
+        units = h.shape[-1]
+        sig, tanh = self.arrays["sigmoid_lut"], self.arrays["tanh_lut"]
+        i, f, o = (sig[z[..., n * units:(n + 1) * units]] for n in range(3))
+        g = tanh[z[..., 3 * units:]]
+        total = ((f * c) << 4) + i * g  # both Q30 (Q15 * Q11 << 4, Q15 * Q15)
+        c = np.clip((total + (1 << 18)) >> 19, -CELL_MAX, CELL_MAX)
+        tc = tanh[np.clip((c + 4) >> 3, -GATE_MAX, GATE_MAX) + GATE_MAX]
+        h = (o * tc + (1 << 19)) >> 20
+        return h, c
+
+    def head(self, h, exact=False):
+        """Table indices (``cdf0 - 1``, P(bit = 0) = cdf0 / 4096) from LSTM outputs."""
+        s, a = self.shifts, self.arrays
+        shape = h.shape[:-1]
+        acc = self._matmul(h.reshape(-1, h.shape[-1]), "hidden_w", exact) + a["hidden_b"]
+        y = np.clip(requantize(acc, a["hidden_m"], s["hidden"]), 0, ACT_MAX)
+        acc = self._matmul(y, "logits_w", exact) + a["logits_b"]
+        logit = np.clip(requantize(acc, a["logits_m"], s["logits"]), -LOGIT_MAX, LOGIT_MAX)
+        return (a["cdf0_lut"][logit + LOGIT_MAX] - 1).reshape(shape + (-1,))
+
+
+def entropy_id_of(data):
+    """``binaryrnn@<first 8 hex digits of the SHA-256 of the integer model file>``."""
+    return f"binaryrnn@{hashlib.sha256(bytes(data)).hexdigest()[:8]}"
+
+
+def check_binding(net, codec_model_id, file_entropy_id=None):
+    """Refuse an entropy model trained for another codec model, or not the file's one."""
+    if net.codec_model_id != codec_model_id:
+        raise ModelMismatchError(f"entropy model {net.entropy_id} belongs to codec model "
+                                 f"{net.codec_model_id!r}, not {codec_model_id!r}")
+    if file_entropy_id is not None and file_entropy_id != net.entropy_id:
+        raise ModelMismatchError(f"file was entropy-coded with {file_entropy_id!r}, this "
+                                 f"codec has {net.entropy_id!r}")
+
+
+def accumulator_bounds(net):
+    """Per layer: the largest ``|accumulator|`` any input can produce, and the largest
+    ``|acc * m + 2**(s-1)|`` of its requantization, from the stored weights.
+
+    Inputs are bounded by construction: codes by 1, features and hidden
+    activations by :data:`ACT_MAX`, LSTM outputs by ``2**STATE_FRAC``.
+    """
+    a = net.arrays
+    inputs = {"masked": (1, "masked_b"), "previous": (1, "iteration_b"),
+              "lstm_x": (ACT_MAX, "lstm_x_b"), "lstm_h": (1 << STATE_FRAC, None),
+              "hidden": (1 << STATE_FRAC, "hidden_b"), "logits": (ACT_MAX, "logits_b")}
+    out = {}
+    for layer, (peak, bias) in inputs.items():
+        if f"{layer}_w" not in a:
+            continue
+        w = a[f"{layer}_w"]
+        acc = peak * np.abs(w.reshape(-1, w.shape[-1])).sum(axis=0)
+        if bias is not None:
+            acc = acc + np.abs(a[bias]).reshape(-1, w.shape[-1]).max(axis=0)
+        product = acc * np.abs(a[f"{layer}_m"]) + (1 << (net.shifts[layer] - 1))
+        out[layer] = {"accumulator": int(acc.max()), "product": int(product.max())}
+    return out

@@ -1,0 +1,88 @@
+"""Train the BinaryRNN entropy model (Toderici et al. 2017, Section 3) on dumped codes.
+
+    python tools/dump_codes.py --split train --crop 256 --out codes-train.tfrecord
+    python tools/dump_codes.py --split validation --crop 256 --crops 2 --out codes-val.tfrecord
+    python tools/train_entropy.py --train codes-train.tfrecord --validation codes-val.tfrecord \\
+        --out runs/binaryrnn --minutes 25
+
+Writes ``<out>/float.weights.h5`` (best validation loss), ``<out>/config.json`` and
+``<out>/log.csv`` (loss in bits per coded bit).  Export the integer model for coding with
+``tools/export_binaryrnn.py``.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class TimeBudget:
+    """Stop training after ``minutes``; lower the learning rate after ``decay_at`` of it."""
+
+    def __init__(self, minutes, decay_at=0.6, factor=0.3):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(inner):
+                super().__init__()
+                inner.start = time.monotonic()
+                inner.decayed = False
+
+            def on_train_batch_end(inner, batch, logs=None):
+                elapsed = (time.monotonic() - inner.start) / 60.0
+                if not inner.decayed and elapsed > decay_at * minutes:
+                    rate = inner.model.optimizer.learning_rate
+                    rate.assign(rate * factor)
+                    inner.decayed = True
+                if elapsed > minutes:
+                    inner.model.stop_training = True
+
+        self.callback = Callback()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", nargs="+", required=True, help="code TFRecords (train split)")
+    parser.add_argument("--validation", nargs="+", required=True,
+                        help="code TFRecords (validation split)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--minutes", type=float, default=25.0, help="wall-clock budget")
+    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--no-progressive", action="store_true",
+                        help="the per-iteration model, without earlier iterations")
+    args = parser.parse_args(argv)
+    for path in args.train + args.validation:
+        if not os.path.isfile(path):
+            print(f"train_entropy: no code file {path}; run tools/dump_codes.py", file=sys.stderr)
+            return 2
+    import keras
+
+    from tfrnncomp.entropy import binaryrnn
+
+    config = binaryrnn.BinaryRNNConfig(progressive=not args.no_progressive)
+    model = binaryrnn.compile_model(binaryrnn.build_model(config), args.learning_rate)
+    train = binaryrnn.training_dataset(args.train, args.batch_size)
+    validation = binaryrnn.training_dataset(args.validation, args.batch_size, shuffle=0)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as handle:
+        handle.write(config.to_json() + "\n")
+    callbacks = [
+        TimeBudget(args.minutes).callback,
+        keras.callbacks.ModelCheckpoint(os.path.join(args.out, "float.weights.h5"),
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv")),
+    ]
+    history = model.fit(train, validation_data=validation, epochs=args.epochs,
+                        callbacks=callbacks, verbose=2)
+    best = min(history.history["val_loss"])
+    print(f"best validation loss: {best:.5f} bits per bit ({args.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
