@@ -3,7 +3,7 @@
 
     python tools/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
                                    [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
-                                   [--out results/kodak]
+                                   [--out results/kodak] [--metrics-from RESULT.json]
                                    [--name NAME] [--output FILE.json]
 
 Each image is encoded once at the largest iteration count; every k-iteration file (the header
@@ -53,6 +53,10 @@ def main(argv=None):
     parser.add_argument("--description", default=None)
     parser.add_argument("--out", default="results", help="folder for <name>.json (results)")
     parser.add_argument("--output", default=None, help="exact output file")
+    parser.add_argument("--metrics-from", default=None, metavar="RESULT.json",
+                        help="take the quality of every (image, iterations) point from this "
+                        "earlier result of the same model and only re-measure file sizes in "
+                        "--entropy (lossless, so the decoded images are the same)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -67,10 +71,17 @@ def main(argv=None):
     if args.iterations and args.iterations[-1] > codec.max_iterations:
         parser.error(f"the model allows at most {codec.max_iterations} iterations")
     start = time.time()
-    result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
-                                name=args.name,
-                                description=args.description,
-                                log=None if args.quiet else evaluate.log_stderr)
+    if args.metrics_from:
+        from tfrnncomp import rerate
+
+        previous = evaluate.load_result(args.metrics_from)
+        result = rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
+                                     log=None if args.quiet else evaluate.log_stderr)
+    else:
+        result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
+                                    name=args.name,
+                                    description=args.description,
+                                    log=None if args.quiet else evaluate.log_stderr)
     path = args.output or evaluate.default_output(args.out, result["name"])
     evaluate.write_result(path, result)
     print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
