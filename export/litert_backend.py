@@ -55,9 +55,13 @@ class LiteRTSteps:
     """Encoder/decoder step callables for :func:`tfrnncomp.steps.run_steps` on LiteRT.
 
     ``directory`` is an ``export.tflite`` output (``tflite.json`` + ``*.tflite``).
+    ``entropy_model`` (a path to the integer BinaryRNN ``binaryrnn.bin`` of the same codec
+    model) lets :meth:`decompress` decode entropy mode ``binaryrnn``; its probability path is
+    integer NumPy, so it decodes exactly what ``tfrnncomp.Codec`` encoded.
     """
 
-    def __init__(self, directory, variant="float32", num_threads=DEFAULT_THREADS):
+    def __init__(self, directory, variant="float32", num_threads=DEFAULT_THREADS,
+                 entropy_model=None):
         with open(os.path.join(directory, MANIFEST), encoding="utf-8") as handle:
             self.manifest = json.load(handle)
         if variant not in self.manifest["variants"]:
@@ -67,6 +71,7 @@ class LiteRTSteps:
         self.layout = self.manifest["state_layout"]
         self.model_id = self.manifest["model_id"]
         self._models = {}
+        self.entropy_model = entropy_model
         self.encoder = step_callable(self._encode, self._shapes("encoder"))
         self.decoder = step_callable(self._decode, self._shapes("decoder"))
 
@@ -137,6 +142,10 @@ class LiteRTSteps:
             raise ValueError("file holds no whole iteration")
         if header.entropy_mode == bitstream.EntropyMode.RAW:
             codes = np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
+        elif header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
+            codes = _binaryrnn_codes(self, header, chunks)
+        elif header.entropy_mode != bitstream.EntropyMode.CONTEXT:
+            raise ValueError(f"entropy mode {header.entropy_mode.name.lower()} is not supported")
         else:
             from tfrnncomp.entropy import context, rangecoder
 
@@ -148,6 +157,20 @@ class LiteRTSteps:
         from tfrnncomp.image_io import from_array
 
         return from_array(self.decode(codes, header.height, header.width), header.channels)
+
+
+def _binaryrnn_codes(steps, header, chunks):
+    """Codes of a ``binaryrnn`` file, after checking the entropy model binds to it."""
+    from tfrnncomp.entropy import binaryrnn_coder, integer_net, rangecoder
+
+    if steps.entropy_model is None:
+        raise ValueError("entropy mode binaryrnn needs entropy_model= (the binaryrnn.bin)")
+    net = steps.entropy_model
+    if not isinstance(net, integer_net.IntegerNet):
+        net = integer_net.IntegerNet.load(net)
+    file_id = header.extensions.get(3, b"").decode("ascii", "replace")
+    integer_net.check_binding(net, steps.model_id, file_id)
+    return binaryrnn_coder.decode(net, rangecoder.BinaryTable(), chunks, header.code_shape)
 
 
 def _mode(entropy):

@@ -194,7 +194,7 @@ FLIPS = [
     (("iterations", 0, 6, True), (BitstreamError, "iterations must be 1..64, got 67")),
     # entropy byte: raw is 0, context is 2
     (("entropy", 0, 0, True), {
-        "raw": (BitstreamError, "entropy mode binaryrnn is not supported by this version"),
+        "raw": (BitstreamError, "binaryrnn file has no entropy model id (extension 3)"),
         "context": (BitstreamError, "unknown entropy mode 3")}),
     (("entropy", 0, 2, True), {"raw": (BitstreamError, "unknown entropy mode 4"),
                                "context": (BitstreamError, "unknown entropy mode 6")}),
@@ -367,7 +367,7 @@ def test_files_of_the_shipped_model_and_the_tiny_model_are_refused_by_each_other
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("value, message", [
-    (1, "entropy mode binaryrnn is not supported by this version"),  # reserved in v1
+    (1, "binaryrnn file has no entropy model id (extension 3)"),
     (3, "unknown entropy mode 3"),
     (255, "unknown entropy mode 255"),
 ])

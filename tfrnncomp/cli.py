@@ -55,9 +55,10 @@ def _parser():
                       help="fewest iterations reaching this MS-SSIM (e.g. 0.95)")
     rate.add_argument("--target-psnr", type=float, default=None,
                       help="fewest iterations reaching this PSNR in dB (e.g. 32)")
-    p.add_argument("--entropy", choices=("context", "binaryrnn", "raw"), default="context",
-                   help="entropy coding of the bits: context (adaptive context model, default), "
-                   "binaryrnn (the BinaryRNN) or raw")
+    p.add_argument("--entropy", choices=("auto", "binaryrnn", "context", "raw"), default="auto",
+                   help="entropy coding of the bits: binaryrnn (the BinaryRNN), context "
+                   "(adaptive context model) or raw; auto (default): binaryrnn if the model "
+                   "ships one, else context")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
     p.add_argument("--jobs", type=int, default=1,
                    help="folder mode: parallel readers and compression workers (default 1)")

@@ -17,7 +17,9 @@ from tfrnncomp.errors import BitstreamError, InputImageError, ModelMismatchError
 #: entropy modes by their CLI names; the default is the best one this package has
 ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT,
                  "binaryrnn": bitstream.EntropyMode.BINARYRNN}
-DEFAULT_ENTROPY = "context"
+#: "auto": ``binaryrnn`` when the codec has a BinaryRNN for its model (it beats ``context`` on
+#: the validation split, results/entropy/validation.md), else ``context``
+DEFAULT_ENTROPY = "auto"
 #: header extension tag holding the id of the entropy model (mode binaryrnn)
 ENTROPY_MODEL_TAG = 3
 
@@ -61,9 +63,18 @@ class Codec:
     def max_iterations(self):
         return self.config.max_iterations
 
+    @property
+    def default_entropy(self):
+        """The entropy mode ``"auto"`` means for this codec."""
+        return "binaryrnn" if self._entropy_model is not None else "context"
+
+    def resolve_entropy(self, entropy):
+        return self.default_entropy if entropy in (None, "auto") else entropy
+
     def header_for(self, height, width, channels, iterations, entropy="raw", tile=None):
         from tfrnncomp import tiling
 
+        entropy = self.resolve_entropy(entropy)
         multiple = 32
         extensions = tiling.extension(tile)
         if _entropy_mode(entropy) == bitstream.EntropyMode.BINARYRNN:
@@ -116,7 +127,7 @@ class Codec:
 
     def encode_chunks(self, codes, entropy):
         """Payloads of every iteration: packed bits (raw) or range-coded bits."""
-        mode = _entropy_mode(entropy)
+        mode = _entropy_mode(self.resolve_entropy(entropy))
         if mode == bitstream.EntropyMode.RAW:
             return [bitstream.pack_codes(c) for c in codes]
         if mode == bitstream.EntropyMode.BINARYRNN:
@@ -210,11 +221,13 @@ class Codec:
         or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
         iterations that reach it, else all).  Budgets and targets need one
         encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
-        ``entropy`` is ``"context"`` (range coding with the adaptive context model, the
-        default), ``"binaryrnn"`` (range coding with the BinaryRNN) or ``"raw"``.
+        ``entropy`` is ``"binaryrnn"`` (range coding with the BinaryRNN), ``"context"``
+        (range coding with the adaptive context model), ``"raw"``, or ``"auto"`` (the
+        default: binaryrnn if this codec has a BinaryRNN, else context).
         """
         from tfrnncomp import rate
 
+        entropy = self.resolve_entropy(entropy)
         array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
         height, width = array.shape[:2]
         if height * width > self.max_pixels:

@@ -209,9 +209,7 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
     decoded on its own.
     """
     from tfrnncomp import bitstream
-    from tfrnncomp.codec import DEFAULT_ENTROPY
-
-    entropy = entropy or DEFAULT_ENTROPY
+    entropy = codec.resolve_entropy(entropy)
 
     iterations = sorted(set(iterations or range(1, codec.max_iterations + 1)))
     top = iterations[-1]

@@ -104,7 +104,7 @@ def _save(image, fp, filename):
     codec = _codec(info.get("model"))
     if codec not in _LOADED:
         _LOADED.append(codec)
-    kwargs = {"entropy": info.get("entropy", "context"),
+    kwargs = {"entropy": info.get("entropy", "auto"),
               "drop_alpha": bool(info.get("drop_alpha", False))}
     if info.get("bpp") is not None:
         kwargs["bpp"] = float(info["bpp"])

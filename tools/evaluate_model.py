@@ -2,7 +2,7 @@
 """Rate-distortion of a tfrnncomp model at 1..16 iterations, in the shared results format.
 
     python tools/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
-                                   [--iterations 1-16] [--entropy context|raw] [--limit N]
+                                   [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
                                    [--out results/kodak]
                                    [--name NAME] [--output FILE.json]
 
@@ -44,8 +44,9 @@ def main(argv=None):
     parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="image folder")
     parser.add_argument("--iterations", type=parse_iterations, default=None,
                         help="e.g. 1-16 (default: 1..the model's max_iterations)")
-    parser.add_argument("--entropy", choices=("context", "raw"), default=None,
-                        help="entropy mode of the files (default: the codec's default, context)")
+    parser.add_argument("--entropy", choices=("binaryrnn", "context", "raw"), default=None,
+                        help="entropy mode of the files (default: the codec's default, binaryrnn "
+                        "if the model ships a BinaryRNN, else context)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--images", default=None, help="comma-separated image names")
     parser.add_argument("--name", default=None, help="result name (default tfrnncomp-<model>)")

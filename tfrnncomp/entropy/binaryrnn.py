@@ -170,8 +170,9 @@ def build_model(config):
     return model
 
 
-def compile_model(model, learning_rate=1e-3):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=bits_cross_entropy)
+def compile_model(model, learning_rate=1e-3, jit_compile="auto"):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=bits_cross_entropy,
+                  jit_compile=jit_compile)
     return model
 
 

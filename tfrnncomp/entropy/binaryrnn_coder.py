@@ -42,8 +42,12 @@ def previous_codes(codes, t):
     return np.concatenate([prev1, prev2], axis=-1)
 
 
-def indices_for(net, codes, active=None, exact=False):
-    """Table indices ``int64[T, h, w, bits]`` of every bit (encoder side, vectorized)."""
+def indices_for(net, codes, active=None, exact=False, trace=None):
+    """Table indices ``int64[T, h, w, bits]`` of every bit (encoder side, vectorized).
+
+    A ``trace`` dict receives the intermediate integers (test vectors for other runtimes):
+    ``features`` X and ``lstm_h`` H, both ``[T, h, w, C]``.
+    """
     codes, _ = _as_codes(codes, active)
     count, h = codes.shape[:2]
     previous = None
@@ -60,6 +64,8 @@ def indices_for(net, codes, active=None, exact=False):
             pacc = net.previous_acc(previous[:, lo:hi], np.arange(1, count + 1), exact)
             pacc = pacc[:, y0 - lo:y0 - lo + rows]
         x = net.features(net.masked_acc(codes, y0, rows, exact), pacc)
+        if trace is not None:
+            trace.setdefault("features", []).append(x)
         pieces.append(net.gates_x(x, exact))
     gates = np.concatenate(pieces, axis=1)
     units = gates.shape[-1] // 4
@@ -69,6 +75,11 @@ def indices_for(net, codes, active=None, exact=False):
     for y in range(h):
         state, cell = net.lstm_step(gates[:, y], state, cell, exact)
         outputs.append(net.head(state, exact))
+        if trace is not None:
+            trace.setdefault("lstm_h", []).append(state)
+    if trace is not None:
+        trace["features"] = np.concatenate(trace["features"], axis=1)
+        trace["lstm_h"] = np.stack(trace["lstm_h"], axis=1)
     return np.stack(outputs, axis=1)
 
 
@@ -99,14 +110,16 @@ def decode_iteration(net, table, payload, t, previous, shape, active=None):
     """Decode 0-based iteration ``t`` (``shape = (h, w, bits)``) given ``previous``
     ``= concat(c_{t-1}, c_{t-2})`` ``int64[h, w, 2 bits]``; codes in {-1, 0, +1}."""
     h, w, depth = shape
-    codes = np.zeros((1, h, w, depth), np.int64)
+    rows, half = net.config["masked_rows"], net.config["masked_width"] // 2
+    padded = net.pad_codes(np.zeros((1, h, w, depth), np.int64))
+    codes = padded[:, rows:, half:half + w]  # a view: decoded rows land in ``padded``
     pacc = net.previous_acc(previous[None], [t + 1]) if net.progressive else None
     units = net.config["channels"]
     state = np.zeros((1, w, units), np.int64)
     cell = state
     decoder = rangecoder.Decoder(table, payload)
     for y in range(h):
-        x = net.features(net.masked_acc(codes, y, 1),
+        x = net.features(net.masked_acc_padded(padded, y, 1),
                          None if pacc is None else pacc[:, y:y + 1])
         state, cell = net.lstm_step(net.gates_x(x)[:, 0], state, cell)
         indices = net.head(state)[0]
@@ -117,7 +130,7 @@ def decode_iteration(net, table, payload, t, previous, shape, active=None):
         codes[0, y, keep] = row * 2 - 1
     if not decoder.finish():
         raise BitstreamError("entropy-coded chunk is inconsistent (range decoder check failed)")
-    return codes[0]
+    return codes[0].copy()
 
 
 def decode(net, table, payloads, shape, active=None):

@@ -44,6 +44,13 @@ ARRAYS = ("masked_w", "masked_b", "masked_m", "previous_w", "iteration_b", "prev
           "cdf0_lut")
 
 
+def zero_pad(x, pads):
+    """``np.pad`` with zeros, ``pads`` one ``(before, after)`` pair per axis (faster)."""
+    out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, pads)), x.dtype)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, pads))] = x
+    return out
+
+
 def requantize(acc, multiplier, shift):
     """``(acc * multiplier + 2**(shift-1)) >> shift`` in int64 (round half up)."""
     return (acc * multiplier + (1 << (shift - 1))) >> shift
@@ -134,20 +141,27 @@ class IntegerNet:
         out = self._matmul(stacked.reshape(-1, shape[-1]), name, exact)
         return out.reshape(shape[:-1] + (w.shape[-1],))
 
+    def pad_codes(self, codes):
+        """Codes ``[N, h, w, b]`` zero padded for :meth:`masked_acc_padded`."""
+        rows, half = self.config["masked_rows"], self.config["masked_width"] // 2
+        return zero_pad(codes, ((0, 0), (rows, 0), (half, half), (0, 0)))
+
+    def masked_acc_padded(self, padded, row0, count, exact=False):
+        """Masked-conv accumulators of rows ``row0 .. row0+count-1`` from padded codes."""
+        # output row y covers padded rows y .. y+rows-1 = code rows y-rows .. y-1
+        return self._taps(padded, self.config["masked_rows"], row0, count,
+                          self.config["masked_width"], "masked_w", exact) + \
+            self.arrays["masked_b"]
+
     def masked_acc(self, codes, row0, count, exact=False):
         """Masked-conv accumulators of rows ``row0 .. row0+count-1`` from codes ``[N,h,w,b]``."""
-        rows, width = self.config["masked_rows"], self.config["masked_width"]
-        half = width // 2
-        padded = np.pad(codes, ((0, 0), (rows, 0), (half, half), (0, 0)))
-        # output row y covers padded rows y .. y+rows-1 = code rows y-rows .. y-1
-        return self._taps(padded, rows, row0, count, width, "masked_w", exact) + \
-            self.arrays["masked_b"]
+        return self.masked_acc_padded(self.pad_codes(codes), row0, count, exact)
 
     def previous_acc(self, previous, iterations, exact=False):
         """Earlier-iterations conv accumulators (+ iteration bias) ``[N,h,w,C]``."""
         k = self.config["previous_kernel"]
         half = k // 2
-        padded = np.pad(previous, ((0, 0), (half, half), (half, half), (0, 0)))
+        padded = zero_pad(previous, ((0, 0), (half, half), (half, half), (0, 0)))
         acc = self._taps(padded, k, 0, previous.shape[1], k, "previous_w", exact)
         t = np.minimum(np.asarray(iterations), self.config["iterations"]) - 1
         return acc + self.arrays["iteration_b"][t][:, None, None, :]
@@ -162,7 +176,7 @@ class IntegerNet:
     def gates_x(self, x, exact=False):
         """Input-to-state part of the gate pre-activations, at Q8, ``[N, rows, w, 4C]``."""
         half = self.config["lstm_kernel"] // 2
-        padded = np.pad(x, ((0, 0), (0, 0), (half, half), (0, 0)))
+        padded = zero_pad(x, ((0, 0), (0, 0), (half, half), (0, 0)))
         acc = self._taps(padded, 1, 0, x.shape[1], self.config["lstm_kernel"], "lstm_x_w",
                          exact) + self.arrays["lstm_x_b"]
         return requantize(acc, self.arrays["lstm_x_m"], self.shifts["lstm_x"])
@@ -170,7 +184,7 @@ class IntegerNet:
     def lstm_step(self, gx, h, c, exact=False):
         """One row of the line LSTM: ``gx [N,w,4C]``, state ``h, c [N,w,C]`` -> ``h, c``."""
         half = self.config["lstm_kernel"] // 2
-        padded = np.pad(h[:, None], ((0, 0), (0, 0), (half, half), (0, 0)))
+        padded = zero_pad(h[:, None], ((0, 0), (0, 0), (half, half), (0, 0)))
         acc = self._taps(padded, 1, 0, 1, self.config["lstm_kernel"], "lstm_h_w", exact)[:, 0]
         z = np.clip(gx + requantize(acc, self.arrays["lstm_h_m"], self.shifts["lstm_h"]),
                     -GATE_MAX, GATE_MAX) + GATE_MAX

@@ -1,0 +1,156 @@
+"""Benchmark the entropy modes on Kodak (Toderici et al. 2017, Section 3; issue #3, section 4).
+
+    python tools/bench_entropy.py --out results/entropy            # all 24 images
+    python tools/bench_entropy.py --limit 4 --out /tmp/entropy     # a quick run
+
+For every image the codec's codes of 16 iterations are coded in every entropy mode.
+Reported per iteration k (a file of k iterations holds the first k chunks): bits saved vs
+raw, cumulative and for chunk k alone; the model's cross-entropy (from the integer
+probabilities the coder uses) vs the actual coded size (coder overhead); entropy encode and
+decode seconds per image (the whole 16-iteration file, entropy coding only, decoded output
+checked equal to the input codes).  Writes ``<out>/kodak.json`` and ``<out>/kodak.md``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODES = ("raw", "context", "binaryrnn")
+
+
+def ideal_bits(codec, mode, codes):
+    """The model's cross-entropy per iteration (None for raw)."""
+    import numpy as np
+
+    from tfrnncomp.codec import _previous
+    from tfrnncomp.entropy import binaryrnn_coder, context
+
+    if mode == "context":
+        bits = (codes > 0).astype(np.uint8)
+        return [context.code_length(bits[t], _previous(bits, t)) for t in range(len(bits))]
+    if mode == "binaryrnn":
+        return [float(v) for v in binaryrnn_coder.code_length(codec.entropy_net, codes)]
+    return None
+
+
+def bench_image(codec, codes, modes):
+    import numpy as np
+
+    out = {}
+    for mode in modes:
+        start = time.perf_counter()
+        chunks = codec.encode_chunks(codes, mode)
+        encode_s = time.perf_counter() - start
+        header = codec.header_for(codes.shape[1] * 16, codes.shape[2] * 16, 3, len(codes), mode)
+        start = time.perf_counter()
+        decoded = codec.decode_chunks(header, chunks)
+        decode_s = time.perf_counter() - start
+        if not np.array_equal(decoded, codes):
+            raise SystemExit(f"bench_entropy: mode {mode} did not round-trip")
+        out[mode] = {"chunk_bits": [8 * len(c) for c in chunks], "encode_s": encode_s,
+                     "decode_s": decode_s, "ideal_bits": ideal_bits(codec, mode, codes)}
+    return out
+
+
+def summarize(per_image, modes, iterations):
+    import numpy as np
+
+    raw = np.array([[r["raw"]["chunk_bits"][t] for t in range(iterations)] for r in per_image],
+                   np.float64)
+    summary = {}
+    for mode in modes:
+        bits = np.array([r[mode]["chunk_bits"] for r in per_image], np.float64)
+        entry = {
+            "saved_cumulative_pct": [round(100 * (1 - bits[:, :k].sum() / raw[:, :k].sum()), 2)
+                                     for k in range(1, iterations + 1)],
+            "saved_per_iteration_pct": [round(100 * (1 - bits[:, k].sum() / raw[:, k].sum()), 2)
+                                        for k in range(iterations)],
+            "encode_s_per_image": round(float(np.mean([r[mode]["encode_s"] for r in per_image])),
+                                        3),
+            "decode_s_per_image": round(float(np.mean([r[mode]["decode_s"] for r in per_image])),
+                                        3),
+        }
+        if per_image[0][mode]["ideal_bits"] is not None:
+            ideal = np.array([r[mode]["ideal_bits"] for r in per_image], np.float64)
+            entry["cross_entropy_bits_per_bit"] = round(float(ideal.sum() / raw.sum()), 5)
+            entry["coder_overhead_pct"] = round(100 * (bits.sum() / ideal.sum() - 1), 3)
+        summary[mode] = entry
+    return summary
+
+
+def markdown(result):
+    s, modes = result["summary"], result["modes"]
+    lines = [f"Kodak, {result['images']} images, model {result['model_id']}, entropy model "
+             f"{result.get('entropy_id')}; `python tools/bench_entropy.py` on a shared, loaded "
+             "2-core CPU.", "",
+             "Bits saved vs raw in a file of k iterations (payloads, cumulative):", "",
+             "| mode | " + " | ".join(f"k={k}" for k in (1, 2, 4, 8, 12, 16)) + " |",
+             "|---|" + "---|" * 6]
+    for mode in modes:
+        values = s[mode]["saved_cumulative_pct"]
+        lines.append(f"| {mode} | " + " | ".join(f"{values[k - 1]:.1f} %"
+                                                 for k in (1, 2, 4, 8, 12, 16)) + " |")
+    lines += ["", "| mode | cross-entropy (bits/bit) | coder overhead | encode s/image | "
+              "decode s/image |", "|---|---|---|---|---|"]
+    for mode in modes:
+        e = s[mode]
+        ce = e.get("cross_entropy_bits_per_bit")
+        overhead = e.get("coder_overhead_pct")
+        lines.append(f"| {mode} | {'-' if ce is None else f'{ce:.4f}'} | "
+                     f"{'-' if overhead is None else f'{overhead:+.3f} %'} | "
+                     f"{e['encode_s_per_image']:.2f} | {e['decode_s_per_image']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "kodak"))
+    parser.add_argument("--model", default="gru-w25")
+    parser.add_argument("--entropy-model", default="auto",
+                        help="integer BinaryRNN file (default: the zoo model's)")
+    parser.add_argument("--iterations", type=int, default=16)
+    parser.add_argument("--limit", type=int, default=None, help="first N images only")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--out", default=os.path.join(ROOT, "results", "entropy"))
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.data):
+        print(f"bench_entropy: no Kodak folder at {args.data}; pass --data", file=sys.stderr)
+        return 2
+    from tfrnncomp import image_io
+    from tfrnncomp.codec import Codec
+
+    modes = args.modes.split(",")
+    codec = Codec(args.model, entropy_model=args.entropy_model)
+    names = sorted(f for f in os.listdir(args.data) if f.lower().endswith(".png"))
+    names = names[:args.limit] if args.limit else names
+    per_image = []
+    for name in names:
+        array, _ = image_io.to_array(image_io.open_image(os.path.join(args.data, name)))
+        codes, _ = codec.codes_for(array, args.iterations)
+        per_image.append(bench_image(codec, codes, modes))
+        print(f"{name}: " + ", ".join(f"{m} {sum(per_image[-1][m]['chunk_bits']) // 8} B "
+                                      f"(dec {per_image[-1][m]['decode_s']:.2f} s)"
+                                      for m in modes), flush=True)
+    result = {"images": len(names), "model_id": codec.model_id, "modes": modes,
+              "iterations": args.iterations,
+              "entropy_id": codec.entropy_net.entropy_id if "binaryrnn" in modes else None,
+              "summary": summarize(per_image, modes, args.iterations),
+              "per_image": dict(zip(names, per_image))}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "kodak.json"), "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    with open(os.path.join(args.out, "kodak.md"), "w", encoding="utf-8") as handle:
+        handle.write(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
