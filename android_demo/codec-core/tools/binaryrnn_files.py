@@ -12,6 +12,7 @@ tiny test codec model; :class:`tfrnncomp.Codec` writes a file with it.  Kinds:
 """
 
 import dataclasses
+import os
 import struct
 import zlib
 
@@ -109,3 +110,29 @@ def binaryrnn_file_vectors(w, tiny_model, image):
         else:
             fields.update(decode="error", error=result[1], message=result[2])
         w.entry("trcbinaryrnn", w.blob(name + ".trc", blob), **fields)
+
+
+def shipped_binaryrnn_vector(w, shipped, root):
+    """A file of the shipped codec and its shipped BinaryRNN for a 96x128 crop of Kodak
+    image 23 (``../shared/data/kodak``), or of a synthetic image when that is absent."""
+    from tfrnncomp import image_io
+
+    path = os.path.join(root, "..", "shared", "data", "kodak", "kodim23.png")
+    if os.path.isfile(path):
+        image, source = image_io.to_array(path)[0][160:256, 320:448], "kodim23[160:256,320:448]"
+    else:
+        from tests.conftest import smooth_image
+
+        image, source = smooth_image(96, 128, seed=4), "smooth_image(96,128,seed=4)"
+    data = shipped.compress(image, iterations=8, entropy="binaryrnn")
+    kind, codes = _outcome(shipped, data)
+    assert kind == "ok", codes
+    from tfrnncomp import zoo
+
+    with open(zoo.entropy_model_path(), "rb") as handle:
+        model = w.blob("shipped_binaryrnn.bin", handle.read())
+    w.entry("binaryrnnmodel", model, entropy_id=shipped.entropy_net.entropy_id,
+            codec_model_id=shipped.entropy_net.codec_model_id)
+    w.entry("trcbinaryrnn", w.blob("shipped_binaryrnn_96x128.trc", data), model=model,
+            model_id=shipped.model_id, decode="ok", iterations=len(codes),
+            codes=w.npz("shipped_binaryrnn_96x128.npz", codes=codes), image=source)

@@ -385,6 +385,10 @@ def file_vectors(w, quick):
         else:
             trc_vector(w, shipped, "shipped_context_96x128", smooth_image(96, 128, seed=4), 6,
                        "context")
+            if shipped.default_entropy == "binaryrnn":
+                from binaryrnn_files import shipped_binaryrnn_vector
+
+                shipped_binaryrnn_vector(w, shipped, ROOT)
     return codec, files
 
 

@@ -68,6 +68,10 @@ public final class BinaryRnnModel {
     final int[] tanhLut;
     final int[] cdf0Lut;
 
+    /** Nibble tables of the masked and earlier-iterations convolutions (null if D % 4 != 0). */
+    final CodeTaps maskedTaps;
+    final CodeTaps previousTaps;
+
     private final String codecModelId;
     private final String entropyId;
 
@@ -129,6 +133,10 @@ public final class BinaryRnnModel {
                                       + ", outside [1, " + BinaryTable.SIZE + "]");
             }
         }
+        boolean nibbles = bits % 4 == 0;
+        maskedTaps = nibbles ? new CodeTaps(maskedW, maskedRows * maskedWidth, d, c) : null;
+        previousTaps = nibbles && progressive
+                       ? new CodeTaps(previousW, previousKernel * previousKernel, 2 * d, c) : null;
         this.entropyId = entropyId;
     }
 

@@ -37,6 +37,9 @@ final class BinaryRnnRows {
     private final int[] hidden;   // Y [C]
     private final int[] logits;   // [D]
     private final int[] indices;  // [w][D]
+    private final int[] nib;      // nibble codes (CodeTaps) of this iteration's finished rows
+    private final int[] nib1;     // of iterations t-1 and t-2 (null if absent or D % 4 != 0)
+    private final int[] nib2;
 
     /**
      * @param t       the 1-based iteration
@@ -71,6 +74,16 @@ final class BinaryRnnRows {
         hidden = new int[c];
         logits = new int[model.bits];
         indices = new int[w * model.bits];
+        boolean taps = model.maskedTaps != null;
+        nib = taps ? new int[size / 4] : null;
+        nib1 = taps && prev1 != null ? new int[size / 4] : null;
+        nib2 = taps && prev2 != null ? new int[size / 4] : null;
+        if (nib1 != null) {
+            CodeTaps.nibbles(prev1, 0, h * w, model.bits, nib1, 0);
+        }
+        if (nib2 != null) {
+            CodeTaps.nibbles(prev2, 0, h * w, model.bits, nib2, 0);
+        }
     }
 
     static long rq(long acc, int multiplier, int shift) {
@@ -85,6 +98,10 @@ final class BinaryRnnRows {
     int[] next() {
         if (y >= h) {
             throw new IllegalStateException("all " + h + " rows done");
+        }
+        if (nib != null && y > 0) {  // row y - 1 is final now
+            int n = w * m.bits;
+            CodeTaps.nibbles(codes, (y - 1) * n, w, m.bits, nib, (y - 1) * n / 4);
         }
         features();
         lstm();
@@ -134,9 +151,15 @@ final class BinaryRnnRows {
                 }
                 for (int k = 0; k < m.maskedWidth; k++) {
                     int xx = x - half + k;
-                    if (xx >= 0 && xx < w) {
-                        addCodes(acc, x * c, m.maskedW, (r * m.maskedWidth + k) * depth, codes,
-                                 (yy * w + xx) * depth, depth, c);
+                    int at = (yy * w + xx) * depth;
+                    int tap = r * m.maskedWidth + k;
+                    if (xx < 0 || xx >= w) {
+                        continue;
+                    }
+                    if (nib != null) {
+                        m.maskedTaps.add(acc, x * c, tap, 0, depth / 4, nib, at / 4, codes, at);
+                    } else {
+                        addCodes(acc, x * c, m.maskedW, tap * depth, codes, at, depth, c);
                     }
                 }
             }
@@ -174,12 +197,18 @@ final class BinaryRnnRows {
                     if (xx < 0 || xx >= w) {
                         continue;
                     }
-                    int base = (i * p + k) * 2 * depth;
+                    int tap = i * p + k;
+                    int base = tap * 2 * depth;
                     int at = (yy * w + xx) * depth;
-                    if (prev1 != null) {
+                    int q = depth / 4;
+                    if (nib1 != null) {
+                        m.previousTaps.add(accP, x * c, tap, 0, q, nib1, at / 4, prev1, at);
+                    } else if (prev1 != null) {
                         addCodes(accP, x * c, m.previousW, base, prev1, at, depth, c);
                     }
-                    if (prev2 != null) {
+                    if (nib2 != null) {
+                        m.previousTaps.add(accP, x * c, tap, q, q, nib2, at / 4, prev2, at);
+                    } else if (prev2 != null) {
                         addCodes(accP, x * c, m.previousW, base + depth, prev2, at, depth, c);
                     }
                 }
@@ -187,24 +216,23 @@ final class BinaryRnnRows {
         }
     }
 
-    /** out[x][g] (+)= sum_{k<K, o<C} wt[k][o][g] * in[x - K/2 + k][o], g < 4C. */
+    /**
+     * out[x][g] (+)= sum_{k<K, o<C} wt[k][o][g] * in[x - K/2 + k][o], g < 4C; the loops
+     * run over weight rows outermost, so each row of {@code wt} is read once per call.
+     */
     private void convolve(int[] out, int[] wt, int[] in) {
         int c = m.channels;
         int g4 = 4 * c;
         int half = m.lstmKernel / 2;
-        for (int x = 0; x < w; x++) {
-            int outAt = x * g4;
-            for (int k = 0; k < m.lstmKernel; k++) {
-                int xx = x - half + k;
-                if (xx < 0 || xx >= w) {
-                    continue;
-                }
-                for (int o = 0; o < c; o++) {
-                    int v = in[xx * c + o];
+        for (int k = 0; k < m.lstmKernel; k++) {
+            for (int o = 0; o < c; o++) {
+                int wAt = (k * c + o) * g4;
+                for (int x = Math.max(0, half - k); x < Math.min(w, w + half - k); x++) {
+                    int v = in[(x - half + k) * c + o];
                     if (v == 0) {
                         continue;
                     }
-                    int wAt = (k * c + o) * g4;
+                    int outAt = x * g4;
                     for (int g = 0; g < g4; g++) {
                         out[outAt + g] += v * wt[wAt + g];
                     }

@@ -50,6 +50,20 @@ public class BinaryRnnFileTest {
     }
 
     @Test
+    public void theShippedBinaryRnnDecodesAKodakCropLikePython() throws Exception {
+        Vectors.Entry shipped = null;
+        for (Vectors.Entry e : Vectors.of("trcbinaryrnn")) {
+            shipped = e.file.equals("shipped_binaryrnn_96x128.trc") ? e : shipped;
+        }
+        org.junit.Assume.assumeNotNull(shipped);  // absent from make_vectors.py --quick
+        List<Codes> codes = decode(shipped);
+        assertEquals(8, codes.size());
+        assertEquals(BitstreamTest.codesOf(Vectors.npz(shipped.get("codes")).get("codes")),
+                     codes);
+        assertEquals(6, codes.get(0).rows());
+    }
+
+    @Test
     public void theModelFilesHaveThePythonIds() throws Exception {
         for (Vectors.Entry e : Vectors.of("binaryrnnmodel")) {
             BinaryRnnModel m = BinaryRnnModel.read(Vectors.bytes(e.file));
