@@ -128,7 +128,7 @@ public final class BinaryRnnBench {
 
         for (int a = 2; a < args.length; a++) {
             byte[] file = Files.readAllBytes(new File(args[a]).toPath());
-            Header header = Decoder.open(file).header();
+            Header header = Bitstream.read(file, Bitstream.DEFAULT_MAX_PIXELS, false).header();
             Decoder.Model expected = new Decoder.Model(header.modelId(), header.blockSize(),
                                                        header.codeDepth(), model);
             int[] n = new int[1];
@@ -141,11 +141,16 @@ public final class BinaryRnnBench {
             rows.add(row(name, n[0], file.length, fs));
             records.add(json(name, n[0], file.length, fs));
         }
-        write(new File(args[1]), model, rows, records);
+        StringBuilder command = new StringBuilder("android_demo/codec-core/build.sh bench "
+                                                  + modelFile.getName() + " " + args[1]);
+        for (int a = 2; a < args.length; a++) {
+            command.append(' ').append(new File(args[a]).getName());
+        }
+        write(new File(args[1]), model, rows, records, command.toString());
     }
 
     private static void write(File dir, BinaryRnnModel model, List<String> rows,
-                              List<String> records) throws IOException {
+                              List<String> records, String command) throws IOException {
         String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.version");
         String md = "# BinaryRNN entropy decoding on the JVM (android_demo/codec-core)\n\n"
             + "Model " + model.entropyId() + " (" + model.channels + " channels, for "
@@ -157,7 +162,9 @@ public final class BinaryRnnBench {
             + "| input | iterations | coded bytes | first run s | best s | median s "
             + "| best thread CPU s |\n"
             + "|---|---|---|---|---|---|---|\n" + String.join("\n", rows) + "\n\n"
-            + "Command: `android_demo/codec-core/build.sh bench` (see build.sh).\n";
+            + "Command: `" + command + "` (file names shortened to the last path part; "
+            + "a `.trc` input was written by `python -m tfrnncomp.cli compress --iterations 16 "
+            + "--entropy binaryrnn IMAGE.png FILE.trc` with the shipped model).\n";
         String json = "{\n  \"entropy_id\": \"" + model.entropyId() + "\",\n  \"jvm\": \""
             + jvm + "\",\n  \"runs\": " + RUNS + ",\n  \"results\": [\n"
             + String.join(",\n", records) + "\n  ]\n}\n";
