@@ -128,14 +128,14 @@ def test_every_accumulator_fits_in_31_bits_so_float64_products_are_exact(net):
         assert bound["product"] < 2 ** 62, layer
 
 
-def test_the_shipped_integer_model_has_bounded_accumulators():
+def test_the_shipped_integer_model_binds_to_the_shipped_codec_and_has_bounded_accumulators(
+        shipped_codec):
     from tfrnncomp import zoo
 
-    path = zoo.entropy_model_path()
-    if path is None:
+    if zoo.entropy_model_path() is None:
         pytest.skip("no shipped BinaryRNN")
-    shipped = integer_net.IntegerNet.load(path)
-    assert shipped.codec_model_id == zoo.model_id(zoo.load_model())
+    shipped = shipped_codec.entropy_net  # raises ModelMismatchError if it belongs elsewhere
+    assert shipped_codec.default_entropy == "binaryrnn"
     for layer, bound in integer_net.accumulator_bounds(shipped).items():
         assert bound["accumulator"] < 2 ** 31 and bound["product"] < 2 ** 62, layer
 
@@ -251,3 +251,27 @@ def test_the_layers_and_the_model_round_trip_through_get_config():
     assert clone.config_ == TINY
     with pytest.raises(Exception, match="unknown keys"):
         binaryrnn.BinaryRNNConfig.from_dict({"bogus": 1})
+
+
+def test_the_committed_port_vectors_still_match_this_package(table):
+    import os
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "android_demo", "codec-core", "src", "test", "resources",
+                        "vectors_binaryrnn")
+    with open(os.path.join(root, "index.txt")) as handle:
+        lines = [line.rstrip("\n").split("\t") for line in handle if not line.startswith("#")]
+    models = {}
+    for kind, name, *fields in lines:
+        fields = dict(field.split("=", 1) for field in fields)
+        if kind == "model":
+            models[name] = integer_net.IntegerNet.load(os.path.join(root, name))
+            assert models[name].entropy_id == fields["entropy_id"]
+            continue
+        net, data = models[fields["model"]], np.load(os.path.join(root, name))
+        active = data["active"]
+        codes = np.where(data["codes"] == 0, 1, data["codes"])
+        indices = binaryrnn_coder.indices_for(net, codes, active)
+        assert np.array_equal(np.where(active[..., None], indices, -1), data["indices"])
+        chunks = binaryrnn_coder.encode(net, table, codes, active)
+        assert [bytes(data[f"chunk_{t}"]) for t in range(len(chunks))] == chunks
