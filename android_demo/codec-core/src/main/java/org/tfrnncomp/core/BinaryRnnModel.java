@@ -172,7 +172,7 @@ public final class BinaryRnnModel {
                 long size = 1;
                 for (int k = 0; k < shape.length; k++) {
                     shape[k] = checkedLength(in.getInt(), in.remaining());
-                    size *= shape[k];
+                    size = Math.min(size * shape[k], Integer.MAX_VALUE);  // no overflow
                 }
                 if (dtype != 1 && dtype != 4) {
                     throw new IOException("BinaryRNN model array " + key + " has dtype " + dtype);
