@@ -110,3 +110,22 @@ def test_stored_context_chunks_and_files_still_match_the_python_coder():
                 b = (codes > 0).astype(np.uint8)
                 chunks = [context.encode(table, b[t], previous(b, t)) for t in range(len(b))]
             assert bs.write(header, chunks) == _read(name), name
+
+
+def test_binaryrnn_vector_files_still_decode_in_python_to_the_recorded_codes():
+    from tfrnncomp.codec import ENTROPY_MODEL_TAG
+    from tfrnncomp.entropy import binaryrnn_coder, integer_net, rangecoder
+
+    checked = 0
+    for kind, name, fields in _index():
+        if kind != "trcbinaryrnn" or fields["decode"] != "ok":
+            continue
+        net = integer_net.IntegerNet.from_bytes(_read(fields["model"]))
+        container = bs.read(_read(name))
+        assert container.header.extensions[ENTROPY_MODEL_TAG].decode() == net.entropy_id
+        codes = binaryrnn_coder.decode(net, rangecoder.BinaryTable(), container.chunks,
+                                       container.header.code_shape)
+        with np.load(os.path.join(VECTORS, fields["codes"])) as recorded:
+            np.testing.assert_array_equal(codes, recorded["codes"])
+        checked += 1
+    assert checked >= 2

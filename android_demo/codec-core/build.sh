@@ -5,6 +5,10 @@
 #   android_demo/codec-core/build.sh            # build into android_demo/codec-core/build/
 #   BUILD_DIR=/tmp/cc build.sh                   # elsewhere
 #   JUNIT_JAR=... HAMCREST_JAR=... build.sh      # jars outside /usr/share/java
+#   build.sh bench [MODEL.bin [OUT_DIR [FILE.trc ...]]]
+#       no tests: times BinaryRNN entropy decoding (BinaryRnnBench) with MODEL (default
+#       the shipped tfrnncomp/zoo/gru-w25/binaryrnn.bin) and writes OUT_DIR/java.{json,md}
+#       (default results/entropy)
 #
 # Exits non-zero if compilation or any test fails.
 set -eu
@@ -41,6 +45,15 @@ if command -v jdeps >/dev/null 2>&1; then
     if jdeps -verbose:class "$BUILD_DIR/classes" | grep -E -- '-> +(android|androidx|kotlin|org\.tensorflow)\.' ; then
         echo "build.sh: codec-core must be plain Java" >&2; exit 1
     fi
+fi
+
+if [ "${1:-}" = bench ]; then
+    ROOT=$(cd "$HERE/../.." && pwd)
+    MODEL=${2:-"$ROOT/tfrnncomp/zoo/gru-w25/binaryrnn.bin"}
+    OUT=${3:-"$ROOT/results/entropy"}
+    [ -f "$MODEL" ] || { echo "build.sh bench: no BinaryRNN model file $MODEL" >&2; exit 2; }
+    shift $(( $# < 3 ? $# : 3 ))
+    exec java -cp "$CP:$BUILD_DIR/test-classes" org.tfrnncomp.core.BinaryRnnBench "$MODEL" "$OUT" "$@"
 fi
 
 TESTS=$(cd "$BUILD_DIR/test-classes" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)

@@ -27,7 +27,8 @@ context payloads -> bits or the error), ``trc`` (whole files + their codes),
 ``trcread`` (truncated files that still decode a prefix) and ``trcerror``
 (files that must be rejected, with the Python error class and message), ``pixels``
 (``steps.to_uint8``, ``image_io.from_array``, ``steps.pad_image`` + ``to_model_range``)
-and ``steploop`` (``steps.run_decoder_steps`` with a fake decoder step).
+and ``steploop`` (``steps.run_decoder_steps`` with a fake decoder step), and the
+entropy mode ``binaryrnn`` files of ``binaryrnn_files.py``.
 """
 
 import argparse
@@ -373,6 +374,9 @@ def file_vectors(w, quick):
     trc_vector(w, codec, "tiny_raw_1x1_grey", np.full((1, 1), 77, np.uint8), 2, "raw")
     noise = np.random.default_rng(5).integers(0, 256, (33, 65, 3), dtype=np.uint8)
     trc_vector(w, codec, "tiny_context_noise_33x65", noise, 5, "context")
+    from binaryrnn_files import binaryrnn_file_vectors
+
+    binaryrnn_file_vectors(w, codec.model, image)
     if not quick:
         try:
             shipped = Codec()
@@ -381,6 +385,10 @@ def file_vectors(w, quick):
         else:
             trc_vector(w, shipped, "shipped_context_96x128", smooth_image(96, 128, seed=4), 6,
                        "context")
+            if shipped.default_entropy == "binaryrnn":
+                from binaryrnn_files import shipped_binaryrnn_vector
+
+                shipped_binaryrnn_vector(w, shipped, ROOT)
     return codec, files
 
 
@@ -427,6 +435,8 @@ def _decode_codes(container):
     try:
         if header.entropy_mode == bs.EntropyMode.RAW:
             return np.stack([bs.unpack_codes(c, header.code_shape) for c in container.chunks])
+        if header.entropy_mode == bs.EntropyMode.BINARYRNN and 3 not in header.extensions:
+            return "binaryrnn file has no entropy model id (extension 3)"
         if header.entropy_mode != bs.EntropyMode.CONTEXT:
             return (f"entropy mode {header.entropy_mode.name.lower()} is not supported "
                     "by this version")

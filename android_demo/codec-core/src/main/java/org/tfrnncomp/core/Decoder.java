@@ -4,10 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Turns a {@code .trc} file (raw or context mode) into per-iteration codes,
- * progressively: {@link #next()} decodes one more iteration (a context-mode
+ * Turns a {@code .trc} file (raw, context or binaryrnn mode) into per-iteration
+ * codes, progressively: {@link #next()} decodes one more iteration (an entropy-coded
  * iteration depends only on the two before it), {@link #run} feeds them to an
- * {@link IterationDriver}. Not thread-safe.
+ * {@link IterationDriver}. Mode binaryrnn needs the codec model's
+ * {@link BinaryRnnModel} ({@link Model#entropyModel}). Not thread-safe.
  *
  * <pre>
  * Decoder decoder = Decoder.open(bytes, Bitstream.DEFAULT_MAX_PIXELS, false,
@@ -21,14 +22,21 @@ public final class Decoder {
         public final String modelId;
         public final int blockSize;
         public final int codeDepth;
+        /** The codec model's BinaryRNN (entropy mode binaryrnn), or null if it has none. */
+        public final BinaryRnnModel entropyModel;
 
         public Model(String modelId, int blockSize, int codeDepth) {
+            this(modelId, blockSize, codeDepth, null);
+        }
+
+        public Model(String modelId, int blockSize, int codeDepth, BinaryRnnModel entropyModel) {
             if (modelId == null) {
                 throw new NullPointerException("modelId");
             }
             this.modelId = modelId;
             this.blockSize = blockSize;
             this.codeDepth = codeDepth;
+            this.entropyModel = entropyModel;
         }
     }
 
@@ -37,9 +45,10 @@ public final class Decoder {
     private final int rows;
     private final int cols;
     private final int depth;
+    private final BinaryRnnModel entropyModel;
     private final List<Codes> decoded = new ArrayList<>();
-    private byte[] prev1;  // bits of the last decoded iteration
-    private byte[] prev2;  // bits of the one before
+    private byte[] prev1;  // bits (codes in mode binaryrnn) of the last decoded iteration
+    private byte[] prev2;  // those of the one before
 
     /** Reads {@code file} with the default pixel limit, tolerating a cut file; any model. */
     public static Decoder open(byte[] file) throws BitstreamException {
@@ -68,22 +77,38 @@ public final class Decoder {
             throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
                 "file's code depth or block size does not match the model");
         }
-        return new Decoder(container);
+        BinaryRnnModel entropy = expected == null ? null : expected.entropyModel;
+        if (h.entropyMode() == EntropyMode.BINARYRNN) {
+            BinaryRnnDecoder.checkBinding(h, entropy, expected == null ? null : expected.modelId);
+        }
+        return new Decoder(container, entropy);
     }
 
     private static void checkMode(Header h) throws BitstreamException {
-        if (h.entropyMode() != EntropyMode.RAW && h.entropyMode() != EntropyMode.CONTEXT) {
+        if (h.entropyMode() == null) {
             throw new BitstreamException(BitstreamException.Kind.UNSUPPORTED_MODE,
-                "entropy mode " + h.entropyMode().pythonName()
-                + " is not supported by this version");
+                "entropy mode is not supported by this version");
         }
     }
 
-    /** A decoder over an already parsed container (no model check). */
+    /** A decoder over an already parsed raw or context-mode container (no model check). */
     public Decoder(Bitstream.Container container) throws BitstreamException {
+        this(container, null);
+    }
+
+    /**
+     * A decoder over an already parsed container; {@code entropyModel} is needed
+     * (and checked against the file's entropy model id) in mode binaryrnn only.
+     */
+    public Decoder(Bitstream.Container container, BinaryRnnModel entropyModel)
+            throws BitstreamException {
         this.container = container;
         this.header = container.header();
+        this.entropyModel = entropyModel;
         checkMode(header);
+        if (header.entropyMode() == EntropyMode.BINARYRNN) {
+            BinaryRnnDecoder.checkBinding(header, entropyModel, null);
+        }
         long count = header.codeCount();
         if (count > Integer.MAX_VALUE - 16) {
             throw new BitstreamException(BitstreamException.Kind.LIMIT,
@@ -131,6 +156,10 @@ public final class Decoder {
         if (header.entropyMode() == EntropyMode.RAW) {
             codes = new Codes(rows, cols, depth, Bitstream.unpackCodes(payload, rows * cols * depth));
             bits = codes.toBits();
+        } else if (header.entropyMode() == EntropyMode.BINARYRNN) {
+            bits = BinaryRnnDecoder.decodeIteration(entropyModel, payload, t + 1, rows, cols,
+                                                    prev1, prev2, null);
+            codes = new Codes(rows, cols, depth, bits);  // every position is coded: all +-1
         } else {
             bits = ContextModel.decode(payload, rows, cols, depth, prev1, prev2);
             codes = Codes.fromBits(rows, cols, depth, bits);

@@ -121,13 +121,13 @@ public class DecoderTest {
     }
 
     @Test
-    public void theReservedBinaryRnnModeIsRefusedLikeInPython() throws Exception {
+    public void aBinaryRnnFileWithoutItsEntropyModelIdIsRefusedLikeInPython() throws Exception {
         Vectors.Entry e = Vectors.find("context_entropy_binaryrnn.trc");
         try {
             Decoder.open(Vectors.bytes(e.file));
             fail("decoded a binaryrnn file");
         } catch (BitstreamException expected) {
-            assertEquals(BitstreamException.Kind.UNSUPPORTED_MODE, expected.kind());
+            assertEquals(BitstreamException.Kind.MALFORMED, expected.kind());
             assertEquals(e.get("decode"), expected.getMessage());
         }
     }

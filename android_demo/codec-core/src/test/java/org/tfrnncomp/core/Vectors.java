@@ -9,7 +9,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The golden vectors written by tools/make_vectors.py (test resources, {@code /vectors/}). */
+/**
+ * The golden vectors written by tools/make_vectors.py (test resources, {@code /vectors/});
+ * the methods with a {@code dir} argument read another folder of test resources
+ * (tools/make_binaryrnn_vectors.py writes {@code /vectors_binaryrnn/}).
+ */
 final class Vectors {
     /** One line of index.txt. */
     static final class Entry {
@@ -54,11 +58,17 @@ final class Vectors {
         }
     }
 
-    private static List<Entry> index;
+    static final String DEFAULT_DIR = "vectors";
+    private static final Map<String, List<Entry>> INDEXES = new LinkedHashMap<>();
 
-    static synchronized List<Entry> index() throws IOException {
+    static List<Entry> index() throws IOException {
+        return index(DEFAULT_DIR);
+    }
+
+    static synchronized List<Entry> index(String dir) throws IOException {
+        List<Entry> index = INDEXES.get(dir);
         if (index == null) {
-            String text = new String(bytes("index.txt"), StandardCharsets.UTF_8);
+            String text = new String(bytes(dir, "index.txt"), StandardCharsets.UTF_8);
             List<Entry> entries = new ArrayList<>();
             for (String line : text.split("\n")) {
                 if (line.isEmpty() || line.startsWith("#")) {
@@ -73,13 +83,18 @@ final class Vectors {
                 entries.add(new Entry(parts[0], parts[1], fields));
             }
             index = entries;
+            INDEXES.put(dir, index);
         }
         return index;
     }
 
     static List<Entry> of(String kind) throws IOException {
+        return of(DEFAULT_DIR, kind);
+    }
+
+    static List<Entry> of(String dir, String kind) throws IOException {
         List<Entry> out = new ArrayList<>();
-        for (Entry e : index()) {
+        for (Entry e : index(dir)) {
             if (e.kind.equals(kind)) {
                 out.add(e);
             }
@@ -101,10 +116,14 @@ final class Vectors {
     }
 
     static byte[] bytes(String name) throws IOException {
-        InputStream in = Vectors.class.getResourceAsStream("/vectors/" + name);
+        return bytes(DEFAULT_DIR, name);
+    }
+
+    static byte[] bytes(String dir, String name) throws IOException {
+        InputStream in = Vectors.class.getResourceAsStream("/" + dir + "/" + name);
         if (in == null) {
-            throw new IOException("test resource /vectors/" + name
-                + " not found; run tools/make_vectors.py");
+            throw new IOException("test resource /" + dir + "/" + name
+                + " not found; run the vector scripts in tools/");
         }
         try {
             return Npz.readAll(in);
@@ -114,9 +133,13 @@ final class Vectors {
     }
 
     static Map<String, Npz.Array> npz(String name) throws IOException {
-        InputStream in = Vectors.class.getResourceAsStream("/vectors/" + name);
+        return npz(DEFAULT_DIR, name);
+    }
+
+    static Map<String, Npz.Array> npz(String dir, String name) throws IOException {
+        InputStream in = Vectors.class.getResourceAsStream("/" + dir + "/" + name);
         if (in == null) {
-            throw new IOException("test resource /vectors/" + name + " not found");
+            throw new IOException("test resource /" + dir + "/" + name + " not found");
         }
         return Npz.read(in);
     }

@@ -1,0 +1,141 @@
+package org.tfrnncomp.core;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Entropy mode {@code binaryrnn}: range decoding with the integer BinaryRNN
+ * ({@code tfrnncomp/entropy/binaryrnn_coder.py}, spec {@code BINARYRNN.md}
+ * section 4). Each iteration is one chunk, its own range-coder stream; the
+ * decoder computes a code row's table indices ({@link BinaryRnnRows}) from the
+ * rows above and the two earlier iterations, decodes the row's active bits in
+ * raster order, and finally requires the range decoder's finalize check.
+ *
+ * <p>Codes are flat C-order {@code byte[h * w * D]} in {-1, 0, +1} (0 = not coded);
+ * an optional {@code active} mask {@code boolean[h * w]} says which positions the
+ * chunk codes ({@code null}: all).
+ */
+public final class BinaryRnnDecoder {
+    /** Header extension tag holding the entropy model id. */
+    public static final int ENTROPY_MODEL_TAG = 3;
+
+    private BinaryRnnDecoder() {
+    }
+
+    /**
+     * Decodes 1-based iteration {@code t} of shape {@code h x w x model.bits} from its
+     * chunk, given the codes of iterations t-1 and t-2 (null where absent).
+     *
+     * @throws BitstreamException ({@code MALFORMED}) if the finalize check fails
+     */
+    public static byte[] decodeIteration(BinaryRnnModel model, byte[] payload, int t, int h,
+                                         int w, byte[] prev1, byte[] prev2, boolean[] active)
+            throws BitstreamException {
+        checkActive(active, h, w);
+        int depth = model.bits;
+        byte[] codes = new byte[h * w * depth];
+        BinaryRnnRows rows = new BinaryRnnRows(model, h, w, t, codes, prev1, prev2);
+        RangeDecoder decoder = new RangeDecoder(payload);
+        for (int y = 0; y < h; y++) {
+            int[] indices = rows.next();
+            for (int x = 0; x < w; x++) {
+                if (active != null && !active[y * w + x]) {
+                    continue;
+                }
+                int at = (y * w + x) * depth;
+                for (int d = 0; d < depth; d++) {
+                    codes[at + d] = (byte) (2 * decoder.decodeBit(indices[x * depth + d]) - 1);
+                }
+            }
+        }
+        if (!decoder.finish()) {
+            throw new BitstreamException(BitstreamException.Kind.MALFORMED,
+                "entropy-coded chunk is inconsistent (range decoder check failed)");
+        }
+        return codes;
+    }
+
+    /**
+     * The table index of every bit of iteration {@code t} whose codes are known
+     * (encoder side; -1 at inactive positions). Inactive positions of {@code codes}
+     * must hold 0.
+     */
+    public static int[] indicesFor(BinaryRnnModel model, byte[] codes, int t, int h, int w,
+                                   byte[] prev1, byte[] prev2, boolean[] active) {
+        checkActive(active, h, w);
+        int depth = model.bits;
+        BinaryRnnRows rows = new BinaryRnnRows(model, h, w, t, codes, prev1, prev2);
+        int[] out = new int[codes.length];
+        for (int y = 0; y < h; y++) {
+            int[] indices = rows.next();
+            for (int x = 0; x < w; x++) {
+                boolean on = active == null || active[y * w + x];
+                for (int d = 0; d < depth; d++) {
+                    out[(y * w + x) * depth + d] = on ? indices[x * depth + d] : -1;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Range-codes iteration {@code t}'s codes (+-1, 0 where inactive): Python's encoder. */
+    public static byte[] encodeIteration(BinaryRnnModel model, byte[] codes, int t, int h, int w,
+                                         byte[] prev1, byte[] prev2, boolean[] active) {
+        int[] indices = indicesFor(model, codes, t, h, w, prev1, prev2, active);
+        RangeEncoder encoder = new RangeEncoder();
+        for (int i = 0; i < codes.length; i++) {
+            if (indices[i] >= 0) {
+                encoder.encodeBit(indices[i], codes[i] > 0 ? 1 : 0);
+            }
+        }
+        return encoder.finish();
+    }
+
+    /**
+     * Checks that a file of entropy mode binaryrnn was coded with {@code model} and
+     * that {@code model} belongs to the codec model {@code codecModelId} (null: not
+     * checked), as {@code Codec._check_entropy_model} of the Python package does.
+     */
+    public static void checkBinding(Header header, BinaryRnnModel model, String codecModelId)
+            throws BitstreamException {
+        byte[] value = header.extensionsView().get(ENTROPY_MODEL_TAG);
+        if (value == null) {
+            throw new BitstreamException(BitstreamException.Kind.MALFORMED,
+                "binaryrnn file has no entropy model id (extension 3)");
+        }
+        for (byte b : value) {
+            if (b < 0) {
+                throw new BitstreamException(BitstreamException.Kind.MALFORMED,
+                                             "entropy model id is not ASCII");
+            }
+        }
+        String fileId = new String(value, StandardCharsets.US_ASCII);
+        if (model == null) {
+            throw new BitstreamException(BitstreamException.Kind.UNSUPPORTED_MODE,
+                "file is entropy-coded with " + Header.pythonRepr(fileId)
+                + "; give the decoder that BinaryRNN model file");
+        }
+        if (codecModelId != null && !model.codecModelId().equals(codecModelId)) {
+            throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
+                "entropy model " + model.entropyId() + " belongs to codec model "
+                + Header.pythonRepr(model.codecModelId()) + ", not "
+                + Header.pythonRepr(codecModelId));
+        }
+        if (!fileId.equals(model.entropyId())) {
+            throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
+                "file was entropy-coded with " + Header.pythonRepr(fileId) + ", this codec has "
+                + Header.pythonRepr(model.entropyId()));
+        }
+        if (header.codeDepth() != model.bits) {
+            throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
+                "file's code depth " + header.codeDepth() + " does not match the entropy "
+                + "model's " + model.bits);
+        }
+    }
+
+    private static void checkActive(boolean[] active, int h, int w) {
+        if (active != null && active.length != h * w) {
+            throw new IllegalArgumentException("active mask holds " + active.length
+                                               + " values, expected " + h * w);
+        }
+    }
+}
