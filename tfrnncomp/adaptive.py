@@ -39,8 +39,8 @@ def stopping_rule(target_psnr=None, slope=None):
         if not math.isfinite(target_psnr) or target_psnr <= 0:
             raise TfrnncompError(f"target PSNR must be a positive number, got {target_psnr}")
         return QUALITY, psnr_to_mse(float(target_psnr))
-    if not math.isfinite(slope) or slope < 0:
-        raise TfrnncompError(f"slope must be a non-negative number, got {slope}")
+    if not math.isfinite(slope):
+        raise TfrnncompError(f"slope must be a finite number, got {slope}")
     return SLOPE, float(slope)
 
 

@@ -12,7 +12,7 @@ keep the previous reconstruction (:mod:`tfrnncomp.functions`).
 
 Extension value (big-endian)::
 
-    format u8 | block u8 | rows u16 | cols u16 | zlib(deflate) of the map
+    format u8 | block u8 | rows u16 | cols u16 | raw deflate (RFC 1951) of the map
 
 ``format`` 0 stores one byte per block (``M``); format 1 packs two blocks a
 byte (``M - 1`` in 4 bits, high nibble first; only if ``T <= 16``).  The
@@ -58,7 +58,7 @@ def encode(block, iteration_map):
         raise ValueError(f"block {block} or map shape {values.shape} out of range")
     formats = [_BYTES] + ([_NIBBLES] if values.max() <= 16 else [])
     options = [_HEAD.pack(fmt, int(block), *values.shape)
-               + zlib.compress(_payload(values, fmt), 9) for fmt in formats]
+               + _deflate(_payload(values, fmt)) for fmt in formats]
     return min(options, key=len)
 
 
@@ -67,12 +67,17 @@ def extension(block, iteration_map):
     return {MAP_TAG: encode(block, iteration_map)}
 
 
+def _deflate(data):
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: no zlib header
+    return deflater.compress(data) + deflater.flush()
+
+
 def _inflate(data, size):
-    inflater = zlib.decompressobj()
+    inflater = zlib.decompressobj(-15)
     try:
         raw = inflater.decompress(data, size + 1)
     except zlib.error as error:
-        raise BitstreamError(f"iteration map is not valid zlib data ({error})") from None
+        raise BitstreamError(f"iteration map is not valid deflate data ({error})") from None
     if len(raw) != size or not inflater.eof or inflater.unused_data:
         raise BitstreamError(f"iteration map holds {len(raw)} bytes (or trailing data), "
                              f"expected {size}")

@@ -201,12 +201,14 @@ def run_classic(codec, dataset, settings=None, log=None):
 
 
 def run_model(codec, dataset, iterations=None, entropy=None, name=None, description=None,
-              log=None):
+              log=None, one_pass=False):
     """Evaluate a :class:`tfrnncomp.Codec` at each iteration count (default 1..max).
 
     Each image is encoded once at the largest count with ``entropy`` (default: the codec's
     default mode); the k-iteration file is the header (declaring k) plus the first k chunks,
-    decoded on its own.
+    decoded on its own.  ``one_pass`` decodes every prefix in one pass instead
+    (``Codec.decompress_progressive``, identical images; ``decode_seconds`` is then that
+    pass's time, shared by every point).
     """
     from tfrnncomp import bitstream
     from tfrnncomp.codec import DEFAULT_ENTROPY
@@ -224,12 +226,19 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
         data = codec.compress(image, iterations=top, entropy=entropy)
         encode_seconds = time.perf_counter() - start
         container = codec.read(data, strict=True)
+        if one_pass:
+            start = time.perf_counter()
+            every = codec.decompress_progressive(data, strict=True)
+            decode_seconds = time.perf_counter() - start
         for k in iterations:
             header = dataclasses.replace(container.header, iterations=k)
             prefix = bitstream.write(header, container.chunks[:k])
-            start = time.perf_counter()
-            decoded = codec.decompress(prefix, strict=True)
-            decode_seconds = time.perf_counter() - start
+            if one_pass:
+                decoded = every[k - 1]
+            else:
+                start = time.perf_counter()
+                decoded = codec.decompress(prefix, strict=True)
+                decode_seconds = time.perf_counter() - start
             rows[k].append(measure.row(image_name, image, decoded, len(prefix),
                                        encode_seconds, decode_seconds))
         if log:
@@ -243,8 +252,69 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
             "entropy_mode": entropy, "encoded_once_at": top}
     notes = measure.notes + [f"encode_seconds is one encode at {top} iterations, "
                              "shared by every point"]
+    if one_pass:
+        notes.append("decode_seconds is one progressive decode of every prefix, shared by "
+                     "every point")
     return new_result(name or f"tfrnncomp-{model_name}" + ("-raw" if entropy == "raw" else ""),
                       description or f"tfrnncomp model {codec.model_id}, entropy mode {entropy}",
+                      info, dataset, points, notes)
+
+
+def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, name=None,
+                 log=None):
+    """Evaluate spatially adaptive coding (:mod:`tfrnncomp.adaptive`) at each setting.
+
+    ``rule`` ``"psnr"``: settings are per-block PSNR targets; ``"slope"``: MSE-gain
+    thresholds.  Each image is encoded once per setting into a real file (its bytes are
+    measured); the first image's file is decoded and must equal the encoder's
+    reconstruction, which is what the other rows measure (decoding is bit-exact, tested).
+    Rows also hold the iteration map's bytes (``map_bytes``) and mean iterations per block.
+    """
+    from tfrnncomp import adaptive, bitstream, blockmap
+    from tfrnncomp.codec import DEFAULT_ENTROPY
+
+    entropy = entropy or DEFAULT_ENTROPY
+    measure = Measurer()
+    points = []
+    for setting in settings:
+        kind, threshold = adaptive.stopping_rule(**{"target_psnr" if rule == "psnr" else
+                                                    "slope": float(setting)})
+        rows = []
+        for index, (image_name, image) in enumerate(zip(dataset.names, dataset.images)):
+            start = time.perf_counter()
+            codes, the_map, decoded = adaptive.encode(codec, image, codec.max_iterations,
+                                                      block, kind, threshold)
+            data = codec.write(codes, *image.shape[:2], 3, entropy,
+                               iteration_map=(block, the_map))
+            encode_seconds = time.perf_counter() - start
+            decode_seconds = None
+            if index == 0:
+                start = time.perf_counter()
+                if not np.array_equal(codec.decompress(data, strict=True), decoded):
+                    raise RuntimeError(f"{image_name}: decoding differs from the encoder")
+                decode_seconds = time.perf_counter() - start
+            row = measure.row(image_name, image, decoded, len(data), encode_seconds,
+                              decode_seconds or 0.0)
+            row["decode_seconds"] = decode_seconds
+            row["map_bytes"] = len(blockmap.encode(block, the_map)) + 3  # + TLV head
+            row["mean_iterations"] = float(the_map.mean())
+            rows.append(row)
+        point = make_point(setting, rows)
+        point["decode_seconds"] = rows[0]["decode_seconds"]
+        points.append(point)
+        _log_point(log, name or "adaptive", point)
+    info = {"family": "tfrnncomp", "setting_name": f"adaptive_{rule}", "settings": list(settings),
+            "model_id": codec.model_id, "config": codec.config.to_dict(),
+            "entropy_mode": entropy, "adaptive": {"rule": rule, "block": block,
+                                                  "max_iterations": codec.max_iterations},
+            "format_version": bitstream.FORMAT_VERSION}
+    notes = measure.notes + [
+        "adaptive: one encode per image and setting; decode_seconds and a bit-exact check "
+        "from the first image's file only; the other rows measure the encoder's "
+        "reconstruction, which the decoder reproduces exactly"]
+    default = f"tfrnncomp-{codec.config.name}-adaptive" + ("" if rule == "psnr" else f"-{rule}")
+    return new_result(name or default, f"tfrnncomp model {codec.model_id}, spatially adaptive "
+                      f"({rule} rule, blocks of {block}x{block} codes), entropy mode {entropy}",
                       info, dataset, points, notes)
 
 

@@ -97,13 +97,13 @@ def indices_for(bits, previous=(None, None), active=None):
     n0 = before[rows, ctx, 0]
     n1 = before[rows, ctx, 1]
     indices = cdf0_from_counts(n0, n1) - 1
-    return indices if active is None else indices[mask]
+    return indices if active is None else indices[mask].reshape(-1)
 
 
 def code_length(bits, previous=(None, None), active=None):
     """The model's ideal code length in bits (the cross-entropy of the coded bits)."""
     bits = np.asarray(bits)
-    coded = bits if active is None else bits[_active(active, bits.shape)]
+    coded = bits if active is None else bits[_active(active, bits.shape)].reshape(-1)
     cdf0 = (indices_for(bits, previous, active) + 1) / float(1 << rangecoder.PRECISION)
     p = np.where(coded == 0, cdf0, 1.0 - cdf0)
     return float(-np.log2(p).sum())
