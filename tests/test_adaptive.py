@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import smooth_image
 from tfrnncomp import adaptive, bitstream, blockmap
+from tfrnncomp.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
 from tfrnncomp.entropy import context
 from tfrnncomp.errors import BitstreamError, TfrnncompError, TruncatedError
@@ -306,3 +307,22 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
     report = json.loads((tmp_path / "bd.json").read_text())
     assert report["results"][0]["rule"] == "slope" and report["results"][0]["images"] == 1
     assert "| map bytes / image |" in (tmp_path / "bd.md").read_text()
+
+
+def test_the_lagrangian_plan_minimises_distortion_plus_slope_times_iterations():
+    block_mse = np.array([[[9.0, 50.0]], [[8.5, 20.0]], [[8.4, 5.0]]])  # [T=3, 1, 2]
+    assert lagrangian_plan(block_mse, 1.0).tolist() == [[1, 3]]
+    assert lagrangian_plan(block_mse, 0.05).tolist() == [[3, 3]]
+    assert lagrangian_plan(block_mse, 100.0).tolist() == [[1, 1]]
+
+
+def test_the_lagrangian_rule_codes_each_block_with_its_planned_iterations(tiny_codec, image):
+    found = adaptive.history(tiny_codec, image, 5, 2)
+    assert found.shape == (5, 3, 4)
+    slope = float(np.median(np.abs(np.diff(found, axis=0))))
+    plan = lagrangian_plan(found, slope)
+    codes, the_map, reconstruction = adaptive.encode(tiny_codec, image, 5, 2, "lagrangian",
+                                                     slope, found)
+    assert np.array_equal(the_map, plan) and len(codes) == plan.max()
+    data = tiny_codec.compress(image, iterations=5, adaptive=True, slope=slope, entropy="raw")
+    assert np.array_equal(tiny_codec.decompress(data), reconstruction)

@@ -264,8 +264,10 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
                  log=None):
     """Evaluate spatially adaptive coding (:mod:`tfrnncomp.adaptive`) at each setting.
 
-    ``rule`` ``"psnr"``: settings are per-block PSNR targets; ``"slope"``: MSE-gain
-    thresholds.  Each image is encoded once per setting into a real file (its bytes are
+    ``rule`` ``"psnr"``: settings are per-block PSNR targets; ``"slope"``: one-pass
+    MSE-gain thresholds; ``"lagrangian"``: two-pass equal-slope allocation (its first
+    pass is run once per image and its time added to every setting's encode_seconds).
+    Each image is encoded once per setting into a real file (its bytes are
     measured); the first image's file is decoded and must equal the encoder's
     reconstruction, which is what the other rows measure (decoding is bit-exact, tested).
     Rows also hold the iteration map's bytes (``map_bytes``) and mean iterations per block.
@@ -275,15 +277,21 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
 
     entropy = entropy or DEFAULT_ENTROPY
     measure = Measurer()
-    points = []
+    points, first_pass = [], {}
+    kinds = {"psnr": adaptive.QUALITY, "slope": adaptive.SLOPE, "lagrangian": "lagrangian"}
     for setting in settings:
-        kind, threshold = adaptive.stopping_rule(**{"target_psnr" if rule == "psnr" else
-                                                    "slope": float(setting)})
+        kind = kinds[rule]
+        threshold = adaptive.psnr_to_mse(setting) if rule == "psnr" else float(setting)
         rows = []
         for index, (image_name, image) in enumerate(zip(dataset.names, dataset.images)):
-            start = time.perf_counter()
+            if rule == "lagrangian" and image_name not in first_pass:
+                start = time.perf_counter()
+                found = adaptive.history(codec, image, codec.max_iterations, block)
+                first_pass[image_name] = (found, time.perf_counter() - start)
+            block_mse, first_seconds = first_pass.get(image_name, (None, 0.0))
+            start = time.perf_counter() - first_seconds
             codes, the_map, decoded = adaptive.encode(codec, image, codec.max_iterations,
-                                                      block, kind, threshold)
+                                                      block, kind, threshold, block_mse)
             data = codec.write(codes, *image.shape[:2], 3, entropy,
                                iteration_map=(block, the_map))
             encode_seconds = time.perf_counter() - start

@@ -71,7 +71,8 @@ class CodecFunctions:
                 tf.TensorSpec([], tf.int32, name="iterations"),
                 tf.TensorSpec([], tf.int32, name="block"),
                 tf.TensorSpec([], tf.int32, name="rule"),
-                tf.TensorSpec([], tf.float32, name="threshold")])
+                tf.TensorSpec([], tf.float32, name="threshold"),
+                tf.TensorSpec([None, None], tf.int32, name="plan")])
 
     def _start(self, image):
         """Padded input in model range and the zero state of every iteration variable."""
@@ -155,16 +156,19 @@ class CodecFunctions:
         """The image after every iteration, ``uint8[T, height, width, 3]``, in one pass."""
         return self._decode_loop(codes, height, width, keep_all=True)
 
-    def _encode_adaptive(self, image, iterations, block, rule, threshold):
-        """Spatially adaptive encoding: ``{codes, map, reconstruction}``.
+    def _encode_adaptive(self, image, iterations, block, rule, threshold, plan):
+        """Spatially adaptive encoding: ``{codes, map, reconstruction, block_mse}``.
 
         After each iteration every active block of ``block x block`` code positions
         measures its MSE (uint8 RGB, over the image's own pixels) and stops if
         ``rule`` 0: ``mse <= threshold`` (a quality target), or
         ``rule`` 1: ``previous_mse - mse <= threshold`` (the last iteration's gain per
-        block, i.e. per equal number of raw bits, fell below a slope).
-        ``map int32[rows, cols]`` counts each block's iterations; ``codes`` has
-        ``max(map)`` iterations (the loop ends once every block stopped).
+        block, i.e. per equal number of raw bits, fell below a slope), or
+        ``rule`` 2: never by itself;
+        and in every case once it had ``plan[by, bx]`` iterations (``plan int32[rows,
+        cols]``).  ``map int32[rows, cols]`` counts each block's iterations; ``codes`` has
+        ``max(map)`` iterations (the loop ends once every block stopped); ``block_mse
+        float32[T, rows, cols]`` is each block's MSE after each iteration.
         """
         tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
         tf.debugging.assert_greater(block, 0, message="block must be >= 1")
@@ -177,6 +181,7 @@ class CodecFunctions:
         counts = tf.zeros(tf.stack([rows, cols]), tf.int32)
         previous = measure(state[2])
         codes = tf.TensorArray(tf.int8, size=0, dynamic_size=True)
+        history = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
         for t in tf.range(iterations):
             if not tf.reduce_any(active):
                 break
@@ -185,10 +190,12 @@ class CodecFunctions:
             codes = codes.write(t, bits)
             counts += tf.cast(active, tf.int32)
             mse = measure(state[2])
+            history = history.write(t, mse)
             done = tf.where(rule == 0, mse <= threshold, previous - mse <= threshold)
+            done = tf.logical_or(tf.logical_and(done, rule != 2), counts >= plan)
             active = tf.logical_and(active, tf.logical_not(done))
             previous = mse
-        return {"codes": codes.stack(), "map": counts,
+        return {"codes": codes.stack(), "map": counts, "block_mse": history.stack(),
                 "reconstruction": to_uint8(state[2][0, :height, :width])}
 
 

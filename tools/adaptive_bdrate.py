@@ -9,7 +9,8 @@ fixed-iteration curve on PSNR and on MS-SSIM (dB), negative = fewer bits for the
 (tfrnncomp/rd.py: bjontegaard, pchip, over the quality range both curves reach), the bpp range,
 and the iteration map's share of the bytes.  If the fixed file covers more images, its points
 are recomputed from its per-image rows on the adaptive file's images, so both curves are on
-the same images.  Writes OUT.json and OUT.md.
+the same images.  Adaptive files with the same result name (one sweep run in parts, on the
+same images) are merged into one curve.  Writes OUT.json and OUT.md.
 """
 
 import argparse
@@ -35,6 +36,20 @@ def on_images(result, names):
         points.append(evaluate.make_point(point["setting"], rows))
     return {**result, "points": points,
             "dataset": {**result["dataset"], "images": [n for n in have if n in set(names)]}}
+
+
+def merged(results):
+    """Same-named results (parts of one sweep on the same images) as one result each."""
+    by_name = {}
+    for result in results:
+        first = by_name.setdefault(result["name"], result)
+        if first is result:
+            continue
+        if first["dataset"]["images"] != result["dataset"]["images"]:
+            raise SystemExit(f"adaptive_bdrate: parts of {result['name']} differ in images")
+        points = sorted(first["points"] + result["points"], key=lambda p: p["bpp"])
+        by_name[result["name"]] = {**first, "points": points}
+    return list(by_name.values())
 
 
 def summarise(adaptive, fixed):
@@ -79,8 +94,7 @@ def main(argv=None):
 
     fixed_all = evaluate.load_result(args.fixed)
     summaries, anchor = [], fixed_all
-    for path in args.adaptive:
-        adaptive = evaluate.load_result(path)
+    for adaptive in merged([evaluate.load_result(path) for path in args.adaptive]):
         anchor = on_images(fixed_all, adaptive["dataset"]["images"])
         summaries.append(summarise(adaptive, anchor))
     report = {"fixed": {"name": fixed_all["name"], "model_id": fixed_all["codec"].get("model_id"),

@@ -9,9 +9,9 @@
 
 Each image is encoded once at the largest iteration count; every k-iteration file (the header
 plus the first k chunks) is decoded and measured like the classic codecs (tools/bench_codecs.py).
-With --adaptive (psnr: per-block PSNR targets; slope: per-block MSE-gain thresholds, see
-tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
-allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope].json (same schema).
+With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
+lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
+allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
 A missing image folder is skipped with a message and exit status 0.
 """
 
@@ -50,7 +50,7 @@ def main(argv=None):
                         help="e.g. 1-16 (default: 1..the model's max_iterations)")
     parser.add_argument("--entropy", choices=("context", "raw"), default=None,
                         help="entropy mode of the files (default: the codec's default, context)")
-    parser.add_argument("--adaptive", choices=("psnr", "slope"), default=None,
+    parser.add_argument("--adaptive", choices=("psnr", "slope", "lagrangian"), default=None,
                         help="sweep spatially adaptive coding over --settings instead")
     parser.add_argument("--settings", default=None,
                         help="adaptive settings, comma-separated (e.g. 20,22,24,26,28)")
