@@ -37,7 +37,7 @@ def psnr_to_mse(psnr):
 
 
 def stopping_rule(target_psnr=None, slope=None):
-    """``(rule, threshold)`` for :meth:`CodecFunctions.encode_adaptive`."""
+    """``(rule, threshold)`` for :func:`encode` (rule :data:`QUALITY` or ``"lagrangian"``)."""
     if (target_psnr is None) == (slope is None):
         raise TfrnncompError("adaptive coding needs one stopping rule: target_psnr or slope")
     if target_psnr is not None:
