@@ -282,11 +282,12 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
     from PIL import Image
 
     from tfrnncomp import evaluate
+    from tfrnncomp.evaluate_adaptive import run_adaptive
 
     Image.fromarray(smooth_image(64, 96, seed=2)).save(tmp_path / "a.png")
     dataset = evaluate.load_dataset(str(tmp_path))
-    result = evaluate.run_adaptive(tiny_codec, dataset, [1e9, -1e9], rule="slope", block=2,
-                                   entropy="raw")
+    result = run_adaptive(tiny_codec, dataset, [1e9, -1e9], rule="slope", block=2,
+                          entropy="raw")
     first, last = result["points"]
     assert first["per_image"][0]["mean_iterations"] == 1.0
     assert last["per_image"][0]["mean_iterations"] == tiny_codec.max_iterations

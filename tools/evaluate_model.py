@@ -84,9 +84,10 @@ def main(argv=None):
         if not args.settings:
             parser.error("--adaptive needs --settings")
         settings = [float(v) for v in args.settings.split(",")]
-        result = evaluate.run_adaptive(codec, dataset, settings, rule=args.adaptive,
-                                       block=args.block, entropy=args.entropy, name=args.name,
-                                       log=log)
+        from tfrnncomp.evaluate_adaptive import run_adaptive
+
+        result = run_adaptive(codec, dataset, settings, rule=args.adaptive, block=args.block,
+                              entropy=args.entropy, name=args.name, log=log)
     else:
         result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
                                     name=args.name, description=args.description, log=log,
