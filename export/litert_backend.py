@@ -137,6 +137,9 @@ class LiteRTSteps:
         if header.model_id != self.model_id:
             raise ValueError(f"file was written by model {header.model_id!r}, "
                              f"these step models are {self.model_id!r}")
+        if header.iteration_map is not None:
+            raise ValueError("spatially adaptive files (iteration map, tag 2) are not supported "
+                             "by the step-model host loop; decode them with tfrnncomp.Codec")
         chunks = container.chunks[:iterations] if iterations else container.chunks
         if not chunks:
             raise ValueError("file holds no whole iteration")

@@ -277,7 +277,7 @@ def test_nonzero_reserved_flags_are_rejected():
 
 
 def test_duplicate_extension_tags_are_rejected():
-    _, _, data = make_file(extensions={1: b"a", 2: b"b"})
+    _, _, data = make_file(extensions={1: b"a", 5: b"b"})  # tag 2 is the iteration map
     second_tag = fixed_offset() + 23 + 4  # first record is 4 bytes (tag, len 1, value)
     with pytest.raises(BitstreamError, match="duplicate extension tag 1"):
         bs.read(reforge(data, second_tag, b"\x01"))

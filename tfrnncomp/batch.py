@@ -143,6 +143,8 @@ def info(path, compare=None, model=None):
     report = bitstream.info_dict(container)
     report["file"] = path
     report["raw_chunk_bytes"] = container.header.raw_chunk_bytes
+    report["raw_bytes"] = sum(container.header.raw_chunk_bytes_at(i)
+                              for i in range(len(container.chunks)))
     if compare is None:
         return report
     from tfrnncomp import metrics
@@ -179,9 +181,15 @@ def format_info(report):
     if "chunk_bytes" in report:
         raw = report.get("raw_chunk_bytes")
         lines.append("  chunk bytes   " + " ".join(str(n) for n in report["chunk_bytes"]))
-        if raw:
-            saved = 1.0 - sum(report["chunk_bytes"]) / float(raw * len(report["chunk_bytes"]))
-            lines.append(f"  raw bytes     {raw} per chunk; entropy coding saves {saved:.1%}")
+        total = report.get("raw_bytes", (raw or 0) * len(report["chunk_bytes"]))
+        if raw and total:
+            saved = 1.0 - sum(report["chunk_bytes"]) / float(total)
+            lines.append(f"  raw bytes     {raw} per full chunk; entropy coding saves {saved:.1%}")
+    if "iteration_map" in report:
+        m = report["iteration_map"]
+        lines.append(f"  adaptive      blocks of {m['block']}x{m['block']} codes, {m['rows']}x"
+                     f"{m['cols']} map, mean {m['mean_iterations']} iterations; blocks "
+                     "stopping after 1.. : " + " ".join(map(str, m["blocks_stopping_after"])))
     for row in report.get("quality", []):
         quality = f"  it {row['iterations']:2d}: {row['bytes']:8d} B  {row['bpp']:.4f} bpp  " \
                   f"PSNR {row['psnr']:.2f} dB"

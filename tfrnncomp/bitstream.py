@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
 import math
 import struct
@@ -26,6 +27,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from . import blockmap
 from .errors import (
     BitstreamError,
     ChecksumError,
@@ -134,6 +136,32 @@ class Header:
         """Size in bytes of one iteration's code packed as raw bits."""
         return math.ceil(math.prod(self.code_shape) / 8)
 
+    @functools.cached_property
+    def iteration_map(self):
+        """``(block, map uint8[rows, cols])`` of a spatially adaptive file, else None.
+
+        Validated on first use (:func:`tfrnncomp.blockmap.decode`): BitstreamError if bad.
+        """
+        value = self.extensions.get(blockmap.MAP_TAG)
+        if value is None:
+            return None
+        return blockmap.decode(value, self.code_shape, self.iterations)
+
+    def active_positions(self, index: int):
+        """Bool ``[h, w]`` of the code positions coded in chunk ``index`` (0-based), or None
+        if every position is (a file without an iteration map)."""
+        if self.iteration_map is None:
+            return None
+        block, values = self.iteration_map
+        return blockmap.active_positions(values, block, self.code_shape, index + 1)
+
+    def raw_chunk_bytes_at(self, index: int) -> int:
+        """Size of chunk ``index`` (0-based) as raw bits: only its active positions count."""
+        active = self.active_positions(index)
+        if active is None:
+            return self.raw_chunk_bytes
+        return math.ceil(int(active.sum()) * self.code_depth / 8)
+
     @property
     def max_chunk_bytes(self) -> int:
         """Largest chunk payload a reader accepts for this header."""
@@ -182,6 +210,7 @@ class Header:
                 raise BitstreamError(f"extension {tag} is {len(value)} bytes, above 65535")
         if len(_encode_extensions(self.extensions)) > 0xFFFF:
             raise BitstreamError("extensions take more than 65535 bytes")
+        self.iteration_map  # noqa: B018 - validates the map (BitstreamError)
 
 
 def _encode_extensions(extensions: Mapping[int, bytes]) -> bytes:
@@ -286,8 +315,8 @@ def write(header: Header, chunks: Sequence[bytes]) -> bytes:
     for i, payload in enumerate(chunks):
         payload = bytes(payload)
         size = len(payload)
-        if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes:
-            raise ValueError(f"chunk {i + 1}: RAW chunks must be {header.raw_chunk_bytes} "
+        if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes_at(i):
+            raise ValueError(f"chunk {i + 1}: RAW chunks must be {header.raw_chunk_bytes_at(i)} "
                              f"bytes, got {size}")
         if size > header.max_chunk_bytes:
             raise ValueError(f"chunk {i + 1}: {size} bytes, above the bound of "
@@ -315,9 +344,9 @@ def read(data, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False) ->
         where = f"chunk {i + 1} of {total}"
         if n - pos >= 4:
             size = _U32.unpack_from(buf, pos)[0]
-            if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes:
+            if header.entropy_mode == EntropyMode.RAW and size != header.raw_chunk_bytes_at(i):
                 raise BitstreamError(f"{where}: length {size}, expected "
-                                     f"{header.raw_chunk_bytes} for RAW codes")
+                                     f"{header.raw_chunk_bytes_at(i)} for RAW codes")
             if size > bound:
                 raise BitstreamError(f"{where}: length {size} is above the bound of {bound}")
         if n - pos < 4 or n - pos < 8 + size:
@@ -379,4 +408,6 @@ def info_dict(container: Container) -> dict:
         bits_per_pixel_after_chunk=bpp,
         extensions={str(tag): value.hex() for tag, value in h.extensions.items()},
     )
+    if h.iteration_map is not None:
+        info["iteration_map"] = blockmap.summary(h.iteration_map[1], h.iteration_map[0])
     return info

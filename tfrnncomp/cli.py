@@ -59,6 +59,14 @@ def _parser():
                    help="entropy coding of the bits: binaryrnn (the BinaryRNN), context "
                    "(adaptive context model) or raw; auto (default): binaryrnn if the model "
                    "ships one, else context")
+    p.add_argument("--adaptive", action="store_true",
+                   help="spatially adaptive: each 32x32 block stops once it reaches "
+                   "--target-psnr (or --slope)")
+    p.add_argument("--slope", type=float, default=None,
+                   help="with --adaptive: stop a block once an iteration lowers its MSE by at "
+                   "most this (equal-slope allocation; --iterations caps the count)")
+    p.add_argument("--block", type=int, default=2,
+                   help="with --adaptive: block size in 16x16 code positions (default 2)")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
     p.add_argument("--jobs", type=int, default=1,
                    help="folder mode: parallel readers and compression workers (default 1)")
@@ -130,6 +138,8 @@ def _compress(args):
     kwargs = dict(iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
                   target_msssim=args.target_msssim, target_psnr=args.target_psnr,
                   drop_alpha=args.drop_alpha, entropy=args.entropy)
+    if args.adaptive or args.slope is not None:
+        kwargs.update(adaptive=args.adaptive, slope=args.slope, block=args.block)
     if os.path.isdir(args.input):
         return batch.compress_folder(codec, args.input, args.output, force=args.force,
                                      jobs=args.jobs, **kwargs)

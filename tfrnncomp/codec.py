@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from tfrnncomp import bitstream, image_io, zoo
+from tfrnncomp import bitstream, blockmap, image_io, zoo
 from tfrnncomp.errors import BitstreamError, InputImageError, ModelMismatchError, TfrnncompError
 
 #: entropy modes by their CLI names; the default is the best one this package has
@@ -71,12 +71,16 @@ class Codec:
     def resolve_entropy(self, entropy):
         return self.default_entropy if entropy in (None, "auto") else entropy
 
-    def header_for(self, height, width, channels, iterations, entropy="raw", tile=None):
+    def header_for(self, height, width, channels, iterations, entropy="raw", tile=None,
+                   iteration_map=None):
+        """The header of a file; ``iteration_map`` is ``(block, map)`` of an adaptive one."""
         from tfrnncomp import tiling
 
         entropy = self.resolve_entropy(entropy)
         multiple = 32
-        extensions = tiling.extension(tile)
+        extensions = dict(tiling.extension(tile))
+        if iteration_map is not None:
+            extensions.update(blockmap.extension(*iteration_map))
         if _entropy_mode(entropy) == bitstream.EntropyMode.BINARYRNN:
             extensions[ENTROPY_MODEL_TAG] = self.entropy_net.entropy_id.encode("ascii")
         return bitstream.Header(extensions=extensions,
@@ -125,36 +129,54 @@ class Codec:
         integer_net.check_binding(self._entropy_model, self.model_id)
         return self._entropy_model
 
-    def encode_chunks(self, codes, entropy):
-        """Payloads of every iteration: packed bits (raw) or range-coded bits."""
+    def encode_chunks(self, codes, entropy, header=None):
+        """Payloads of every iteration: packed bits (raw) or range-coded bits.
+
+        With the ``header`` of an adaptive file only each iteration's active positions
+        are coded.
+        """
         mode = _entropy_mode(self.resolve_entropy(entropy))
+        active = [None if header is None else header.active_positions(t)
+                  for t in range(len(codes))]
         if mode == bitstream.EntropyMode.RAW:
-            return [bitstream.pack_codes(c) for c in codes]
+            return [bitstream.pack_codes(c) if a is None else blockmap.pack_active(c, a)
+                    for c, a in zip(codes, active)]
         if mode == bitstream.EntropyMode.BINARYRNN:
             from tfrnncomp.entropy import binaryrnn_coder
 
-            return binaryrnn_coder.encode(self.entropy_net, self.table, codes)
+            return binaryrnn_coder.encode(self.entropy_net, self.table, codes,
+                                          None if active[0] is None else np.stack(active))
         from tfrnncomp.entropy import context
 
         bits = (np.asarray(codes) > 0).astype(np.uint8)
-        return [context.encode(self.table, bits[t], _previous(bits, t)) for t in range(len(bits))]
+        return [context.encode(self.table, bits[t], _previous(bits, t), active[t])
+                for t in range(len(bits))]
 
     def decode_chunks(self, header, chunks):
-        """Codes ``int8[T,h,w,bits]`` in {-1,+1} from the chunks of a file."""
+        """Codes ``int8[T,h,w,bits]`` in {-1,+1} (0 where an adaptive file codes nothing)."""
+        active = [header.active_positions(t) for t in range(len(chunks))]
         if header.entropy_mode == bitstream.EntropyMode.RAW:
-            return np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
+            return np.stack([
+                bitstream.unpack_codes(c, header.code_shape) if a is None
+                else blockmap.unpack_active(c, a, header.code_depth)
+                for c, a in zip(chunks, active)])
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
             from tfrnncomp.entropy import binaryrnn_coder
 
             self._check_entropy_model(header)
-            return binaryrnn_coder.decode(self.entropy_net, self.table, chunks, header.code_shape)
+            return binaryrnn_coder.decode(self.entropy_net, self.table, chunks, header.code_shape,
+                                          None if header.iteration_map is None
+                                          else np.stack(active))
         from tfrnncomp.entropy import context
 
         bits = []
-        for chunk in chunks:
+        for chunk, mask in zip(chunks, active):
             bits.append(context.decode(self.table, chunk, header.code_shape,
-                                       _previous(bits, len(bits))))
-        return np.stack(bits).astype(np.int8) * 2 - 1
+                                       _previous(bits, len(bits)), mask))
+        codes = np.stack(bits).astype(np.int8) * 2 - 1
+        if header.iteration_map is not None:
+            codes *= np.stack(active)[..., None].astype(np.int8)
+        return codes
 
     def _check_entropy_model(self, header):
         from tfrnncomp.entropy import integer_net
@@ -213,7 +235,8 @@ class Codec:
 
     def compress(self, image, iterations=None, *, bpp=None, target_size=None,
                  target_msssim=None, target_psnr=None, drop_alpha=False,
-                 entropy=DEFAULT_ENTROPY):
+                 entropy=DEFAULT_ENTROPY, adaptive=False, slope=None,
+                 block=blockmap.DEFAULT_BLOCK):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
@@ -224,6 +247,11 @@ class Codec:
         ``entropy`` is ``"binaryrnn"`` (range coding with the BinaryRNN), ``"context"``
         (range coding with the adaptive context model), ``"raw"``, or ``"auto"`` (the
         default: binaryrnn if this codec has a BinaryRNN, else context).
+
+        ``adaptive=True`` allocates iterations per block of ``block x block`` code
+        positions (:mod:`tfrnncomp.adaptive`): with ``target_psnr`` each block stops
+        once its own PSNR reaches it; with ``slope`` once its last iteration gained at
+        most that much MSE (``iterations`` then caps the count, default the maximum).
         """
         from tfrnncomp import rate
 
@@ -236,6 +264,11 @@ class Codec:
         settings = {"iterations": iterations, "bpp": bpp, "target_size": target_size,
                     "target_msssim": target_msssim, "target_psnr": target_psnr}
         given = [name for name, value in settings.items() if value is not None]
+        if adaptive:
+            return self._compress_adaptive(array, channels, entropy, given, settings, slope,
+                                           block)
+        if slope is not None:
+            raise TfrnncompError("slope is a stopping rule of adaptive=True")
         if len(given) > 1:
             raise TfrnncompError(f"give one rate setting, not {' and '.join(given)}")
         if target_size is not None:
@@ -250,13 +283,31 @@ class Codec:
         codes, tile = self.codes_for(array, iterations)
         return self.write(codes, height, width, channels, entropy, tile=tile)
 
-    def write(self, codes, height, width, channels, entropy, chunks=None, tile=None):
+    def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
+        from tfrnncomp import adaptive
+
+        allowed = {"target_psnr"} if slope is None else {"iterations"}
+        refused = [name for name in given if name not in allowed]
+        if refused:
+            raise TfrnncompError(
+                f"adaptive=True takes target_psnr, or slope with an optional iterations cap; "
+                f"not {' and '.join(refused)}")
+        iterations = settings["iterations"]
+        if iterations is not None:
+            iterations = self._check_iterations(iterations)
+        return adaptive.compress(self, array, channels, entropy, iterations=iterations,
+                                 block=block, target_psnr=settings["target_psnr"], slope=slope)
+
+    def write(self, codes, height, width, channels, entropy, chunks=None, tile=None,
+              iteration_map=None):
         """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known)."""
-        header = self.header_for(height, width, channels, len(codes), entropy, tile)
+        header = self.header_for(height, width, channels, len(codes), entropy, tile,
+                                 iteration_map)
         if tuple(codes.shape[1:]) != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
                                  f"expected {header.code_shape}")
-        chunks = self.encode_chunks(codes, entropy) if chunks is None else chunks
+        if chunks is None:
+            chunks = self.encode_chunks(codes, entropy, header if iteration_map else None)
         return bitstream.write(header, chunks)
 
     def read(self, data, strict=False):
@@ -274,6 +325,10 @@ class Codec:
             raise ModelMismatchError("file's code depth or block size does not match the model")
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
             self._check_entropy_model(header)
+        from tfrnncomp import tiling
+
+        if header.iteration_map is not None and tiling.tile_from_header(header) is not None:
+            raise BitstreamError("a file cannot be both tiled and spatially adaptive")
         expected = self.header_for(header.height, header.width, header.channels, 1)
         if (header.pad_height, header.pad_width) != (expected.pad_height, expected.pad_width):
             # the decoder works on the padded size: a 1x1 image must not cost max_pixels

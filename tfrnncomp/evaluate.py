@@ -201,12 +201,14 @@ def run_classic(codec, dataset, settings=None, log=None):
 
 
 def run_model(codec, dataset, iterations=None, entropy=None, name=None, description=None,
-              log=None):
+              log=None, one_pass=False):
     """Evaluate a :class:`tfrnncomp.Codec` at each iteration count (default 1..max).
 
     Each image is encoded once at the largest count with ``entropy`` (default: the codec's
     default mode); the k-iteration file is the header (declaring k) plus the first k chunks,
-    decoded on its own.
+    decoded on its own.  ``one_pass`` decodes every prefix in one pass instead
+    (``Codec.decompress_progressive``, identical images; ``decode_seconds`` is then that
+    pass's time, shared by every point).
     """
     from tfrnncomp import bitstream
     entropy = codec.resolve_entropy(entropy)
@@ -222,12 +224,19 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
         data = codec.compress(image, iterations=top, entropy=entropy)
         encode_seconds = time.perf_counter() - start
         container = codec.read(data, strict=True)
+        if one_pass:
+            start = time.perf_counter()
+            every = codec.decompress_progressive(data, strict=True)
+            decode_seconds = time.perf_counter() - start
         for k in iterations:
             header = dataclasses.replace(container.header, iterations=k)
             prefix = bitstream.write(header, container.chunks[:k])
-            start = time.perf_counter()
-            decoded = codec.decompress(prefix, strict=True)
-            decode_seconds = time.perf_counter() - start
+            if one_pass:
+                decoded = every[k - 1]
+            else:
+                start = time.perf_counter()
+                decoded = codec.decompress(prefix, strict=True)
+                decode_seconds = time.perf_counter() - start
             rows[k].append(measure.row(image_name, image, decoded, len(prefix),
                                        encode_seconds, decode_seconds))
         if log:
@@ -241,6 +250,9 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
             "entropy_mode": entropy, "encoded_once_at": top}
     notes = measure.notes + [f"encode_seconds is one encode at {top} iterations, "
                              "shared by every point"]
+    if one_pass:
+        notes.append("decode_seconds is one progressive decode of every prefix, shared by "
+                     "every point")
     return new_result(name or f"tfrnncomp-{model_name}" + ("-raw" if entropy == "raw" else ""),
                       description or f"tfrnncomp model {codec.model_id}, entropy mode {entropy}",
                       info, dataset, points, notes)

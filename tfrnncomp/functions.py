@@ -13,6 +13,13 @@ SavedModel and TFLite exports are built from these same functions.
 Encoding runs the decoder at every iteration, since the next iteration codes
 the residual of the current reconstruction (Toderici et al. 2017, Section 2);
 ``decode`` of the codes reproduces the encoder's reconstruction exactly.
+
+Spatially adaptive coding (Johnston et al. 2018; :mod:`tfrnncomp.blockmap`):
+``encode_adaptive`` stops each block of ``block x block`` code positions once
+it meets a stopping rule.  A stopped position's codes are 0 instead of +-1,
+and wherever a position's 32 codes are all 0 the decoder keeps the previous
+pixels of its 16x16 patch.  Encoder and decoder run this same masked
+computation, so ``decode`` still reproduces the encoder's reconstruction.
 """
 
 import tensorflow as tf
@@ -58,6 +65,14 @@ class CodecFunctions:
                             tf.TensorSpec([], tf.int32, name="width")]
         self.decode = tf.function(self._decode, input_signature=decode_signature)
         self.decode_all = tf.function(self._decode_all, input_signature=decode_signature)
+        self.encode_adaptive = tf.function(
+            self._encode_adaptive, input_signature=[
+                tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
+                tf.TensorSpec([], tf.int32, name="iterations"),
+                tf.TensorSpec([], tf.int32, name="block"),
+                tf.TensorSpec([], tf.int32, name="rule"),
+                tf.TensorSpec([], tf.float32, name="threshold"),
+                tf.TensorSpec([None, None], tf.int32, name="plan")])
 
     def _start(self, image):
         """Padded input in model range and the zero state of every iteration variable."""
@@ -74,12 +89,19 @@ class CodecFunctions:
         bits, enc_states = self.model.encoder_step(residual, enc_states, training=False)
         return tf.cast(bits, tf.int8), enc_states
 
-    def _iteration(self, x, state):
-        """One whole iteration: encode the residual, binarize, decode, reconstruct."""
+    def _iteration(self, x, state, active=None):
+        """One whole iteration: encode the residual, binarize, decode, reconstruct.
+
+        ``active`` (bool ``[h, w]`` code positions) zeroes the other positions' codes.
+        """
         bits, enc_states = self._encoder_half(x, state)
+        pixels = None
+        if active is not None:
+            bits = bits * tf.cast(active, tf.int8)[None, :, :, None]
+            pixels = _pixel_mask(active[None, :, :, None])
         _, dec_states, reconstruction, gain = state
         output, dec_states = self.model.decoder_step(tf.cast(bits, tf.float32), dec_states)
-        reconstruction, gain = self.model.reconstruct(output, reconstruction, gain)
+        reconstruction, gain = self.model.reconstruct(output, reconstruction, gain, pixels)
         return bits[0], (enc_states, dec_states, reconstruction, gain)
 
     def _encode(self, image, iterations):
@@ -118,8 +140,9 @@ class CodecFunctions:
         images = tf.TensorArray(tf.uint8, size=iterations if keep_all else 1)
         for t in tf.range(iterations):
             bits = tf.cast(codes[t][None], tf.float32)
+            active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True))
             output, dec_states = model.decoder_step(bits, dec_states)
-            reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+            reconstruction, gain = model.reconstruct(output, reconstruction, gain, active)
             if keep_all:
                 images = images.write(t, to_uint8(reconstruction[0, :height, :width]))
         if keep_all:
@@ -132,3 +155,76 @@ class CodecFunctions:
     def _decode_all(self, codes, height, width):
         """The image after every iteration, ``uint8[T, height, width, 3]``, in one pass."""
         return self._decode_loop(codes, height, width, keep_all=True)
+
+    def _encode_adaptive(self, image, iterations, block, rule, threshold, plan):
+        """Spatially adaptive encoding: ``{codes, map, reconstruction, block_mse}``.
+
+        After each iteration every active block of ``block x block`` code positions
+        measures its MSE (uint8 RGB, over the image's own pixels) and stops if
+        ``rule`` 0: ``mse <= threshold`` (a quality target), or
+        ``rule`` 1: ``previous_mse - mse <= threshold`` (the last iteration's gain per
+        block, i.e. per equal number of raw bits, fell below a slope), or
+        ``rule`` 2: never by itself;
+        and in every case once it had ``plan[by, bx]`` iterations (``plan int32[rows,
+        cols]``).  ``map int32[rows, cols]`` counts each block's iterations; ``codes`` has
+        ``max(map)`` iterations (the loop ends once every block stopped); ``block_mse
+        float32[T, rows, cols]`` is each block's MSE after each iteration.
+        """
+        tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
+        tf.debugging.assert_greater(block, 0, message="block must be >= 1")
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        x, state = self._start(image)
+        code_h, code_w = tf.shape(x)[1] // 16, tf.shape(x)[2] // 16
+        rows, cols = (code_h + block - 1) // block, (code_w + block - 1) // block
+        measure = _BlockError(pad_image(image), height, width, block * 16, rows, cols)
+        active = tf.ones(tf.stack([rows, cols]), tf.bool)
+        counts = tf.zeros(tf.stack([rows, cols]), tf.int32)
+        previous = measure(state[2])
+        codes = tf.TensorArray(tf.int8, size=0, dynamic_size=True)
+        history = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        for t in tf.range(iterations):
+            if not tf.reduce_any(active):
+                break
+            positions = tf.repeat(tf.repeat(active, block, axis=0), block, axis=1)
+            bits, state = self._iteration(x, state, positions[:code_h, :code_w])
+            codes = codes.write(t, bits)
+            counts += tf.cast(active, tf.int32)
+            mse = measure(state[2])
+            history = history.write(t, mse)
+            done = tf.where(rule == 0, mse <= threshold, previous - mse <= threshold)
+            done = tf.logical_or(tf.logical_and(done, rule != 2), counts >= plan)
+            active = tf.logical_and(active, tf.logical_not(done))
+            previous = mse
+        return {"codes": codes.stack(), "map": counts, "block_mse": history.stack(),
+                "reconstruction": to_uint8(state[2][0, :height, :width])}
+
+
+def _pixel_mask(active):
+    """Code-position mask ``[B,h,w,1]`` -> pixel mask ``[B,16h,16w,1]``."""
+    return tf.repeat(tf.repeat(active, 16, axis=1), 16, axis=2)
+
+
+class _BlockError:
+    """Per-block MSE of a reconstruction against the padded original (own pixels only)."""
+
+    def __init__(self, original, height, width, size, rows, cols):
+        self.original = tf.cast(original, tf.float32)
+        shape = tf.shape(original)
+        valid = tf.logical_and(tf.range(shape[0])[:, None] < height,
+                               tf.range(shape[1])[None, :] < width)
+        self.valid = tf.cast(valid, tf.float32)
+        self.size, self.rows, self.cols = size, rows, cols
+        self.count = tf.maximum(self._block_sums(self.valid) * 3.0, 1.0)
+
+    def _block_sums(self, values):
+        """Sum of ``values [H', W']`` over each block (zero-padded to whole blocks)."""
+        shape = tf.shape(values)
+        values = tf.pad(values, [[0, self.rows * self.size - shape[0]],
+                                 [0, self.cols * self.size - shape[1]]])
+        values = tf.reshape(values, tf.stack([self.rows, self.size, self.cols, self.size]))
+        return tf.reduce_sum(values, axis=[1, 3])
+
+    def __call__(self, reconstruction):
+        decoded = tf.cast(to_uint8(reconstruction[0]), tf.float32)
+        error = tf.reduce_sum(tf.square(decoded - self.original), axis=-1) * self.valid
+        return self._block_sums(error) / self.count

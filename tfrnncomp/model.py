@@ -135,18 +135,25 @@ class RNNCompressionModel(keras.Model):
         shape = ops.shape(image)
         return ops.ones((shape[0], shape[1], shape[2], 1), dtype=self.compute_dtype)
 
-    def reconstruct(self, output, previous, gain):
+    def reconstruct(self, output, previous, gain, active=None):
         """Combine the decoder output with the previous reconstruction (Section 2.4).
 
-        Returns the new reconstruction and the gain for the next iteration.
+        Returns the new reconstruction and the gain for the next iteration.  ``active``
+        (bool ``[B,H,W,1]``, spatially adaptive coding, Johnston et al. 2018) keeps the
+        previous pixels where it is False.
         """
         mode = self.config.reconstruction
         if mode == "one_shot":
-            return output, gain
-        if mode == "additive":
-            return previous + output, gain
-        reconstruction = previous + output / gain
-        return reconstruction, self.gain_estimator(reconstruction)
+            reconstruction = output
+        elif mode == "additive":
+            reconstruction = previous + output
+        else:
+            reconstruction = previous + output / gain
+        if active is not None:
+            reconstruction = tf.where(active, reconstruction, previous)
+        if mode == "residual_scaling":
+            return reconstruction, self.gain_estimator(reconstruction)
+        return reconstruction, gain
 
     def encoder_input(self, image, reconstruction, gain):
         """The encoder's input: the (scaled) residual r_{t-1}."""

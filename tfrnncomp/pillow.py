@@ -7,9 +7,10 @@
 
 Format name ``TRC``, extension ``.trc``, MIME type ``image/x-tfrnncomp``.
 Save options: ``iterations`` (1..16), ``bpp`` (a whole-file budget),
-``quality`` (0..100, mapped linearly to 1..max iterations), ``model`` (zoo name
-or directory, default the shipped model), ``entropy`` (``context`` or ``raw``),
-``drop_alpha``.  Open options go through ``Image.open(...)`` as usual;
+``quality`` (0..100, mapped linearly to 1..max iterations), ``adaptive=True``
+with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.adaptive`),
+``model`` (zoo name or directory, default the shipped model), ``entropy``
+(``context`` or ``raw``), ``drop_alpha``.  Open options go through ``Image.open(...)`` as usual;
 ``im.draft(None, None)`` is not supported, but ``tfrnncomp.pillow.open_iterations``
 decodes a prefix of a progressive file.  As in pillow-avif-plugin and
 pillow-heif, importing the module registers the format; loaded models are
@@ -112,6 +113,9 @@ def _save(image, fp, filename):
         kwargs["iterations"] = int(info["iterations"])
     elif info.get("quality") is not None:
         kwargs["iterations"] = _iterations_for_quality(info["quality"], codec.max_iterations)
+    if info.get("adaptive"):  # spatially adaptive: per-block target_psnr (or slope)
+        kwargs.update(adaptive=True, target_psnr=info.get("target_psnr"),
+                      slope=info.get("slope"))
     fp.write(codec.compress(image, **kwargs))
 
 

@@ -5,9 +5,13 @@
                                    [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
                                    [--out results/kodak] [--metrics-from RESULT.json]
                                    [--name NAME] [--output FILE.json]
+    python tools/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 [--block 2] ...
 
 Each image is encoded once at the largest iteration count; every k-iteration file (the header
 plus the first k chunks) is decoded and measured like the classic codecs (tools/bench_codecs.py).
+With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
+lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
+allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
 A missing image folder is skipped with a message and exit status 0.
 """
 
@@ -47,6 +51,15 @@ def main(argv=None):
     parser.add_argument("--entropy", choices=("binaryrnn", "context", "raw"), default=None,
                         help="entropy mode of the files (default: the codec's default, binaryrnn "
                         "if the model ships a BinaryRNN, else context)")
+    parser.add_argument("--adaptive", choices=("psnr", "slope", "lagrangian"), default=None,
+                        help="sweep spatially adaptive coding over --settings instead")
+    parser.add_argument("--settings", default=None,
+                        help="adaptive settings, comma-separated (e.g. 20,22,24,26,28)")
+    parser.add_argument("--block", type=int, default=2,
+                        help="adaptive block size in code positions (2 = 32x32 pixels)")
+    parser.add_argument("--one-pass", action="store_true",
+                        help="decode every prefix in one progressive pass (faster; shared "
+                        "decode_seconds)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--images", default=None, help="comma-separated image names")
     parser.add_argument("--name", default=None, help="result name (default tfrnncomp-<model>)")
@@ -71,17 +84,25 @@ def main(argv=None):
     if args.iterations and args.iterations[-1] > codec.max_iterations:
         parser.error(f"the model allows at most {codec.max_iterations} iterations")
     start = time.time()
+    log = None if args.quiet else evaluate.log_stderr
     if args.metrics_from:
         from tfrnncomp import rerate
 
         previous = evaluate.load_result(args.metrics_from)
         result = rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
-                                     log=None if args.quiet else evaluate.log_stderr)
+                                     log=log)
+    elif args.adaptive:
+        if not args.settings:
+            parser.error("--adaptive needs --settings")
+        settings = [float(v) for v in args.settings.split(",")]
+        from tfrnncomp.evaluate_adaptive import run_adaptive
+
+        result = run_adaptive(codec, dataset, settings, rule=args.adaptive, block=args.block,
+                              entropy=args.entropy, name=args.name, log=log)
     else:
         result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
-                                    name=args.name,
-                                    description=args.description,
-                                    log=None if args.quiet else evaluate.log_stderr)
+                                    name=args.name, description=args.description, log=log,
+                                    one_pass=args.one_pass)
     path = args.output or evaluate.default_output(args.out, result["name"])
     evaluate.write_result(path, result)
     print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "

@@ -20,6 +20,13 @@ iteration), using the Krichevsky-Trofimov estimator in integers:
 Because a row depends only on earlier rows and earlier iterations, the
 decoder decodes a whole row per range-decoder call, and iteration t needs
 only iterations < t: files stay progressive.
+
+Spatially adaptive files (:mod:`tfrnncomp.blockmap`) pass ``active``, a bool
+``[h, w]`` mask of the positions coded at this iteration: only their bits are
+coded and counted, and an inactive ``up`` neighbour counts as absent.  (An
+active position was active at the two earlier iterations too, since the map
+is monotone, so its ``c_{t-1}``, ``c_{t-2}`` are real bits.)  Without
+``active`` every position is coded, as before.
 """
 
 import numpy as np
@@ -56,44 +63,67 @@ def _check(bits, name):
         raise ValueError(f"{name} must be a 0/1 array of shape (h, w, depth)")
 
 
-def indices_for(bits, previous=(None, None)):
-    """Table indices of every bit of one iteration (encoder side, vectorized)."""
+def _active(active, shape):
+    if active is None:
+        return np.ones(shape[:2], bool)
+    active = np.asarray(active, bool)
+    if active.shape != tuple(shape[:2]):
+        raise ValueError(f"active mask has shape {active.shape}, expected {tuple(shape[:2])}")
+    return active
+
+
+def indices_for(bits, previous=(None, None), active=None):
+    """Table indices of the coded bits of one iteration (encoder side, vectorized).
+
+    ``[h, w, depth]`` without ``active``; else a flat array over the active positions
+    in raster order.
+    """
     bits = np.asarray(bits)
     _check(bits, "bits")
     h, w, depth = bits.shape
+    mask = _active(active, bits.shape)
     prev1 = _neighbour(previous[0], bits.shape)
     prev2 = _neighbour(previous[1], bits.shape)
     up = np.full(bits.shape, ABSENT, np.int64)
-    up[1:] = bits[:-1]
+    up[1:] = np.where(mask[:-1, :, None], bits[:-1], ABSENT)
     ctx = _contexts(up, prev1, prev2, depth)  # [h, w, depth]
     n = num_contexts(depth)
-    symbols = (ctx * 2 + bits).reshape(h, -1)
-    per_row = np.stack([np.bincount(row, minlength=2 * n) for row in symbols])
+    # inactive positions count as an extra symbol 2n that no context reads
+    symbols = np.where(mask[:, :, None], ctx * 2 + bits, 2 * n).reshape(h, -1)
+    per_row = np.stack([np.bincount(row, minlength=2 * n + 1)[:2 * n] for row in symbols])
     before = np.cumsum(per_row, axis=0) - per_row  # counts over earlier rows
     before = before.reshape(h, n, 2)
     rows = np.arange(h)[:, None, None]
     n0 = before[rows, ctx, 0]
     n1 = before[rows, ctx, 1]
-    return cdf0_from_counts(n0, n1) - 1
+    indices = cdf0_from_counts(n0, n1) - 1
+    return indices if active is None else indices[mask].reshape(-1)
 
 
-def code_length(bits, previous=(None, None)):
+def code_length(bits, previous=(None, None), active=None):
     """The model's ideal code length in bits (the cross-entropy of the coded bits)."""
     bits = np.asarray(bits)
-    cdf0 = (indices_for(bits, previous) + 1) / float(1 << rangecoder.PRECISION)
-    p = np.where(bits == 0, cdf0, 1.0 - cdf0)
+    coded = bits if active is None else bits[_active(active, bits.shape)].reshape(-1)
+    cdf0 = (indices_for(bits, previous, active) + 1) / float(1 << rangecoder.PRECISION)
+    p = np.where(coded == 0, cdf0, 1.0 - cdf0)
     return float(-np.log2(p).sum())
 
 
-def encode(table, bits, previous=(None, None)):
-    """Range-code one iteration's 0/1 codes ``[h, w, depth]`` given earlier iterations."""
+def encode(table, bits, previous=(None, None), active=None):
+    """Range-code one iteration's 0/1 codes ``[h, w, depth]`` given earlier iterations
+    (only the positions of ``active``, if given)."""
     bits = np.asarray(bits)
-    return rangecoder.encode(table, indices_for(bits, previous), bits)
+    coded = bits if active is None else bits[_active(active, bits.shape)]
+    return rangecoder.encode(table, indices_for(bits, previous, active), coded)
 
 
-def decode(table, payload, shape, previous=(None, None)):
-    """Decode one iteration's 0/1 codes of ``shape`` given the earlier iterations' codes."""
+def decode(table, payload, shape, previous=(None, None), active=None):
+    """Decode one iteration's 0/1 codes of ``shape`` given the earlier iterations' codes.
+
+    With ``active``, only those positions are decoded; the others are 0.
+    """
     h, w, depth = shape
+    mask = _active(active, shape)
     prev1 = _neighbour(previous[0], shape)
     prev2 = _neighbour(previous[1], shape)
     counts = np.zeros((num_contexts(depth), 2), np.int64)
@@ -101,14 +131,17 @@ def decode(table, payload, shape, previous=(None, None)):
     decoder = rangecoder.Decoder(table, payload)
     up = np.full((w, depth), ABSENT, np.int64)
     for y in range(h):
-        ctx = _contexts(up, prev1[y], prev2[y], depth)
-        indices = cdf0_from_counts(counts[ctx, 0], counts[ctx, 1]) - 1
-        row = decoder.decode(indices).reshape(w, depth)
-        if not np.isin(row, (0, 1)).all():
-            raise BitstreamError("entropy-coded chunk decodes to invalid symbols")
+        ctx = _contexts(up, prev1[y], prev2[y], depth)[mask[y]]
+        row = np.zeros((w, depth), np.uint8)
+        if ctx.size:
+            indices = cdf0_from_counts(counts[ctx, 0], counts[ctx, 1]) - 1
+            coded = decoder.decode(indices).reshape(-1, depth)
+            if not np.isin(coded, (0, 1)).all():
+                raise BitstreamError("entropy-coded chunk decodes to invalid symbols")
+            row[mask[y]] = coded
+            np.add.at(counts, (ctx.reshape(-1), coded.reshape(-1).astype(np.int64)), 1)
         out[y] = row
-        np.add.at(counts, (ctx.reshape(-1), row.reshape(-1).astype(np.int64)), 1)
-        up = row.astype(np.int64)
+        up = np.where(mask[y][:, None], row, ABSENT).astype(np.int64)
     if not decoder.finish():
         raise BitstreamError("entropy-coded chunk is inconsistent (range decoder check failed)")
     return out
