@@ -292,3 +292,21 @@ def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
     with pytest.raises(ValueError, match="needs entropy_model"):
         _binaryrnn_codes(types.SimpleNamespace(model_id=brnn_codec.model_id, entropy_model=None),
                          container.header, container.chunks)
+
+
+
+def test_an_adaptive_binaryrnn_file_codes_only_active_positions_and_decodes_exactly(brnn_codec):
+    from tfrnncomp import adaptive
+
+    image = smooth_image(48, 64, seed=5)
+    _, first = brnn_codec.encode_codes(image, 1)
+    error = ((image.astype(float) - first) ** 2).reshape(3, 16, 4, 16, 3).mean(axis=(1, 3, 4))
+    threshold = float(np.median(error))  # about half of the 32x32 blocks stop after one
+    codes, the_map, reconstruction = adaptive.encode(brnn_codec, image, 3, 2, adaptive.QUALITY,
+                                                     threshold)
+    assert the_map.min() < the_map.max()
+    data = brnn_codec.write(codes, 48, 64, 3, "binaryrnn", iteration_map=(2, the_map))
+    assert np.array_equal(brnn_codec.decompress(data), reconstruction)
+    container = brnn_codec.read(data)
+    assert np.array_equal(brnn_codec.decode_chunks(container.header, container.chunks), codes)
+    assert not codes[2][~container.header.active_positions(2)].any()

@@ -24,14 +24,17 @@ ROW_BLOCK = 32  # rows of im2col at once on the encoder side (bounds memory)
 
 def _as_codes(codes, active):
     codes = np.asarray(codes).astype(np.int64)
-    if codes.ndim != 4 or not np.isin(codes, (-1, 1)).all():
-        raise ValueError("codes must be a -1/+1 array of shape (T, h, w, bits)")
-    if active is None:
-        return codes, None
-    active = np.asarray(active, bool)
-    if active.shape != codes.shape[:3]:
-        raise ValueError(f"active mask must have shape {codes.shape[:3]}, got {active.shape}")
-    return codes * active[..., None], active
+    if codes.ndim != 4:
+        raise ValueError("codes must be an array of shape (T, h, w, bits)")
+    if active is not None:
+        active = np.asarray(active, bool)
+        if active.shape != codes.shape[:3]:
+            raise ValueError(f"active mask must have shape {codes.shape[:3]}, got {active.shape}")
+        codes = codes * active[..., None]  # inactive positions (0 in adaptive files) are not coded
+    coded = codes if active is None else codes[active]
+    if not np.isin(coded, (-1, 1)).all():
+        raise ValueError("coded positions must hold codes -1/+1")
+    return codes, active
 
 
 def previous_codes(codes, t):
