@@ -208,13 +208,12 @@ def main(argv=None):
     if args.seams:
         result.update(seams=seams(args.kodak, args.images, args.seams, 8),
                       seam_tile=args.seams, seam_iterations=8)
+    from tfrnncomp.image_io import atomic_write_bytes
+
     os.makedirs(args.out, exist_ok=True)
-    for name, text in (("speed.json", json.dumps(result, indent=2)),
-                       ("speed.md", _markdown(result))):
-        tmp = os.path.join(args.out, f".{name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, os.path.join(args.out, name))
+    outputs = {"speed.json": json.dumps(result, indent=2), "speed.md": _markdown(result)}
+    for name, text in outputs.items():
+        atomic_write_bytes(os.path.join(args.out, name), text.encode())
     print(_markdown(result))
     return 0
 
