@@ -27,24 +27,30 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)  # this checkout's tfrnncomp
 DEFAULT_KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
+#: CPU seconds of the last _median_seconds calls (a loaded machine stretches wall time)
+CPU_TIMES = []
 #: process-level settings compared by --settings (name -> environment / codec options)
 SETTINGS = {
     "default (TF chooses threads)": {},
-    "intra 2, inter 1": {"TFRNNCOMP_THREADS": "2,1"},
-    "intra 1, inter 1": {"TFRNNCOMP_THREADS": "1,1"},
+    "intra 2, inter 1": {"PROFILE_THREADS": "2,1"},
+    "intra 1, inter 1": {"PROFILE_THREADS": "1,1"},
     "oneDNN off": {"TF_ENABLE_ONEDNN_OPTS": "0"},
     "XLA jit_compile": {"PROFILE_XLA": "1"},
 }
 
 
 def _median_seconds(fn, repeats):
+    """Median wall-clock seconds of ``fn()``; the median process CPU seconds go to CPU_TIMES."""
     fn()  # warm-up: trace and allocate
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    CPU_TIMES.append(statistics.median(cpu))
     return statistics.median(times)
 
 
@@ -61,7 +67,7 @@ def _stage_rows(model, height, width, iterations, repeats):
 
         seconds = _median_seconds(run, repeats)
         rows.append({"part": part, "stage": name, "per_iteration_s": seconds,
-                     "total_s": seconds * count})
+                     "total_s": seconds * count, "cpu_per_iteration_s": CPU_TIMES[-1]})
 
     rows = []
     x = tf.random.uniform((1, height, width, 3), -0.5, 0.5)
@@ -120,7 +126,8 @@ def profile(kodak, image_name, model_name, iterations, repeats):
     rows = []
 
     def add(part, stage, seconds):
-        rows.append({"part": part, "stage": stage, "per_iteration_s": None, "total_s": seconds})
+        rows.append({"part": part, "stage": stage, "per_iteration_s": None, "total_s": seconds,
+                     "cpu_s": CPU_TIMES[-1]})
 
     add("I/O", "PNG decode (Pillow)", _median_seconds(
         lambda: np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), repeats))
@@ -169,6 +176,10 @@ def settings_child(kodak, image_name, model_name, iterations, repeats):
 
     import tfrnncomp
 
+    if os.environ.get("PROFILE_THREADS"):
+        intra, inter = (int(n) for n in os.environ["PROFILE_THREADS"].split(","))
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
     image = np.asarray(Image.open(os.path.join(kodak, image_name)).convert("RGB"))
     codec = tfrnncomp.Codec(model_name)
     f, it = codec.functions, np.int32(iterations)
@@ -177,8 +188,10 @@ def settings_child(kodak, image_name, model_name, iterations, repeats):
         f.decode = tf.function(f._decode, jit_compile=True)
     h, w = np.int32(image.shape[0]), np.int32(image.shape[1])
     codes = f.encode_codes(image, it).numpy()
-    return {"encode_s": _median_seconds(lambda: f.encode_codes(image, it).numpy(), repeats),
-            "decode_s": _median_seconds(lambda: f.decode(codes, h, w).numpy(), repeats)}
+    result = {"encode_s": _median_seconds(lambda: f.encode_codes(image, it).numpy(), repeats),
+              "decode_s": _median_seconds(lambda: f.decode(codes, h, w).numpy(), repeats)}
+    result["encode_cpu_s"], result["decode_cpu_s"] = CPU_TIMES[-2:]
+    return result
 
 
 def _settings(args):
@@ -204,31 +217,36 @@ def _markdown(result):
              f"{result['threads']['intra']} / inter {result['threads']['inter']} (0 = TF's "
              f"choice); load average at start {result['load_average'][0]:.1f} on "
              f"{result['cpu_count']} cores.", "",
-             "| part | stage | seconds |", "|---|---|---|"]
+             "| part | stage | seconds | CPU seconds |", "|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['part']} | {r['stage']} | {r['total_s']:.3f} |")
+        lines.append(f"| {r['part']} | {r['stage']} | {r['total_s']:.3f} | {r['cpu_s']:.3f} |")
     lines += ["", f"Stages of one iteration (each its own tf.function; x {its} for the whole "
               "image; the decoder runs at every iteration of decoding, and of encoding but the "
-              "last):", "", "| part | stage | s / iteration | s / image | share of part |",
-              "|---|---|---|---|---|"]
+              "last; shares of CPU seconds):", "",
+              "| part | stage | s / iteration | s / image | CPU s / iteration | share of part |",
+              "|---|---|---|---|---|---|"]
     stages = result["stages"]
     for part in ("encoder", "decoder"):
         # the "whole cell" rows and the per-op rows overlap: shares use stage-level rows
         level = [r for r in stages if r["part"] == part and ("whole" in r["stage"]
                  or "RNN" not in r["stage"])]
         total = sum(r["per_iteration_s"] for r in level)
+        cpu = sum(r["cpu_per_iteration_s"] for r in level)
         for r in stages:
             if r["part"] != part:
                 continue
-            share = (f"{100 * r['per_iteration_s'] / total:.0f} %" if r in level else "")
+            share = (f"{100 * r['cpu_per_iteration_s'] / cpu:.0f} %" if r in level else "")
             lines.append(f"| {part} | {r['stage']} | {r['per_iteration_s']:.4f} | "
-                         f"{r['total_s']:.3f} | {share} |")
-        lines.append(f"| {part} | **sum of stages** | {total:.4f} | {total * its:.3f} | |")
+                         f"{r['total_s']:.3f} | {r['cpu_per_iteration_s']:.4f} | {share} |")
+        lines.append(f"| {part} | **sum of stages** | {total:.4f} | {total * its:.3f} | "
+                     f"{cpu:.4f} | |")
     if result.get("settings"):
         lines += ["", f"Process settings ({its} iterations, graph mode, fresh process each):", "",
-                  "| setting | encode s | decode s |", "|---|---|---|"]
+                  "| setting | encode s | decode s | encode CPU s | decode CPU s |",
+                  "|---|---|---|---|---|"]
         for name, r in result["settings"].items():
-            lines.append(f"| {name} | {r['encode_s']:.3f} | {r['decode_s']:.3f} |")
+            lines.append(f"| {name} | {r['encode_s']:.3f} | {r['decode_s']:.3f} | "
+                         f"{r['encode_cpu_s']:.3f} | {r['decode_cpu_s']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
