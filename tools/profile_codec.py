@@ -54,11 +54,22 @@ def _median_seconds(fn, repeats):
     return statistics.median(times)
 
 
-def _stage_rows(model, height, width, iterations, repeats):
-    """Seconds of every stage, per iteration and for ``iterations`` iterations."""
+def _conv_macs(layer, inputs):
+    """Multiply-accumulates of one Conv2D layer on ``inputs``."""
+    import numpy as np
+
+    out = layer(inputs)
+    return int(out.shape[1] * out.shape[2] * np.prod(layer.kernel.shape))
+
+
+def _stage_rows(model, height, width, iterations, repeats, time_it=True):
+    """Seconds (and multiply-accumulates) of every stage, per iteration and per image."""
     import tensorflow as tf
 
-    def timed(name, part, fn, *args, count=iterations):
+    def timed(name, part, fn, *args, count=iterations, macs=0):
+        if not time_it:
+            rows.append({"part": part, "stage": name, "macs": macs})
+            return
         compiled = tf.function(fn, autograph=False)
 
         def run():
@@ -67,24 +78,28 @@ def _stage_rows(model, height, width, iterations, repeats):
 
         seconds = _median_seconds(run, repeats)
         rows.append({"part": part, "stage": name, "per_iteration_s": seconds,
-                     "total_s": seconds * count, "cpu_per_iteration_s": CPU_TIMES[-1]})
+                     "total_s": seconds * count, "cpu_per_iteration_s": CPU_TIMES[-1],
+                     "macs": macs})
 
     rows = []
     x = tf.random.uniform((1, height, width, 3), -0.5, 0.5)
     timed("encoder input (residual)", "encoder",
           lambda a, b: model.encoder_input(a, b, model.initial_gain(a)), x, x * 0.5)
     y = model.encoder_conv(x)
-    timed("E-Conv 3x3/2", "encoder", model.encoder_conv, x)
+    timed("E-Conv 3x3/2", "encoder", model.encoder_conv, x,
+          macs=_conv_macs(model.encoder_conv, x))
     for i, cell in enumerate(model.encoder_rnns):
         states = cell.initial_state(y)
         _cell_rows(timed, f"E-RNN#{i + 1}", "encoder", cell, y, states)
         y, _ = cell(y, states)
-    timed("binarizer", "encoder", lambda a: model.binarizer(a, training=False), y)
+    timed("binarizer", "encoder", lambda a: model.binarizer(a, training=False), y,
+          macs=_conv_macs(model.binarizer.projection, y))
     codes = tf.sign(tf.random.uniform((1, height // 16, width // 16, model.config.bits), -1, 1))
     # codes-only encoding skips the decoder of the last iteration
     dec_count = iterations
     y = model.decoder_conv(codes)
-    timed("D-Conv 1x1", "decoder", model.decoder_conv, codes, count=dec_count)
+    timed("D-Conv 1x1", "decoder", model.decoder_conv, codes, count=dec_count,
+          macs=_conv_macs(model.decoder_conv, codes))
     states = model.initial_decoder_state(codes)
     for i, (cell, cell_states) in enumerate(zip(model.decoder_rnns, states)):
         _cell_rows(timed, f"D-RNN#{i + 1}", "decoder", cell, y, cell_states, dec_count)
@@ -92,7 +107,8 @@ def _stage_rows(model, height, width, iterations, repeats):
         timed(f"depth-to-space #{i + 1}", "decoder", model.depth_to_space, y, count=dec_count)
         y = model.depth_to_space(y)
     timed("D-Conv#2 1x1 + tanh", "decoder",
-          lambda a: tf.tanh(model.output_conv(a)) * 0.5, y, count=dec_count)
+          lambda a: tf.tanh(model.output_conv(a)) * 0.5, y, count=dec_count,
+          macs=_conv_macs(model.output_conv, y))
     out = tf.tanh(model.output_conv(y)) * 0.5
     timed("reconstruction", "decoder",
           lambda a, b: model.reconstruct(a, b, model.initial_gain(b))[0], out, x,
@@ -103,12 +119,14 @@ def _stage_rows(model, height, width, iterations, repeats):
 def _cell_rows(timed, name, part, cell, inputs, states, count=None):
     """An RNN's input convolution, hidden convolution and gate arithmetic, timed apart."""
     kwargs = {} if count is None else {"count": count}
+    macs_in, macs_hidden = _conv_macs(cell.input_conv, inputs), _conv_macs(cell.hidden_conv,
+                                                                           states[0])
     timed(f"{name} input conv {cell.kernel_size}x{cell.kernel_size}/{cell.strides}", part,
-          cell.input_conv, inputs, **kwargs)
+          cell.input_conv, inputs, macs=macs_in, **kwargs)
     timed(f"{name} hidden conv {cell.hidden_kernel_size}x{cell.hidden_kernel_size}", part,
-          cell.hidden_conv, states[0], **kwargs)
+          cell.hidden_conv, states[0], macs=macs_hidden, **kwargs)
     timed(f"{name} whole cell", part, lambda a, *s: cell(a, tuple(s))[0], inputs, *states,
-          **kwargs)
+          macs=macs_in + macs_hidden, **kwargs)
 
 
 def profile(kodak, image_name, model_name, iterations, repeats):
@@ -222,9 +240,9 @@ def _markdown(result):
         lines.append(f"| {r['part']} | {r['stage']} | {r['total_s']:.3f} | {r['cpu_s']:.3f} |")
     lines += ["", f"Stages of one iteration (each its own tf.function; x {its} for the whole "
               "image; the decoder runs at every iteration of decoding, and of encoding but the "
-              "last; shares of CPU seconds):", "",
-              "| part | stage | s / iteration | s / image | CPU s / iteration | share of part |",
-              "|---|---|---|---|---|---|"]
+              "last; shares of CPU seconds; GFLOP/s = 2 x multiply-accumulates per CPU second):", "",
+              "| part | stage | s / iteration | s / image | CPU s / iteration | share of part | "
+              "GMAC / iteration | GFLOP/s per CPU s |", "|---|---|---|---|---|---|---|---|"]
     stages = result["stages"]
     for part in ("encoder", "decoder"):
         # the "whole cell" rows and the per-op rows overlap: shares use stage-level rows
@@ -236,10 +254,14 @@ def _markdown(result):
             if r["part"] != part:
                 continue
             share = (f"{100 * r['cpu_per_iteration_s'] / cpu:.0f} %" if r in level else "")
+            macs = r.get("macs") or 0
+            rate = f"{2 * macs / r['cpu_per_iteration_s'] / 1e9:.0f}" if macs else ""
             lines.append(f"| {part} | {r['stage']} | {r['per_iteration_s']:.4f} | "
-                         f"{r['total_s']:.3f} | {r['cpu_per_iteration_s']:.4f} | {share} |")
+                         f"{r['total_s']:.3f} | {r['cpu_per_iteration_s']:.4f} | {share} | "
+                         f"{macs / 1e9:.3f} | {rate} |")
+        macs = sum(r.get("macs") or 0 for r in level)
         lines.append(f"| {part} | **sum of stages** | {total:.4f} | {total * its:.3f} | "
-                     f"{cpu:.4f} | |")
+                     f"{cpu:.4f} | | {macs / 1e9:.3f} | {2 * macs / cpu / 1e9:.0f} |")
     if result.get("settings"):
         lines += ["", f"Process settings ({its} iterations, graph mode, fresh process each):", "",
                   "| setting | encode s | decode s | encode CPU s | decode CPU s |",
@@ -248,6 +270,23 @@ def _markdown(result):
             lines.append(f"| {name} | {r['encode_s']:.3f} | {r['decode_s']:.3f} | "
                          f"{r['encode_cpu_s']:.3f} | {r['decode_cpu_s']:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _add_macs(args):
+    """Multiply-accumulates per stage (no timing) merged into an earlier profile.json."""
+    from tfrnncomp import zoo
+
+    with open(os.path.join(args.out, "profile.json"), encoding="utf-8") as handle:
+        result = json.load(handle)
+    height, width = result["padded"]
+    counted = _stage_rows(zoo.load_model(args.model), height, width, result["iterations"], 0,
+                          time_it=False)
+    macs = {(r["part"], r["stage"]): r["macs"] for r in counted}
+    for row in result["stages"]:
+        row["macs"] = macs[(row["part"], row["stage"])]
+    _write(args.out, result)
+    print(_markdown(result))
+    return 0
 
 
 def _write(out, result):
@@ -267,6 +306,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--settings", action="store_true",
                         help="also compare thread / oneDNN / XLA settings in fresh processes")
+    parser.add_argument("--add-macs", action="store_true",
+                        help="only add multiply-accumulate counts to an existing OUT/profile.json")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -277,6 +318,8 @@ def main(argv=None):
         print(json.dumps(settings_child(args.kodak, args.image, args.model, args.iterations,
                                         args.repeats)))
         return 0
+    if args.add_macs:
+        return _add_macs(args)
     result = profile(args.kodak, args.image, args.model, args.iterations, args.repeats)
     if args.settings:
         result["settings"] = _settings(args)
