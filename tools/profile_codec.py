@@ -240,7 +240,8 @@ def _markdown(result):
         lines.append(f"| {r['part']} | {r['stage']} | {r['total_s']:.3f} | {r['cpu_s']:.3f} |")
     lines += ["", f"Stages of one iteration (each its own tf.function; x {its} for the whole "
               "image; the decoder runs at every iteration of decoding, and of encoding but the "
-              "last; shares of CPU seconds; GFLOP/s = 2 x multiply-accumulates per CPU second):", "",
+              "last; shares of CPU seconds; GFLOP/s = 2 x multiply-accumulates per CPU second):",
+              "",
               "| part | stage | s / iteration | s / image | CPU s / iteration | share of part | "
               "GMAC / iteration | GFLOP/s per CPU s |", "|---|---|---|---|---|---|---|---|"]
     stages = result["stages"]
