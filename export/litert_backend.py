@@ -27,28 +27,9 @@ from tfrnncomp import bitstream
 from tfrnncomp.steps import (PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps,
                              shapes_from_layout, step_callable)
 
+from tfrnncomp.litert import DEFAULT_THREADS, StepModel  # noqa: F401
+
 MANIFEST = "tflite.json"
-DEFAULT_THREADS = 2
-
-
-class StepModel:
-    """One ``.tflite`` step model behind its signature runner (inputs/outputs by name)."""
-
-    def __init__(self, path, num_threads=DEFAULT_THREADS):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.path = path
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
-        signatures = self.interpreter.get_signature_list()
-        if len(signatures) != 1:
-            raise ValueError(f"{path}: expected one signature, found {sorted(signatures)}")
-        self.signature = next(iter(signatures))
-        self.runner = self.interpreter.get_signature_runner(self.signature)
-
-    def __call__(self, **inputs):
-        # the runner resizes inputs to the incoming (padded) size and re-allocates only
-        # when a shape changed; outputs are copies, safe to feed back as states
-        return self.runner(**{k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()})
 
 
 class LiteRTSteps:
@@ -81,7 +62,8 @@ class LiteRTSteps:
     def model(self, step):
         if step not in self._models:
             name = self.manifest["variants"][self.variant][step]["file"]
-            self._models[step] = StepModel(os.path.join(self.directory, name), self.num_threads)
+            self._models[step] = StepModel(os.path.join(self.directory, name),
+                                           num_threads=self.num_threads)
         return self._models[step]
 
     def _encode(self, image, reconstruction, gain, states):

@@ -33,30 +33,13 @@ import tempfile
 
 import numpy as np
 
-VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
-STEPS = ("encoder_step", "decoder_step")
+from tfrnncomp.litert import STEPS, VARIANTS, convert, write_step_saved_model  # noqa: F401
+
 PATCH = 128
 
 
 def model_file(out, step, variant):
     return os.path.join(out, f"{step}.{variant}.tflite")
-
-
-def write_step_saved_model(model, directory, height=None, width=None):
-    """Both step functions as one SavedModel (one signature each) in ``directory``."""
-    import keras
-
-    from tfrnncomp.steps import StepFunctions
-
-    functions = StepFunctions(model, height, width)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name in STEPS:
-        fn = getattr(functions, name)
-        fn.get_concrete_function()
-        archive.add_endpoint(name, fn)
-    archive.write_out(directory, verbose=False)
-    return functions
 
 
 # -- calibration data -----------------------------------------------------------------
@@ -139,27 +122,6 @@ def representative_dataset(model, images, iterations, step):
 
 
 # -- conversion -------------------------------------------------------------------------
-def convert(saved_model_dir, step, variant, representative=None):
-    """TFLite flatbuffer bytes of one step signature in one variant."""
-    import tensorflow as tf
-
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[step])
-    if variant == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif variant == "dynamic_int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif variant == "int8":
-        if representative is None:
-            raise ValueError("the int8 variant needs a representative dataset")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
-
-
 def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
            calibration_data=None, calibration_images_count=4, calibration_iterations=None,
            log=print):

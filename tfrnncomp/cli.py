@@ -21,6 +21,14 @@ def _add_model(parser):
                         help="zoo name or model directory (default: the shipped default model)")
 
 
+def _add_backend(parser):
+    from tfrnncomp.litert import BACKENDS
+
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="tf",
+                        help="runtime of the model: tf (TensorFlow graph, default) or a LiteRT "
+                             "variant (needs ai-edge-litert); files are the same format")
+
+
 _UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000 ** 2, "M": 1000 ** 2,
           "MIB": 1024 ** 2}
 
@@ -72,6 +80,7 @@ def _parser():
                    help="folder mode: parallel readers and compression workers (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _add_model(p)
+    _add_backend(p)
 
     p = sub.add_parser("decompress", help=".trc (or folder of them) -> image")
     p.add_argument("input"), p.add_argument("output")
@@ -80,6 +89,7 @@ def _parser():
     p.add_argument("--format", default="png", help="image extension in folder mode (png)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _add_model(p)
+    _add_backend(p)
 
     p = sub.add_parser("info", help="show a .trc file's header and per-iteration sizes")
     p.add_argument("file")
@@ -134,7 +144,7 @@ def _compress(args):
     from tfrnncomp.codec import Codec
 
     batch.check_paths(args.input, args.output, args.force)
-    codec = Codec(args.model)
+    codec = Codec(args.model, backend=args.backend)
     kwargs = dict(iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
                   target_msssim=args.target_msssim, target_psnr=args.target_psnr,
                   drop_alpha=args.drop_alpha, entropy=args.entropy)
@@ -154,7 +164,7 @@ def _decompress(args):
     from tfrnncomp.codec import Codec
 
     batch.check_paths(args.input, args.output, args.force)
-    codec = Codec(args.model)
+    codec = Codec(args.model, backend=args.backend)
     if os.path.isdir(args.input):
         return batch.decompress_folder(codec, args.input, args.output, fmt=args.format,
                                        iterations=args.iterations, force=args.force)

@@ -35,12 +35,19 @@ class Codec:
         entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
             path, an :class:`~tfrnncomp.entropy.integer_net.IntegerNet`, or
             ``"auto"`` for the model directory's ``binaryrnn.bin`` if it has one.
+        backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.functions`) or a
+            LiteRT backend of :mod:`tfrnncomp.litert` (``"litert"`` float32,
+            ``"litert-float16"``, ``"litert-dynamic-int8"``; needs ai-edge-litert).
+            Every backend reads and writes the same files.
+        threads: LiteRT interpreter threads (default 2).
     """
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
-                 entropy_model="auto"):
-        from tfrnncomp.functions import CodecFunctions
+                 entropy_model="auto", backend="tf", threads=None):
+        from tfrnncomp import litert
         from tfrnncomp.model import RNNCompressionModel
+
+        variant = litert.variant_for(backend)  # an unknown backend fails before loading
 
         if isinstance(model, RNNCompressionModel):
             self.model = model.build_for_inference()
@@ -54,7 +61,14 @@ class Codec:
         self.model_id = zoo.model_id(self.model)
         self.max_pixels = max_pixels
         self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
-        self.functions = CodecFunctions(self.model)
+        self.backend = backend
+        if variant is None:
+            from tfrnncomp.functions import CodecFunctions
+
+            self.functions = CodecFunctions(self.model)
+        else:
+            self.functions = litert.LiteRTFunctions(self.model, variant,
+                                                    threads or litert.DEFAULT_THREADS)
         self._table = None
         self._entropy_model = entropy_model
 
@@ -205,7 +219,7 @@ class Codec:
 
         tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
         if tile is None:
-            return self.functions.encode_codes(array, np.int32(iterations)).numpy(), None
+            return np.asarray(self.functions.encode_codes(array, np.int32(iterations))), None
         return tiling.encode_codes(self.functions, array, iterations, tile,
                                    self.config.bits), tile
 
@@ -220,18 +234,18 @@ class Codec:
             return tiling.decode(self.functions, codes, header.height, header.width, tile,
                                  every_iteration)
         if every_iteration:
-            return self.functions.decode_all(codes, height, width).numpy()
-        return self.functions.decode(codes, height, width).numpy()
+            return np.asarray(self.functions.decode_all(codes, height, width))
+        return np.asarray(self.functions.decode(codes, height, width))
 
     def encode_codes(self, image, iterations):
         """Run the model: ``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])``."""
         result = self.functions.encode(np.asarray(image, np.uint8), np.int32(iterations))
-        return result["codes"].numpy(), result["reconstruction"].numpy()
+        return np.asarray(result["codes"]), np.asarray(result["reconstruction"])
 
     def decode_codes(self, codes, height, width):
         """Decode a code tensor ``int8[T,h,w,bits]`` to ``uint8[height,width,3]``."""
-        return self.functions.decode(np.asarray(codes, np.int8), np.int32(height),
-                                     np.int32(width)).numpy()
+        return np.asarray(self.functions.decode(np.asarray(codes, np.int8), np.int32(height),
+                                                np.int32(width)))
 
     def compress(self, image, iterations=None, *, bpp=None, target_size=None,
                  target_msssim=None, target_psnr=None, drop_alpha=False,

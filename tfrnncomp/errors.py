@@ -40,3 +40,7 @@ class InputImageError(TfrnncompError):
 
 class ConfigError(TfrnncompError, ValueError):
     """A model or layer configuration is invalid."""
+
+
+class BackendError(TfrnncompError):
+    """A codec backend is unknown or its runtime (e.g. ai-edge-litert) is not installed."""

@@ -208,7 +208,7 @@ def _zeros(shapes):
     return [np.zeros(shape, np.float32) for shape in shapes]
 
 
-def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None):
+def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, codes_only=False):
     """Encode ``uint8[H,W,3]`` for ``iterations`` iterations, one step call each.
 
     ``encoder_fn(image, reconstruction, gain, states) -> (bits, states)`` and
@@ -219,7 +219,9 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None):
     stop at any by passing a smaller ``iterations``; the codes are a prefix).
 
     Returns ``(codes int8[T,H'/16,W'/16,bits], reconstruction uint8[H,W,3])``
-    like :func:`tfrnncomp.functions.CodecFunctions.encode`.
+    like :func:`tfrnncomp.functions.CodecFunctions.encode`.  With ``codes_only``
+    the decoder of the last iteration is skipped (nothing reads it) and the
+    reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.
     """
     image_uint8 = np.asarray(image_uint8, np.uint8)
     if image_uint8.ndim != 3 or image_uint8.shape[2] != 3:
@@ -237,6 +239,9 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None):
     for t in range(int(iterations)):
         bits, enc_states = encoder_fn(x, reconstruction, gain, enc_states)
         bits = np.where(np.asarray(bits) >= 0, 1, -1).astype(np.int8)
+        if codes_only and t == int(iterations) - 1:
+            codes.append(bits[0])
+            return np.stack(codes), None
         reconstruction, gain, dec_states = decoder_fn(bits.astype(np.float32), reconstruction,
                                                       gain, dec_states)
         codes.append(bits[0])
@@ -245,10 +250,11 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None):
     return np.stack(codes), to_uint8(reconstruction[0, :height, :width])
 
 
-def run_decoder_steps(decoder_fn, codes, height, width, block=16):
+def run_decoder_steps(decoder_fn, codes, height, width, block=16, every_iteration=False):
     """Decode ``int8[T,h,w,bits]`` codes to ``uint8[height,width,3]``, one step call per iteration.
 
-    ``block`` is the model's block size (16: each code covers 16x16 pixels).
+    ``block`` is the model's block size (16: each code covers 16x16 pixels).  With
+    ``every_iteration`` the image after each iteration, ``uint8[T,height,width,3]``.
     """
     codes = np.asarray(codes)
     if codes.ndim != 4 or len(codes) < 1:
@@ -257,7 +263,12 @@ def run_decoder_steps(decoder_fn, codes, height, width, block=16):
     dec_states = _zeros(decoder_fn.state_shapes(ph, pw))
     reconstruction = np.zeros((1, ph, pw, 3), np.float32)
     gain = np.ones((1, ph, pw, 1), np.float32)
+    images = []
     for t in range(len(codes)):
         bits = codes[t][None].astype(np.float32)
         reconstruction, gain, dec_states = decoder_fn(bits, reconstruction, gain, dec_states)
+        if every_iteration:
+            images.append(to_uint8(reconstruction[0, :height, :width]))
+    if every_iteration:
+        return np.stack(images)
     return to_uint8(reconstruction[0, :height, :width])

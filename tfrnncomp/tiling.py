@@ -70,7 +70,8 @@ def encode_codes(functions, array, iterations, tile, bits):
     height, width = padded.shape[:2]
     codes = np.empty((iterations, height // 16, width // 16, bits), np.int8)
     for y, x, h, w in _tiles(height, width, tile):
-        block = functions.encode_codes(padded[y:y + h, x:x + w], np.int32(iterations)).numpy()
+        block = np.asarray(functions.encode_codes(padded[y:y + h, x:x + w],
+                                                  np.int32(iterations)))
         codes[:, y // 16:(y + h) // 16, x // 16:(x + w) // 16] = block
     return codes
 

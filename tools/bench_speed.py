@@ -1,13 +1,21 @@
 """Speed and memory benchmark: our codec vs Pillow codecs on the same images.
 
     python tools/bench_speed.py [--kodak DIR] [--images 24] [--iterations 2 8 16]
-                                [--paper-size] [--large] [--seams 256] --out results/speed
+                                [--backends tf litert litert-float16 litert-dynamic-int8]
+                                [--paper-size] [--sizes] [--large] [--seams 256]
+                                [--threads 2] --out results/speed
 
 Writes OUT/speed.json and OUT/speed.md.  Times are per image (median over the
-images, after one warm-up image), from a single process with TensorFlow's
-default thread settings.  Peak memory is the process's maximum resident set
-(ru_maxrss), measured in a fresh subprocess per configuration so runs don't
-mix.  Ratios to JPEG survive a noisy machine better than absolute seconds.
+images, after a 1-iteration warm-up on the first image that traces the graph
+or converts the LiteRT step models: that first-use cost is its own column),
+wall-clock and process CPU seconds.  Every backend of ``tfrnncomp.Codec`` runs
+in its own fresh subprocess with ``--threads`` threads (TF intra-op threads and
+LiteRT interpreter threads); peak memory is that process's maximum resident
+set (ru_maxrss).  ``--paper-size`` times the paper's Figure-1 configuration
+(width 1.0, untrained weights: timing only) on one Kodak image and compares it
+with the public PyTorch implementation's 42 s encode / 29 s decode on this CPU
+(issue #7); ``--sizes`` times smaller untrained models, to say what size would
+meet the targets.  Ratios to JPEG survive a noisy machine better than seconds.
 """
 
 import argparse
@@ -20,7 +28,21 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
 DEFAULT_KODAK = os.path.join(HERE, "..", "..", "shared", "data", "kodak")
+BACKENDS = ("tf", "litert", "litert-float16", "litert-dynamic-int8")
+#: issue #7: a public PyTorch implementation of the paper-size model, 8 iterations, 2 threads
+PYTORCH_PAPER_S = {"encode_s": 42.0, "decode_s": 29.0}
+#: issue #7 targets for the default model, Kodak, 8 iterations, best backend
+TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
+#: untrained configurations timed by --sizes (name -> changes to the default model's config)
+SIZES = {
+    "width 0.125": {"width": 0.125},
+    "width 0.25, decoder hidden kernels 1x1": {"decoder_hidden_kernels": [1, 1, 1, 1]},
+    "width 0.125, decoder hidden kernels 1x1": {"width": 0.125,
+                                                "decoder_hidden_kernels": [1, 1, 1, 1]},
+    "width 0.0625": {"width": 0.0625},
+}
 
 
 def _images(folder, count):
@@ -31,30 +53,48 @@ def _images(folder, count):
     return [(n, np.asarray(Image.open(os.path.join(folder, n)).convert("RGB"))) for n in names]
 
 
-def _median_times(images, encode, decode):
-    enc, dec = [], []
-    for i, (_, image) in enumerate(images):
-        start = time.perf_counter()
+def _median_times(images, encode, decode, warm_up=True):
+    """Median wall and CPU seconds of encode and decode over ``images``."""
+    if warm_up:  # the same shape as the timed images: traces, converts, allocates
+        decode(encode(images[0][1]))
+    times = {"encode_s": [], "decode_s": [], "encode_cpu_s": [], "decode_cpu_s": []}
+    for _, image in images:
+        start, cpu = time.perf_counter(), time.process_time()
         data = encode(image)
-        middle = time.perf_counter()
+        middle, cpu_middle = time.perf_counter(), time.process_time()
         decode(data)
-        end = time.perf_counter()
-        if i or len(images) == 1:  # the first image warms up (traces, caches)
-            enc.append(middle - start)
-            dec.append(end - middle)
-    return statistics.median(enc), statistics.median(dec)
+        times["encode_s"].append(middle - start)
+        times["decode_s"].append(time.perf_counter() - middle)
+        times["encode_cpu_s"].append(cpu_middle - cpu)
+        times["decode_cpu_s"].append(time.process_time() - cpu_middle)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
-def bench_ours(images, iterations_list, model=None, tile="auto"):
+def _set_threads(threads):
+    """TF intra-op threads (before TF's runtime starts); LiteRT takes them per interpreter."""
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def bench_ours(images, iterations_list, model=None, tile="auto", backend="tf", threads=None,
+               label=None):
     import tfrnncomp
 
-    codec = tfrnncomp.Codec(model, tile=tile)
+    codec = tfrnncomp.Codec(model, tile=tile, backend=backend, threads=threads)
+    start = time.perf_counter()
+    codec.decompress(codec.compress(images[0][1], iterations=1))
+    first_use = time.perf_counter() - start
     rows = []
     for iterations in iterations_list:
-        enc, dec = _median_times(images, lambda im: codec.compress(im, iterations=iterations),
-                                 codec.decompress)
-        rows.append({"codec": f"tfrnncomp {codec.model_id}", "setting": f"{iterations} it",
-                     "encode_s": enc, "decode_s": dec})
+        row = _median_times(images, lambda im: codec.compress(im, iterations=iterations),
+                            codec.decompress, warm_up=False)
+        row.update(codec=label or f"tfrnncomp {codec.model_id}", backend=backend,
+                   setting=f"{iterations} it", iterations=iterations,
+                   first_use_s=first_use)
+        rows.append(row)
     return rows
 
 
@@ -76,16 +116,16 @@ def bench_pillow(images):
         def decode(data):
             Image.open(io.BytesIO(data)).load()
 
-        enc, dec = _median_times(images, encode, decode)
-        rows.append({"codec": name, "setting": "", "encode_s": enc, "decode_s": dec})
+        rows.append(dict(_median_times(images, encode, decode), codec=name, setting=""))
     return rows
 
 
-def _child(args):
+def _child(args, timeout=None):
     """Run one configuration in a subprocess and return its JSON result (with peak RSS)."""
     command = [sys.executable, os.path.abspath(__file__), "--child"] + args
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
+                         timeout=timeout, cwd=os.path.dirname(HERE)).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -100,25 +140,29 @@ def child_main(argv):
     parser.add_argument("--images", type=int)
     parser.add_argument("--iterations", type=int, nargs="+")
     parser.add_argument("--tile", default="auto")
+    parser.add_argument("--backend", default="tf")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--size", default=None)
     args = parser.parse_args(argv)
+    if args.kind != "pillow":
+        _set_threads(args.threads)
     tile = None if args.tile == "none" else ("auto" if args.tile == "auto" else int(args.tile))
     if args.kind == "ours":
-        rows = bench_ours(_images(args.kodak, args.images), args.iterations, tile=tile)
-    elif args.kind == "paper":
-        from tfrnncomp.codec import Codec
+        rows = bench_ours(_images(args.kodak, args.images), args.iterations, tile=tile,
+                          backend=args.backend, threads=args.threads)
+    elif args.kind in ("paper", "size"):
+        from tfrnncomp import zoo
         from tfrnncomp.config import REFERENCE
         from tfrnncomp.model import RNNCompressionModel
 
-        codec = Codec(RNNCompressionModel(REFERENCE.to_dict()))  # untrained: timing only
-        image = _images(args.kodak, 1)[0][1]
-        codec.compress(image[:64, :64], iterations=1)  # warm-up
-        start = time.perf_counter()
-        data = codec.compress(image, iterations=args.iterations[0])
-        middle = time.perf_counter()
-        codec.decompress(data)
-        rows = [{"codec": "paper-size model (width 1.0, untrained)",
-                 "setting": f"{args.iterations[0]} it", "encode_s": middle - start,
-                 "decode_s": time.perf_counter() - middle}]
+        if args.kind == "paper":
+            config, label = REFERENCE.to_dict(), "paper-size model (width 1.0, untrained)"
+        else:
+            config = dict(zoo.load_model(None).config.to_dict(), **SIZES[args.size])
+            config["name"], label = "size-scan", f"untrained, {args.size}"
+        model = RNNCompressionModel(config).build_for_inference()  # untrained: timing only
+        rows = bench_ours(_images(args.kodak, args.images), args.iterations, model=model,
+                          backend=args.backend, threads=args.threads, label=label)
     elif args.kind == "large":
         import tfrnncomp
 
@@ -159,16 +203,47 @@ def seams(kodak, count, tile, iterations):
     return rows
 
 
+def _fmt(value, digits=3):
+    return "" if value is None else f"{value:.{digits}f}"
+
+
 def _markdown(result):
-    lines = ["| codec | setting | encode s | decode s | encode MP/s | peak RSS MB | "
-             "encode / JPEG |", "|---|---|---|---|---|---|---|"]
+    lines = ["| codec | backend | setting | encode s | decode s | encode CPU s | decode CPU s | "
+             "first use s | encode MP/s | peak RSS MB | encode / JPEG |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     jpeg = next((r for r in result["rows"] if r["codec"].startswith("JPEG")), None)
     mp = result["megapixels"]
     for r in result["rows"]:
         ratio = f"{r['encode_s'] / jpeg['encode_s']:.0f}x" if jpeg else ""
-        lines.append(f"| {r['codec']} | {r['setting']} | {r['encode_s']:.3f} | "
-                     f"{r['decode_s']:.3f} | {r.get('megapixels', mp) / r['encode_s']:.2f} | "
+        lines.append(f"| {r['codec']} | {r.get('backend', '')} | {r['setting']} | "
+                     f"{r['encode_s']:.3f} | {r['decode_s']:.3f} | "
+                     f"{_fmt(r.get('encode_cpu_s'))} | {_fmt(r.get('decode_cpu_s'))} | "
+                     f"{_fmt(r.get('first_use_s'), 1)} | "
+                     f"{r.get('megapixels', mp) / r['encode_s']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {ratio} |")
+    ours = [r for r in result["rows"] if r["codec"].startswith("tfrnncomp ")
+            and r.get("iterations") == 8 and "megapixels" not in r]
+    if ours:
+        enc = min(ours, key=lambda r: r["encode_s"])
+        dec = min(ours, key=lambda r: r["decode_s"])
+        lines += ["", f"Targets (default model, 8 iterations, best backend): encode "
+                  f"{enc['encode_s']:.2f} s wall / {enc['encode_cpu_s']:.2f} CPU s "
+                  f"({enc['backend']}) vs {TARGETS['encode_s']} s; decode "
+                  f"{dec['decode_s']:.2f} s wall / {dec['decode_cpu_s']:.2f} CPU s "
+                  f"({dec['backend']}) vs {TARGETS['decode_s']} s.  With 2 threads on an idle "
+                  "machine wall time lies between CPU seconds / 2 and CPU seconds."]
+    for r in result["rows"]:
+        if r["codec"].startswith("paper-size"):
+            lines += ["", f"Paper size ({r['backend']}, {r['setting']}, "
+                      f"{result.get('threads') or 'default'} threads): encode "
+                      f"{r['encode_s']:.1f} s wall / {r['encode_cpu_s']:.1f} CPU s, decode "
+                      f"{r['decode_s']:.1f} s wall / {r['decode_cpu_s']:.1f} CPU s; the PyTorch "
+                      f"implementation (issue #7, same CPU, 2 threads) takes "
+                      f"{PYTORCH_PAPER_S['encode_s']:.0f} s / {PYTORCH_PAPER_S['decode_s']:.0f} s "
+                      f"wall: ratio to our wall {PYTORCH_PAPER_S['encode_s'] / r['encode_s']:.2f}x"
+                      f" / {PYTORCH_PAPER_S['decode_s'] / r['decode_s']:.2f}x, to our CPU "
+                      f"seconds {PYTORCH_PAPER_S['encode_s'] / r['encode_cpu_s']:.2f}x / "
+                      f"{PYTORCH_PAPER_S['decode_s'] / r['decode_cpu_s']:.2f}x."]
     if result.get("seams"):
         s = result["seams"]
         d_psnr = statistics.mean(r["psnr_tiled"] - r["psnr_untiled"] for r in s)
@@ -176,7 +251,29 @@ def _markdown(result):
         lines += ["", f"Seams (tile {result['seam_tile']}, {len(s)} images, "
                   f"{result['seam_iterations']} iterations): mean PSNR difference tiled - "
                   f"untiled {d_psnr:+.3f} dB, MS-SSIM {d_ssim:+.5f}."]
+    for failure in result.get("failures", []):
+        lines += ["", f"Failed: {failure}"]
     return "\n".join(lines) + "\n"
+
+
+def _runs(args):
+    """(child arguments) of every configuration the options ask for, in order."""
+    common = ["--kodak", args.kodak, "--images", str(args.images)]
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    its = ["--iterations"] + [str(i) for i in args.iterations]
+    runs = [["pillow"] + common]
+    runs += [["ours", "--backend", b] + common + its + threads for b in args.backends]
+    one = ["--kodak", args.kodak, "--images", "1", "--iterations", "8"] + threads
+    if args.paper_size:
+        runs += [["paper", "--backend", b] + one for b in args.paper_backends]
+    if args.sizes:
+        few = ["--kodak", args.kodak, "--images", str(min(args.images, 2)),
+               "--iterations", "8"] + threads
+        runs += [["size", "--size", name, "--backend", b] + few
+                 for name in SIZES for b in args.size_backends]
+    if args.large:
+        runs += [["large"] + common + ["--iterations", "8"] + threads]
+    return runs
 
 
 def main(argv=None):
@@ -187,34 +284,56 @@ def main(argv=None):
     parser.add_argument("--kodak", default=DEFAULT_KODAK)
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--iterations", type=int, nargs="+", default=[2, 8, 16])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="TF intra-op and LiteRT threads (0: TF's default)")
     parser.add_argument("--paper-size", action="store_true", help="also time the width-1.0 model")
+    parser.add_argument("--paper-backends", nargs="+", default=["tf"], choices=BACKENDS)
+    parser.add_argument("--sizes", action="store_true",
+                        help="also time smaller untrained models (what would meet the targets)")
+    parser.add_argument("--size-backends", nargs="+", default=["tf", "litert-dynamic-int8"],
+                        choices=BACKENDS)
     parser.add_argument("--large", action="store_true", help="also a 4000x3000 image, tiled")
     parser.add_argument("--seams", type=int, default=0, metavar="TILE",
                         help="also compare tiled (this tile size) with untiled coding")
+    parser.add_argument("--timeout", type=float, default=3600,
+                        help="seconds allowed to each configuration's process")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite OUT/speed.md from OUT/speed.json")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.render:
+        from tfrnncomp.image_io import atomic_write_bytes
+
+        with open(os.path.join(args.out, "speed.json"), encoding="utf-8") as handle:
+            text = _markdown(json.load(handle))
+        atomic_write_bytes(os.path.join(args.out, "speed.md"), text.encode())
+        print(text)
+        return 0
     if not os.path.isdir(args.kodak):
         print(f"bench_speed: no Kodak folder at {args.kodak}; pass --kodak", file=sys.stderr)
         return 2
-    common = ["--kodak", args.kodak, "--images", str(args.images)]
-    its = [str(i) for i in args.iterations]
-    rows = _child(["pillow"] + common) + _child(["ours"] + common + ["--iterations"] + its)
-    if args.paper_size:
-        rows += _child(["paper"] + common + ["--iterations", "8"])
-    if args.large:
-        rows += _child(["large"] + common + ["--iterations", "8"])
+    rows, failures = [], []
+    for run in _runs(args):
+        print("bench_speed: " + " ".join(run[:4]), file=sys.stderr, flush=True)
+        try:
+            rows += _child(run, args.timeout)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            tail = (getattr(error, "stderr", None) or "").strip().splitlines()[-1:]
+            failures.append(f"{' '.join(run[:4])}: {type(error).__name__} {' '.join(tail)}")
     result = {"megapixels": 768 * 512 / 1e6, "images": args.images, "rows": rows,
-              "cpu_count": os.cpu_count()}
+              "threads": args.threads, "cpu_count": os.cpu_count(),
+              "load_average_end": os.getloadavg(), "failures": failures,
+              "command": "python tools/bench_speed.py " + " ".join(argv)}
     if args.seams:
         result.update(seams=seams(args.kodak, args.images, args.seams, 8),
                       seam_tile=args.seams, seam_iterations=8)
+    from tfrnncomp.image_io import atomic_write_bytes
+
     os.makedirs(args.out, exist_ok=True)
-    for name, text in (("speed.json", json.dumps(result, indent=2)),
-                       ("speed.md", _markdown(result))):
-        tmp = os.path.join(args.out, f".{name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, os.path.join(args.out, name))
+    outputs = {"speed.json": json.dumps(result, indent=2), "speed.md": _markdown(result)}
+    for name, text in outputs.items():
+        atomic_write_bytes(os.path.join(args.out, name), text.encode())
     print(_markdown(result))
     return 0
 
