@@ -104,6 +104,19 @@ def test_integer_products_equal_their_int64_recomputation(net):
                           binaryrnn_coder.indices_for(net, codes, exact=True))
 
 
+def test_float32_products_are_exact_even_for_the_worst_inputs_of_the_shipped_model():
+    from tfrnncomp import zoo
+
+    shipped = integer_net.IntegerNet.load(zoo.entropy_model_path("gru-w25"))
+    for layer, peak in integer_net.INPUT_PEAKS.items():
+        name = f"{layer}_w"
+        w = shipped.arrays[name].reshape(-1, shipped.arrays[name].shape[-1])
+        worst = peak * np.sign(w).T  # each output's largest possible accumulator
+        for lo, hi, chunk in shipped._plans[name]:
+            assert peak * np.abs(chunk.astype(np.int64)).sum(axis=0).max() < 2 ** 24
+        assert np.array_equal(shipped._matmul(worst, name, exact=False), worst @ w), layer
+
+
 def test_indices_are_the_same_across_calls_and_threads(net):
     codes = structured_codes(3, 5, 6, seed=10)
     expected = binaryrnn_coder.indices_for(net, codes)

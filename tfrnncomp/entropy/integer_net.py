@@ -7,10 +7,12 @@ rounding, clamp and table lookup; no runtime evaluates a transcendental
 function.  The arithmetic is specified in ``BINARYRNN.md`` (next to this file)
 so that other runtimes (the Java port) derive the same indices bit for bit.
 
-Matrix products run as float64 BLAS calls on integer operands: every partial
-sum is an integer below 2**31 in magnitude (:func:`accumulator_bounds` proves it
-from the stored weights), so float64 represents all of them exactly and the
-result does not depend on the summation order.  ``exact=True`` uses int64
+Matrix products run as float32 BLAS calls on integer operands, split over the
+inputs so that every partial sum is an integer below 2**24 in magnitude
+(:func:`_float32_plan` checks it from the stored weights), so float32 represents
+all of them exactly and the result does not depend on the summation order; the
+chunks are added in int64 (accumulators stay below 2**31,
+:func:`accumulator_bounds`).  ``exact=True`` uses int64
 NumPy products instead (slow; tests compare both).
 
 The net is row-causal: row ``y`` of iteration ``t`` is predicted from rows
@@ -44,6 +46,31 @@ ARRAYS = ("masked_w", "masked_b", "masked_m", "previous_w", "iteration_b", "prev
           "cdf0_lut")
 
 
+#: the largest |input| of each layer, by construction: codes by 1, features and hidden
+#: activations by ACT_MAX, LSTM outputs by 2**STATE_FRAC
+INPUT_PEAKS = {"masked": 1, "previous": 1, "lstm_x": ACT_MAX, "lstm_h": 1 << STATE_FRAC,
+               "hidden": 1 << STATE_FRAC, "logits": ACT_MAX}
+FLOAT32_EXACT = 1 << 24  # float32 represents every integer below this exactly
+
+
+def _float32_plan(w, peak):
+    """Split a layer's inputs into chunks whose float32 products are exact.
+
+    A chunk qualifies when ``peak * sum|w|`` over its inputs stays below 2**24 for
+    every output: then every product and partial sum is an integer that float32
+    represents exactly, whatever the BLAS summation order; chunk results are added
+    in int64.  Returns ``[(lo, hi, weights)]`` (float64 weights if no split works).
+    """
+    w = w.reshape(-1, w.shape[-1])
+    for chunks in range(1, w.shape[0] + 1):
+        edges = np.linspace(0, w.shape[0], chunks + 1).astype(int)
+        if all(peak * np.abs(w[lo:hi]).sum(axis=0).max() < FLOAT32_EXACT
+               for lo, hi in zip(edges[:-1], edges[1:])):
+            return [(lo, hi, w[lo:hi].astype(np.float32))
+                    for lo, hi in zip(edges[:-1], edges[1:])]
+    return [(0, w.shape[0], w.astype(np.float64))]
+
+
 def zero_pad(x, pads):
     """``np.pad`` with zeros, ``pads`` one ``(before, after)`` pair per axis (faster)."""
     out = np.zeros(tuple(n + a + b for n, (a, b) in zip(x.shape, pads)), x.dtype)
@@ -66,8 +93,8 @@ class IntegerNet:
         self.config = self.meta["config"]
         self.progressive = bool(self.config["progressive"])
         self.shifts = self.meta["shifts"]
-        self._float = {name: value.astype(np.float64) for name, value in self.arrays.items()
-                       if name.endswith("_w")}
+        self._plans = {f"{layer}_w": _float32_plan(self.arrays[f"{layer}_w"], peak)
+                       for layer, peak in INPUT_PEAKS.items() if f"{layer}_w" in self.arrays}
         self.entropy_id = self.meta.get("entropy_id")
 
     @property
@@ -126,9 +153,11 @@ class IntegerNet:
     def _matmul(self, x, name, exact):
         if exact:
             return np.matmul(x, self.arrays[name].reshape(-1, self.arrays[name].shape[-1]))
-        w = self._float[name]
-        out = np.matmul(x.astype(np.float64), w.reshape(-1, w.shape[-1]))
-        return out.astype(np.int64)
+        out = None
+        for lo, hi, w in self._plans[name]:
+            part = np.matmul(x[:, lo:hi].astype(w.dtype), w).astype(np.int64)
+            out = part if out is None else out + part
+        return out
 
     def _taps(self, padded, rows, row0, count, kernel_w, name, exact):
         """Sum over taps (r, k) of padded[:, row0 + r + i, k + j] @ w[r, k] for i < count."""
@@ -232,11 +261,11 @@ def accumulator_bounds(net):
     activations by :data:`ACT_MAX`, LSTM outputs by ``2**STATE_FRAC``.
     """
     a = net.arrays
-    inputs = {"masked": (1, "masked_b"), "previous": (1, "iteration_b"),
-              "lstm_x": (ACT_MAX, "lstm_x_b"), "lstm_h": (1 << STATE_FRAC, None),
-              "hidden": (1 << STATE_FRAC, "hidden_b"), "logits": (ACT_MAX, "logits_b")}
+    biases = {"masked": "masked_b", "previous": "iteration_b", "lstm_x": "lstm_x_b",
+              "lstm_h": None, "hidden": "hidden_b", "logits": "logits_b"}
     out = {}
-    for layer, (peak, bias) in inputs.items():
+    for layer, bias in biases.items():
+        peak = INPUT_PEAKS[layer]
         if f"{layer}_w" not in a:
             continue
         w = a[f"{layer}_w"]
