@@ -117,3 +117,14 @@ def test_a_second_image_compiles_nothing_new(tiny_codec):
         tiny_codec.decompress(tiny_codec.compress(smooth_image(height, width, seed), 3))
     assert (functions.encode_codes.experimental_get_tracing_count(),
             functions.decode.experimental_get_tracing_count()) == counts
+
+
+def test_the_litert_backend_refuses_adaptive_files_instead_of_decoding_them_wrongly(
+        litert_codec, tiny_codec, image):
+    from tfrnncomp.errors import BackendError
+
+    adaptive_file = tiny_codec.compress(image, adaptive=True, target_psnr=10.0)
+    with pytest.raises(BackendError, match="spatially adaptive file needs backend 'tf'"):
+        litert_codec.decompress(adaptive_file)
+    with pytest.raises(BackendError, match="spatially adaptive coding needs backend 'tf'"):
+        litert_codec.compress(image, adaptive=True, target_psnr=10.0)

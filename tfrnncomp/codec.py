@@ -228,6 +228,8 @@ class Codec:
         from tfrnncomp import tiling
 
         tile = tiling.tile_from_header(header)
+        if header.iteration_map is not None:
+            self._require_tf_backend("decoding a spatially adaptive file")
         codes = np.asarray(codes, np.int8)
         height, width = np.int32(header.height), np.int32(header.width)
         if tile is not None:
@@ -297,9 +299,18 @@ class Codec:
         codes, tile = self.codes_for(array, iterations)
         return self.write(codes, height, width, channels, entropy, tile=tile)
 
+    def _require_tf_backend(self, what):
+        """Adaptive files keep stopped blocks' pixels inside the TF graph; the LiteRT step
+        models do not implement that mask, so they must not decode such files."""
+        if self.backend != "tf":
+            from tfrnncomp.errors import BackendError
+
+            raise BackendError(f"{what} needs backend 'tf', this codec uses {self.backend!r}")
+
     def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
         from tfrnncomp import adaptive
 
+        self._require_tf_backend("spatially adaptive coding")
         allowed = {"target_psnr"} if slope is None else {"iterations"}
         refused = [name for name in given if name not in allowed]
         if refused:
