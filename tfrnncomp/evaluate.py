@@ -369,6 +369,13 @@ def write_result(path, result):
     return path
 
 
+def write_and_report(result, path, dataset, start):
+    """Write ``result`` to ``path`` and print the one-line summary the tools share."""
+    write_result(path, result)
+    print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
+          f"in {time.time() - start:.0f} s")
+
+
 def load_result(path):
     with open(path, encoding="utf-8") as handle:
         return validate(json.load(handle))

@@ -61,9 +61,7 @@ def main(argv=None):
         start = time.time()
         result = evaluate.run_classic(codec, dataset, settings, log=log)
         path = args.output or evaluate.default_output(args.out, name)
-        evaluate.write_result(path, result)
-        print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
-              f"in {time.time() - start:.0f} s")
+        evaluate.write_and_report(result, path, dataset, start)
     return 0
 
 

@@ -104,9 +104,7 @@ def main(argv=None):
                                     name=args.name, description=args.description, log=log,
                                     one_pass=args.one_pass)
     path = args.output or evaluate.default_output(args.out, result["name"])
-    evaluate.write_result(path, result)
-    print(f"{path}: {len(result['points'])} points on {len(dataset.names)} images "
-          f"in {time.time() - start:.0f} s")
+    evaluate.write_and_report(result, path, dataset, start)
     return 0
 
 
