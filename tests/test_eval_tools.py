@@ -100,3 +100,57 @@ def test_the_ablation_trains_scores_on_validation_and_resumes(tmp_path, capsys):
     assert "done before, skipped" in capsys.readouterr().err
     assert json.loads((out / "ablation.json").read_text())["variants"] == summary["variants"]
     assert ablation.main([*argv[:-2], "--steps", "3", "--variants", "baseline"]) == 2
+
+
+def test_the_seam_band_covers_only_pixels_near_internal_tile_borders():
+    bench = _tool("bench_speed.py")
+    band = bench._seam_band(40, 70, 32, radius=4)
+    assert band[:, 28:36].all() and band[28:36, :].all()  # around x = 32 and y = 32
+    assert band[:, 60:68].all()  # x = 64
+    assert not band[:28, :28].any() and not band[:28, 36:60].any()  # tile interiors
+    assert not bench._seam_band(32, 32, 32).any()  # one tile: no internal border
+    image = smooth_image(40, 70)
+    worse = image.copy()
+    worse[band] = 255 - worse[band]
+    assert bench._band_psnr(image, worse, ~band) > 99  # untouched outside the band
+    assert bench._band_psnr(image, worse, band) < 20
+
+
+def test_the_training_extrapolation_fits_a_falling_curve_and_solves_for_the_target(tmp_path):
+    extrapolate = _tool(os.path.join("training", "extrapolate.py"))
+    steps = np.arange(1, 41) * 100
+    l1 = 0.5 * steps ** -0.25  # an exact power law
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,val_l1_last\n" + "".join(f"{e},{v}\n" for e, v in enumerate(l1)))
+    a, b = extrapolate.fit_power_law(steps.astype(float), l1)
+    assert b == pytest.approx(-0.25) and a == pytest.approx(np.log(0.5))
+
+    def result(name, scale):  # MS-SSIM curves; the test curve needs `scale` x the anchor's bits
+        points = []
+        for i, (bpp, quality) in enumerate(zip([0.25, 0.5, 1.0, 2.0], [0.8, 0.9, 0.95, 0.98])):
+            rate = bpp * scale
+            row = {"image": "x.png", "bytes": int(rate * 1000), "bpp": rate,
+                   "ms_ssim": quality, "psnr": 30.0, "psnr_hvs_m": None}
+            points.append({"setting": i, "bpp": rate, "ms_ssim": quality,
+                           "ms_ssim_db": None, "psnr": 30.0, "psnr_hvs_m": None,
+                           "encode_seconds": None, "decode_seconds": None, "per_image": [row]})
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({
+            "schema_version": 1, "name": name, "description": "", "codec": {"family": "test"},
+            "dataset": {"path": "x", "images": ["x.png"]}, "points": points,
+            "environment": {}}))
+        return str(path)
+
+    jpeg = result("jpeg420", 1.0)
+    argv = ["--log", str(log), "--jpeg", jpeg, "--out", str(tmp_path / "out"),
+            "--point", f"1000={result('a', 1.5)}", "--point", f"4000={result('b', 1.2)}"]
+    assert extrapolate.main(argv) == 0
+    out = json.loads((tmp_path / "out" / "extrapolation.json").read_text())
+    first, second = out["points"]
+    assert first["bd_rate_vs_jpeg"] == pytest.approx(50.0, abs=0.5)
+    assert second["bd_rate_vs_jpeg"] == pytest.approx(20.0, abs=0.5)
+    assert out["extrapolated"][0]["bd_rate_vs_jpeg"] == pytest.approx(
+        second["bd_rate_vs_jpeg"], abs=2.0)  # at the last logged step: near the second point
+    assert out["extrapolated"][1]["bd_rate_vs_jpeg"] < second["bd_rate_vs_jpeg"]
+    assert out["steps_for_target"]["steps"] > 4000
+    assert "extrapolation, not a measurement" in (tmp_path / "out" / "extrapolation.md").read_text()

@@ -1,8 +1,8 @@
 """A short fuzz smoke run in the default suite (no atheris needed).
 
 Random mutations of the committed fuzz corpus (``tests/fuzz/corpus``), with a fixed seed, go
-through fuzz targets (a) the bitstream parser and (b) the context-mode entropy decoder of
-``tests/fuzz/harnesses.py``.  A target returns normally when the package gave a valid result
+through fuzz targets (a) the bitstream parser, (b) the context-mode entropy decoder and (d)
+the BinaryRNN entropy decoder of ``tests/fuzz/harnesses.py``.  A target returns normally when the package gave a valid result
 or raised its own error (a ``TfrnncompError`` subclass); anything else escaping it (another
 exception type, or an ``AssertionError`` from a broken invariant) fails the test.  The long
 runs with atheris are described in ``tests/fuzz/README.md``.
@@ -62,9 +62,11 @@ def run_mutations(check, corpus, count, seed):
     return failures, slowest
 
 
-@pytest.mark.parametrize("harness, count", [("bitstream", 5000), ("entropy", 1000)])
+@pytest.mark.parametrize("harness, count", [("bitstream", 5000), ("entropy", 1000),
+                                            ("binaryrnn", 300)])
 def test_random_mutations_of_the_corpus_raise_only_the_packages_own_errors(harness, count):
-    check = {"bitstream": harnesses.check_bitstream, "entropy": harnesses.check_entropy}[harness]
+    check = {"bitstream": harnesses.check_bitstream, "entropy": harnesses.check_entropy,
+             "binaryrnn": harnesses.check_binaryrnn}[harness]
     corpus = load_corpus(harness)
     for data in corpus:  # the unmutated corpus is clean too
         check(data)

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
 DEFAULT_KODAK = os.path.join(HERE, "..", "..", "shared", "data", "kodak")
@@ -186,8 +188,27 @@ def child_main(argv):
     print(json.dumps(rows))
 
 
+def _seam_band(height, width, tile, radius=8):
+    """``bool[H, W]``: pixels within ``radius`` of an internal tile border."""
+    band = np.zeros((height, width), bool)
+    for y in range(tile, height, tile):
+        band[max(0, y - radius):y + radius] = True
+    for x in range(tile, width, tile):
+        band[:, max(0, x - radius):x + radius] = True
+    return band
+
+
+def _band_psnr(a, b, band):
+    diff = a[band].astype(np.float64) - b[band].astype(np.float64)
+    return 10 * np.log10(255.0 ** 2 / max(np.mean(diff ** 2), 1e-10))
+
+
 def seams(kodak, count, tile, iterations):
-    """PSNR/MS-SSIM of tiled vs untiled coding on Kodak (seam check)."""
+    """PSNR/MS-SSIM of tiled vs untiled coding on Kodak (seam check).
+
+    Besides the whole image, PSNR is also measured on the band of pixels within 8 of an
+    internal tile border, where a seam would show, and on the rest of the image.
+    """
     import tfrnncomp
     from tfrnncomp import metrics
 
@@ -196,11 +217,31 @@ def seams(kodak, count, tile, iterations):
     for name, image in _images(kodak, count):
         a = untiled.decompress(untiled.compress(image, iterations=iterations))
         b = tiled.decompress(tiled.compress(image, iterations=iterations))
+        band = _seam_band(image.shape[0], image.shape[1], tile)
         rows.append({"image": name, "psnr_untiled": metrics.psnr(image, a),
                      "psnr_tiled": metrics.psnr(image, b),
                      "ms_ssim_untiled": metrics.ms_ssim(image, a),
-                     "ms_ssim_tiled": metrics.ms_ssim(image, b)})
+                     "ms_ssim_tiled": metrics.ms_ssim(image, b),
+                     "band_psnr_untiled": _band_psnr(image, a, band),
+                     "band_psnr_tiled": _band_psnr(image, b, band),
+                     "inner_psnr_untiled": _band_psnr(image, a, ~band),
+                     "inner_psnr_tiled": _band_psnr(image, b, ~band)})
     return rows
+
+
+def cpu_description():
+    """The processor's model name and the vector extensions that decide conv speed."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith("model name")), "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return f"{model} ({', '.join(f for f in wanted if f in flags) or 'no AVX2'})"
 
 
 def _fmt(value, digits=3):
@@ -238,9 +279,9 @@ def _markdown(result):
                       f"{result.get('threads') or 'default'} threads): encode "
                       f"{r['encode_s']:.1f} s wall / {r['encode_cpu_s']:.1f} CPU s, decode "
                       f"{r['decode_s']:.1f} s wall / {r['decode_cpu_s']:.1f} CPU s; the PyTorch "
-                      f"implementation (issue #7, same CPU, 2 threads) takes "
+                      f"implementation (issue #7, 2 threads, on the machine of the issue) takes "
                       f"{PYTORCH_PAPER_S['encode_s']:.0f} s / {PYTORCH_PAPER_S['decode_s']:.0f} s "
-                      f"wall: ratio to our wall {PYTORCH_PAPER_S['encode_s'] / r['encode_s']:.2f}x"
+                      f"wall as quoted in the issue: ratio to our wall {PYTORCH_PAPER_S['encode_s'] / r['encode_s']:.2f}x"
                       f" / {PYTORCH_PAPER_S['decode_s'] / r['decode_s']:.2f}x, to our CPU "
                       f"seconds {PYTORCH_PAPER_S['encode_s'] / r['encode_cpu_s']:.2f}x / "
                       f"{PYTORCH_PAPER_S['decode_s'] / r['decode_cpu_s']:.2f}x."]
@@ -251,6 +292,15 @@ def _markdown(result):
         lines += ["", f"Seams (tile {result['seam_tile']}, {len(s)} images, "
                   f"{result['seam_iterations']} iterations): mean PSNR difference tiled - "
                   f"untiled {d_psnr:+.3f} dB, MS-SSIM {d_ssim:+.5f}."]
+        if "band_psnr_tiled" in s[0]:
+            d_band = statistics.mean(r["band_psnr_tiled"] - r["band_psnr_untiled"] for r in s)
+            d_inner = statistics.mean(r["inner_psnr_tiled"] - r["inner_psnr_untiled"]
+                                      for r in s)
+            lines[-1] += (f" Within 8 pixels of a tile border {d_band:+.3f} dB, elsewhere "
+                          f"{d_inner:+.3f} dB.")
+    if result.get("cpu"):
+        lines += ["", f"CPU: {result['cpu']}, {result.get('cpu_count')} cores; load average at "
+                  f"the end {', '.join(f'{v:.1f}' for v in result.get('load_average_end', []))}."]
     for failure in result.get("failures", []):
         lines += ["", f"Failed: {failure}"]
     return "\n".join(lines) + "\n"
@@ -276,6 +326,25 @@ def _runs(args):
     return runs
 
 
+def _seams_only(args):
+    from tfrnncomp.image_io import atomic_write_bytes
+
+    if not args.seams:
+        print("bench_speed: --seams-only needs --seams TILE", file=sys.stderr)
+        return 2
+    result = {"megapixels": 768 * 512 / 1e6, "rows": [],
+              "seams": seams(args.kodak, args.images, args.seams, 8),
+              "seam_tile": args.seams, "seam_iterations": 8,
+              "command": "python tools/bench_speed.py " + " ".join(sys.argv[1:])}
+    os.makedirs(args.out, exist_ok=True)
+    text = _markdown(result)
+    atomic_write_bytes(os.path.join(args.out, "seams.json"),
+                       json.dumps(result, indent=2).encode())
+    atomic_write_bytes(os.path.join(args.out, "seams.md"), text.encode())
+    print(text)
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
@@ -296,6 +365,8 @@ def main(argv=None):
     parser.add_argument("--large", action="store_true", help="also a 4000x3000 image, tiled")
     parser.add_argument("--seams", type=int, default=0, metavar="TILE",
                         help="also compare tiled (this tile size) with untiled coding")
+    parser.add_argument("--seams-only", action="store_true",
+                        help="with --seams: only the seam check (OUT/seams.json, OUT/seams.md)")
     parser.add_argument("--timeout", type=float, default=3600,
                         help="seconds allowed to each configuration's process")
     parser.add_argument("--render", action="store_true",
@@ -313,6 +384,8 @@ def main(argv=None):
     if not os.path.isdir(args.kodak):
         print(f"bench_speed: no Kodak folder at {args.kodak}; pass --kodak", file=sys.stderr)
         return 2
+    if args.seams_only:
+        return _seams_only(args)
     rows, failures = [], []
     for run in _runs(args):
         print("bench_speed: " + " ".join(run[:4]), file=sys.stderr, flush=True)
@@ -322,7 +395,7 @@ def main(argv=None):
             tail = (getattr(error, "stderr", None) or "").strip().splitlines()[-1:]
             failures.append(f"{' '.join(run[:4])}: {type(error).__name__} {' '.join(tail)}")
     result = {"megapixels": 768 * 512 / 1e6, "images": args.images, "rows": rows,
-              "threads": args.threads, "cpu_count": os.cpu_count(),
+              "threads": args.threads, "cpu_count": os.cpu_count(), "cpu": cpu_description(),
               "load_average_end": os.getloadavg(), "failures": failures,
               "command": "python tools/bench_speed.py " + " ".join(argv)}
     if args.seams:

@@ -25,15 +25,21 @@ import tensorflow as tf  # noqa: E402
 with atheris.instrument_imports(include=["tfrnncomp.entropy", "tfrnncomp.errors",
                                          "tests.fuzz.harnesses"]):
     from tests.fuzz import harnesses
-    from tfrnncomp.entropy import context, rangecoder  # noqa: F401
+    from tfrnncomp.entropy import binaryrnn_coder, context, integer_net, rangecoder  # noqa: F401
+
+
+def run(check, warm_up):
+    """Fuzz ``check`` with one thread, after one call on ``warm_up`` (loads the op library
+    and any model, so -timeout does not count them); also used by fuzz_binaryrnn.py."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    check(warm_up)
+    atheris.Setup(sys.argv, check)
+    atheris.Fuzz()
 
 
 def main():
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    harnesses.check_entropy(harnesses.entropy_input((2, 2, 32), b""))  # load the op library
-    atheris.Setup(sys.argv, harnesses.check_entropy)
-    atheris.Fuzz()
+    run(harnesses.check_entropy, harnesses.entropy_input((2, 2, 32), b""))
 
 
 if __name__ == "__main__":

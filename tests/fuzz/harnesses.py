@@ -17,6 +17,9 @@ Input layouts (the first bytes steer the harness so the fuzzer can learn them):
 * ``check_codec`` (c): ``control u8 | file``.  control bit 0 as in (a); bits 1-2:
   ``iterations=`` of ``Codec.decompress`` (0 -> all whole chunks, else 1..3); bit 3:
   ``Codec.decompress_progressive`` instead (every prefix in one pass).
+* ``check_binaryrnn`` (d): ``h u8 | w u8 | t u8 | flags u8 | signs of earlier iterations
+  | active mask | payload`` (:func:`parse_binaryrnn_input`), decoded as one iteration of
+  the shipped BinaryRNN with shape ``(h % 8 + 1, w % 8 + 1, 32)``.
 """
 
 import math
@@ -217,3 +220,78 @@ def check_codec(codec, data):
     # (else a 1x1 image may make the decoder allocate max_pixels of canvas and states)
     assert (header.pad_height, header.pad_width) == (-(-header.height // 32) * 32,
                                                      -(-header.width // 32) * 32), header
+
+
+# -- (d) the BinaryRNN entropy decoder ------------------------------------------------------
+_NET = None
+
+
+def _binaryrnn_net():
+    """The shipped integer BinaryRNN (``zoo/<default>/binaryrnn.bin``), loaded once."""
+    global _NET
+    if _NET is None:
+        from tfrnncomp import zoo
+        from tfrnncomp.entropy import integer_net
+
+        _NET = integer_net.IntegerNet.load(zoo.entropy_model_path(zoo.DEFAULT_MODEL))
+    return _NET
+
+
+def binaryrnn_input(shape, t, payload, previous=(), active=None):
+    """The (d) input that decodes ``payload`` as 0-based iteration ``t`` of ``shape``."""
+    h, w = shape
+    assert 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and 0 <= t < 16
+    head = bytes((h - 1, w - 1, t, len(previous) | (2 if active is not None else 0) << 1))
+    signs = b"".join(np.packbits(np.asarray(p).reshape(-1) > 0).tobytes() for p in previous)
+    mask = b"" if active is None else np.packbits(np.asarray(active, bool)).tobytes()
+    return head + signs + mask + bytes(payload)
+
+
+def parse_binaryrnn_input(data, depth=MAX_DEPTH):
+    """``(shape (h, w, depth), t, previous int64[h, w, 2 depth], active or None, payload)``.
+
+    Byte 3: bits 0-1 the number of earlier iterations given (at most ``t``), bit 2 an
+    active mask; then the earlier iterations' signs (t-1 first, 1 bit per code), the mask
+    (1 bit per position), the payload.
+    """
+    data = bytes(data).ljust(4, b"\0")
+    h, w, t = data[0] % MAX_SIDE + 1, data[1] % MAX_SIDE + 1, data[2] % 16
+    count = h * w * depth
+    size, pos = math.ceil(count / 8), 4
+    previous = np.zeros((2, h, w, depth), np.int64)
+    for k in range(min(data[3] & 3, t, 2)):
+        packed = data[pos:pos + size].ljust(size, b"\0")
+        pos += size
+        bits = np.unpackbits(np.frombuffer(packed, np.uint8), count=count)
+        previous[k] = bits.reshape(h, w, depth).astype(np.int64) * 2 - 1
+    active = None
+    if data[3] & 4:
+        size_mask = math.ceil(h * w / 8)
+        packed = data[pos:pos + size_mask].ljust(size_mask, b"\0")
+        pos += size_mask
+        active = np.unpackbits(np.frombuffer(packed, np.uint8), count=h * w).reshape(h, w)
+        active = active.astype(bool)
+    return (h, w, depth), t, np.concatenate(list(previous), axis=-1), active, data[pos:]
+
+
+def check_binaryrnn(data):
+    from tfrnncomp.entropy import binaryrnn_coder
+
+    net = _binaryrnn_net()
+    shape, t, previous, active, payload = parse_binaryrnn_input(data, net.config["bits"])
+    _hint(shape[0])
+    _hint(shape[1])
+    _hint(t)
+    _hint(0 if active is None else 1 + int(active.sum()))
+    _hint(len(payload))
+    try:
+        out = binaryrnn_coder.decode_iteration(net, _table(), payload, t, previous, shape,
+                                               active)
+    except TfrnncompError as error:
+        _hint(len(str(error)) // 8)
+        return
+    assert isinstance(out, np.ndarray) and out.shape == shape
+    expected = np.ones(shape[:2], bool) if active is None else active
+    assert np.isin(out[expected], (-1, 1)).all()
+    assert (out[~expected] == 0).all()
+    _hint(int((out > 0).sum()).bit_length())

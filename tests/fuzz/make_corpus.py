@@ -9,8 +9,10 @@ extension).  Run from the repository root::
     python -m tests.fuzz.make_corpus [--out tests/fuzz/corpus]
 
 It writes ``<out>/bitstream`` and ``<out>/codec`` (control byte 0 + a file, see
-harnesses.py) and ``<out>/entropy`` (the context-mode chunks with their shapes and
-earlier iterations).  Existing files of the same name are overwritten; other files
+harnesses.py), ``<out>/entropy`` (the context-mode chunks with their shapes and
+earlier iterations) and ``<out>/binaryrnn`` (chunks of random codes range-coded with
+the shipped BinaryRNN, with and without an active mask; ``--only binaryrnn`` writes
+just these).  Existing files of the same name are overwritten; other files
 (fuzzer findings) are kept.
 """
 
@@ -49,7 +51,11 @@ def image_for(height, width, grey, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    parser.add_argument("--only", choices=["binaryrnn"])
     args = parser.parse_args(argv)
+    if args.only == "binaryrnn":
+        print(binaryrnn_seeds(args.out), "binaryrnn inputs written to", args.out)
+        return
     codec = harnesses.make_tiny_codec()
     print("model id", codec.model_id)
     count = {"bitstream": 0, "codec": 0, "entropy": 0}
@@ -112,7 +118,36 @@ def main(argv=None):
         assert tiled_codec.decompress(tiled).shape == (40, 70, 3)
         for harness in ("bitstream", "codec"):
             save(harness, f"tiled32_{mode}_it2", b"\x00" + tiled)
+    count["binaryrnn"] = binaryrnn_seeds(args.out)
     print(", ".join(f"{n} {h} inputs" for h, n in count.items()), "written to", args.out)
+
+
+def binaryrnn_seeds(out):
+    """Chunks of the shipped BinaryRNN (iterations 1-3 of random codes; some adaptive)."""
+    from tfrnncomp.entropy import binaryrnn_coder
+
+    net = harnesses._binaryrnn_net()
+    depth, count = net.config["bits"], 0
+    rng = np.random.default_rng(1)
+    for h, w in [(1, 1), (3, 5), (8, 2), (8, 8)]:
+        codes = rng.choice(np.array([-1, 1], np.int8), size=(3, h, w, depth))
+        active = rng.random((3, h, w)) < 0.7
+        active[:2] = True  # the harness gives earlier iterations as signs (all active)
+        for mask in (None, active):
+            payloads = binaryrnn_coder.encode(net, harnesses._table(), codes, mask)
+            kept = codes if mask is None else codes * mask[..., None]
+            for t, payload in enumerate(payloads):
+                previous = [kept[u] for u in (t - 1, t - 2) if u >= 0]
+                stem = f"{h}x{w}_t{t + 1}" + ("_adaptive" if mask is not None else "")
+                data = harnesses.binaryrnn_input((h, w), t, payload, previous,
+                                                 None if mask is None else mask[t])
+                shape, t_, prev, act, rest = harnesses.parse_binaryrnn_input(data, depth)
+                decoded = binaryrnn_coder.decode_iteration(net, harnesses._table(), rest, t_,
+                                                           prev, shape, act)
+                assert (decoded == kept[t]).all(), stem  # the seed decodes exactly
+                _save(os.path.join(out, "binaryrnn"), stem, data)
+                count += 1
+    return count
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoin
   cp "$here/default/checkpoint.weights.h5" "$run_dir/backup/latest.weights.h5"
   cp "$here/default/training_metadata.json" "$run_dir/backup/training_metadata.json"
   [ -f "$run_dir/log.csv" ] || cp "$here/default/log.csv" "$run_dir/log.csv"
+  [ -f "$run_dir/phases.log" ] || [ ! -f "$here/default/phases.log" ] || cp "$here/default/phases.log" "$run_dir/phases.log"
+  if [ ! -f "$run_dir/times.csv" ] && [ -f "$here/default/times.csv" ]; then
+    cp "$here/default/times.csv" "$run_dir/times.csv"
+  fi
   echo "seeded $run_dir from the committed checkpoint"
 fi
 nohup "$python" -m tfrnncomp.cli train --data "$data" --config "$here/default/config.json" \

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Ship a newer checkpoint of the default training run and re-measure everything that depends
+# on the weights: the BinaryRNN (its codes change), the Kodak RD results and plots, the
+# entropy benchmark and the visual comparison (issue #4).  Each step is a README command.
+#   tools/training/refresh_model.sh WEIGHTS.h5 STEPS [WORK_DIR]
+# WEIGHTS.h5: a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
+# latest.weights.h5; STEPS: the training steps it holds (for the extrapolation table).
+# Steps already done (their output exists in WORK_DIR) are skipped, so a rerun resumes.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$repo"
+weights="$1"
+steps="$2"
+work="${3:-$repo/../runs/refresh}"
+python="${PYTHON:-python}"
+zoo=tfrnncomp/zoo/gru-w25
+mkdir -p "$work/export"
+step() { echo "== $(date +%H:%M:%S) $*" >&2; }
+
+if [ ! -f "$work/exported" ]; then
+  step "export the weights"
+  cp tools/training/default/config.json "$work/export/config.json"
+  cp "$weights" "$work/export/latest.weights.h5"
+  "$python" -m tfrnncomp.cli export-weights "$work/export" "$work/model"
+  cp "$work/model/model.weights.h5" "$zoo/model.weights.h5"
+  # the old BinaryRNN belongs to the old weights: the codec must not pick it up
+  rm -f "$zoo/binaryrnn.bin"
+  touch "$work/exported"
+fi
+
+step "Kodak RD, entropy mode context"
+[ -f "$work/eval-context" ] || { "$python" tools/evaluate_model.py --model gru-w25 \
+  --iterations 1-16 --one-pass --entropy context --out results/kodak && touch "$work/eval-context"; }
+
+step "dump codes"
+[ -f "$work/codes-val.tfrecord" ] || "$python" tools/dump_codes.py --split validation --crop 256 \
+  --crops 2 --seed 1 --out "$work/codes-val.tfrecord"
+for shard in 0 1; do
+  [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/dump_codes.py --split train \
+    --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
+done
+
+step "train the BinaryRNN"
+[ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/train_entropy.py \
+  --train "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
+  --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
+  --epochs "${ENTROPY_EPOCHS:-9}" --minutes "${ENTROPY_MINUTES:-40}"
+
+step "export the BinaryRNN"
+[ -f "$zoo/binaryrnn.bin" ] || "$python" tools/export_binaryrnn.py --run "$work/binaryrnn" \
+  --calibration "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
+  --validation "$work/codes-val.tfrecord"
+
+step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
+"$python" tools/evaluate_model.py --model gru-w25 --entropy binaryrnn --out results/kodak \
+  --metrics-from results/kodak/tfrnncomp-gru-w25.json
+
+step "entropy benchmark, summaries, plots, visual comparison"
+"$python" tools/bench_entropy.py --out results/entropy
+"$python" tools/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
+"$python" tools/plot_rd.py results/kodak/*.json --out results/kodak/plots
+"$python" tools/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
+"$python" tools/training/extrapolate.py --log tools/training/default/log.csv \
+  --point 3000=results/training/kodak-gru-w25-epoch29-context.json \
+  --point 4700=results/training/kodak-gru-w25-epoch46-context.json \
+  --point "$steps=results/kodak/tfrnncomp-gru-w25.json" \
+  --jpeg results/kodak/jpeg420.json --out results/training
+step "done"
