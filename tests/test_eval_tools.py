@@ -109,11 +109,24 @@ def test_the_seam_band_covers_only_pixels_near_internal_tile_borders():
     assert band[:, 60:68].all()  # x = 64
     assert not band[:28, :28].any() and not band[:28, 36:60].any()  # tile interiors
     assert not bench._seam_band(32, 32, 32).any()  # one tile: no internal border
-    image = smooth_image(40, 70)
-    worse = image.copy()
-    worse[band] = 255 - worse[band]
-    assert bench._band_psnr(image, worse, ~band) > 99  # untouched outside the band
-    assert bench._band_psnr(image, worse, band) < 20
+
+
+def test_the_seam_check_alone_writes_band_and_whole_image_psnr_for_every_image(tmp_path):
+    bench = _tool("bench_speed.py")
+    folder = tmp_path / "kodak"
+    folder.mkdir()
+    for seed in range(2):
+        Image.fromarray(smooth_image(192, 224, seed=seed)).save(folder / f"im{seed}.png")
+    out = tmp_path / "out"
+    assert bench.main(["--kodak", str(folder), "--images", "2", "--seams", "96",
+                       "--seams-only", "--out", str(out)]) == 0
+    result = json.loads((out / "seams.json").read_text())
+    assert result["rows"] == [] and [r["image"] for r in result["seams"]] == ["im0.png", "im1.png"]
+    for row in result["seams"]:
+        for key in ("psnr", "band_psnr", "inner_psnr"):
+            assert 5 < row[f"{key}_tiled"] < 99 and 5 < row[f"{key}_untiled"] < 99
+    assert "Within 8 pixels of a tile border" in (out / "seams.md").read_text()
+    assert bench.main(["--kodak", str(folder), "--seams-only", "--out", str(out)]) == 2
 
 
 def test_the_training_extrapolation_fits_a_falling_curve_and_solves_for_the_target(tmp_path):

@@ -16,10 +16,11 @@ copied here), builds EncoderCell, Binarizer and DecoderCell with random weights
   adding its output to the image (the PNG they write per iteration is left out).
 
 One untimed warm-up pass, then the median of ``--repeats`` runs of wall and
-process CPU seconds.  Run it in its own venv with PyTorch (not the project's):
+process CPU seconds.  Run it in its own venv with PyTorch (not the project's), with
+CHECKOUT a checkout of the reference repository:
 
-    /work/torchvenv/bin/python tools/bench_pytorch_reference.py \\
-        --repo /work/pytorch-image-comp-rnn [--image kodim01.png] [--threads 2] \\
+    TORCH_VENV/bin/python tools/bench_pytorch_reference.py \\
+        --repo CHECKOUT [--image kodim01.png] [--threads 2] \\
         [--iterations 8] [--repeats 3] [--out results/speed/pytorch_reference.json]
 """
 
@@ -33,7 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "shared", "data", "kodak", "kodim01.png")
-#: issue #7: what the reference takes on this CPU, one Kodak image, 8 iterations, 2 threads
+#: issue #7: what the reference took on the issue's machine, one Kodak image, 8 iterations, 2 threads
 ISSUE_REPORTED_S = {"encode_s": 42.0, "decode_s": 29.0}
 #: (channels, downscale) of their RNN states, as in their encoder.py / decoder.py
 ENCODER_STATES = ((256, 4), (512, 8), (512, 16))

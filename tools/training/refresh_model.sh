@@ -5,7 +5,8 @@
 #   tools/training/refresh_model.sh WEIGHTS.h5 STEPS [WORK_DIR]
 # WEIGHTS.h5: a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
 # latest.weights.h5; STEPS: the training steps it holds (for the extrapolation table).
-# Steps already done (their output exists in WORK_DIR) are skipped, so a rerun resumes.
+# The export, the context evaluation, the code dumps and the BinaryRNN training and export are
+# skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
