@@ -1,4 +1,4 @@
-"""Tests of the codec's backends (TF graph, LiteRT) and of the no-retracing guarantee.
+"""Tests of the codec's backends (TF graph, TF graph with XLA, LiteRT) and of the no-retracing guarantee.
 
 The LiteRT backend converts the tiny model's step functions once (float32, one
 padded shape) into a temporary cache directory shared by the module's tests.
@@ -30,6 +30,13 @@ def litert_codec(tiny_model, cache_dir):
     codec = Codec(tiny_model, backend="litert")
     codec.functions = litert.LiteRTFunctions(codec.model, "float32", cache_dir=cache_dir)
     return codec
+
+
+@pytest.fixture(scope="module")
+def xla_codec(tiny_model):
+    from tfrnncomp.codec import Codec
+
+    return Codec(tiny_model, backend="tf-xla")
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +115,15 @@ def test_converted_step_models_are_cached_on_disk_and_reused(litert_codec, tiny_
     assert codes.shape == (2, 4, 6, 32)
 
 
-def test_a_second_image_compiles_nothing_new(tiny_codec):
-    functions = tiny_codec.functions
-    tiny_codec.decompress(tiny_codec.compress(smooth_image(48, 48, seed=1), iterations=2))
+@pytest.mark.parametrize("backend", ["tf", "tf-xla"])
+def test_a_second_image_compiles_nothing_new(backend, tiny_codec, xla_codec):
+    codec = {"tf": tiny_codec, "tf-xla": xla_codec}[backend]
+    functions = codec.functions
+    codec.decompress(codec.compress(smooth_image(48, 48, seed=1), iterations=2))
     counts = (functions.encode_codes.experimental_get_tracing_count(),
               functions.decode.experimental_get_tracing_count())
     for seed, (height, width) in enumerate([(48, 48), (48, 48), (80, 33)]):
-        tiny_codec.decompress(tiny_codec.compress(smooth_image(height, width, seed), 3))
+        codec.decompress(codec.compress(smooth_image(height, width, seed), 3))
     assert (functions.encode_codes.experimental_get_tracing_count(),
             functions.decode.experimental_get_tracing_count()) == counts
 
@@ -128,3 +137,31 @@ def test_the_litert_backend_refuses_adaptive_files_instead_of_decoding_them_wron
         litert_codec.decompress(adaptive_file)
     with pytest.raises(BackendError, match="spatially adaptive coding needs backend 'tf'"):
         litert_codec.compress(image, adaptive=True, target_psnr=10.0)
+
+
+def test_the_xla_backend_compiles_the_same_functions_and_agrees_with_tf(xla_codec, tiny_codec,
+                                                                        image):
+    assert xla_codec.functions.jit_compile and not tiny_codec.functions.jit_compile
+    xla = xla_codec.functions.encode(image, np.int32(4))
+    graph = tiny_codec.functions.encode(image, np.int32(4))
+    xla_codes, graph_codes = xla["codes"].numpy(), graph["codes"].numpy()
+    np.testing.assert_array_equal(xla_codes[0], graph_codes[0])
+    assert np.mean(xla_codes == graph_codes) > 0.99
+    decoded_xla = xla_codec.functions.decode(graph_codes, np.int32(HEIGHT), np.int32(WIDTH))
+    decoded_graph = tiny_codec.functions.decode(graph_codes, np.int32(HEIGHT), np.int32(WIDTH))
+    difference = decoded_xla.numpy().astype(int) - decoded_graph.numpy().astype(int)
+    assert np.abs(difference).max() <= 1
+
+
+def test_an_xla_encoded_file_decodes_with_tf_and_vice_versa(xla_codec, tiny_codec, image):
+    xla_file = xla_codec.compress(image, iterations=5)
+    graph_file = tiny_codec.compress(image, iterations=5)
+    reference = metrics.psnr(image, tiny_codec.decompress(graph_file))
+    assert abs(metrics.psnr(image, tiny_codec.decompress(xla_file)) - reference) < 0.5
+    assert abs(metrics.psnr(image, xla_codec.decompress(graph_file)) - reference) < 0.1
+
+
+def test_the_xla_backend_codes_spatially_adaptive_files(xla_codec, tiny_codec, image):
+    adaptive_file = xla_codec.compress(image, adaptive=True, target_psnr=10.0)
+    np.testing.assert_array_equal(xla_codec.decompress(adaptive_file),
+                                  tiny_codec.decompress(adaptive_file))

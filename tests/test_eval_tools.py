@@ -167,3 +167,16 @@ def test_the_training_extrapolation_fits_a_falling_curve_and_solves_for_the_targ
     assert out["extrapolated"][1]["bd_rate_vs_jpeg"] < second["bd_rate_vs_jpeg"]
     assert out["steps_for_target"]["steps"] > 4000
     assert "extrapolation, not a measurement" in (tmp_path / "out" / "extrapolation.md").read_text()
+
+
+def test_the_speed_report_compares_only_the_lstm_paper_size_at_equal_architecture():
+    report = _tool("speed_report.py")
+    row = {"codec": "paper-size model (width 1.0, LSTM, untrained)", "backend": "tf-xla",
+           "setting": "8 it", "encode_s": 20.0, "encode_cpu_s": 39.0, "decode_s": 16.0,
+           "decode_cpu_s": 31.0}
+    reference = {"encode_wall_s": 44.0, "decode_wall_s": 32.0, "threads": 2}
+    line = report.paper_line(row, reference, 2)
+    assert "2.20x / 2.00x faster at equal architecture" in line and "measured on this" in line
+    gru = dict(row, codec="paper-size model (width 1.0, GRU, untrained)")
+    assert "not equal architecture" in report.paper_line(gru, reference, 2)
+    assert "as quoted in issue #7" in report.paper_line(row, None, 2)

@@ -35,7 +35,8 @@ class Codec:
         entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
             path, an :class:`~tfrnncomp.entropy.integer_net.IntegerNet`, or
             ``"auto"`` for the model directory's ``binaryrnn.bin`` if it has one.
-        backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.functions`) or a
+        backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.functions`),
+            ``"tf-xla"`` (the same graph compiled with XLA, once per image shape), or a
             LiteRT backend of :mod:`tfrnncomp.litert` (``"litert"`` float32,
             ``"litert-float16"``, ``"litert-dynamic-int8"``; needs ai-edge-litert).
             Every backend reads and writes the same files.
@@ -65,7 +66,7 @@ class Codec:
         if variant is None:
             from tfrnncomp.functions import CodecFunctions
 
-            self.functions = CodecFunctions(self.model)
+            self.functions = CodecFunctions(self.model, jit_compile=backend == "tf-xla")
         else:
             self.functions = litert.LiteRTFunctions(self.model, variant,
                                                     threads or litert.DEFAULT_THREADS)
@@ -302,10 +303,11 @@ class Codec:
     def _require_tf_backend(self, what):
         """Adaptive files keep stopped blocks' pixels inside the TF graph; the LiteRT step
         models do not implement that mask, so they must not decode such files."""
-        if self.backend != "tf":
+        if self.backend not in ("tf", "tf-xla"):
             from tfrnncomp.errors import BackendError
 
-            raise BackendError(f"{what} needs backend 'tf', this codec uses {self.backend!r}")
+            raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses "
+                               f"{self.backend!r}")
 
     def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
         from tfrnncomp import adaptive

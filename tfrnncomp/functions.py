@@ -9,6 +9,9 @@ Images are padded to a multiple of 32 by repeating the last row and column
 iterations run in a ``tf.while_loop`` compiled once per function: every image
 size reuses the same graph (``input_signature`` has dynamic dimensions).
 SavedModel and TFLite exports are built from these same functions.
+``CodecFunctions(model, jit_compile=True)`` compiles each of them with XLA
+(backend ``"tf-xla"``): XLA fuses each cell's gate arithmetic into few
+kernels, and compiles once per padded image shape (then caches).
 
 Encoding runs the decoder at every iteration, since the next iteration codes
 the residual of the current reconstruction (Toderici et al. 2017, Section 2);
@@ -22,9 +25,16 @@ pixels of its 16x16 patch.  Encoder and decoder run this same masked
 computation, so ``decode`` still reproduces the encoder's reconstruction.
 """
 
+import functools
+
 import tensorflow as tf
 
 PAD_MULTIPLE = 32
+
+
+def _compiler(jit_compile):
+    """``tf.function``, with XLA when ``jit_compile`` (False: TF's own kernels)."""
+    return functools.partial(tf.function, jit_compile=True) if jit_compile else tf.function
 
 
 def pad_image(image, multiple=PAD_MULTIPLE):
@@ -49,22 +59,25 @@ def to_uint8(image_float):
 class CodecFunctions:
     """The model's encode/decode ``tf.function``s with fixed input signatures."""
 
-    def __init__(self, model):
+    def __init__(self, model, jit_compile=False):
         self.model = model
+        self.jit_compile = bool(jit_compile)
         bits = model.config.bits
-        self.encode = tf.function(
+        function = _compiler(self.jit_compile)
+        self.encode = function(
             self._encode, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
                 tf.TensorSpec([], tf.int32, name="iterations")])
-        self.encode_codes = tf.function(
+        self.encode_codes = function(
             self._encode_codes, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
                 tf.TensorSpec([], tf.int32, name="iterations")])
         decode_signature = [tf.TensorSpec([None, None, None, bits], tf.int8, name="codes"),
                             tf.TensorSpec([], tf.int32, name="height"),
                             tf.TensorSpec([], tf.int32, name="width")]
-        self.decode = tf.function(self._decode, input_signature=decode_signature)
-        self.decode_all = tf.function(self._decode_all, input_signature=decode_signature)
+        self.decode = function(self._decode, input_signature=decode_signature)
+        self.decode_all = function(self._decode_all, input_signature=decode_signature)
+        # XLA cannot compile the block map's dynamic shapes: TF's own kernels here
         self.encode_adaptive = tf.function(
             self._encode_adaptive, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8, name="image"),

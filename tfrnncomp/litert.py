@@ -30,8 +30,9 @@ from tfrnncomp import steps
 from tfrnncomp.errors import BackendError
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
-#: Codec backend names -> LiteRT variant (``None``: the TensorFlow graph)
-BACKENDS = {"tf": None, "litert": "float32", "litert-float16": "float16",
+#: Codec backend names -> LiteRT variant (``None``: the TensorFlow graph, "tf-xla" compiled
+#: with XLA)
+BACKENDS = {"tf": None, "tf-xla": None, "litert": "float32", "litert-float16": "float16",
             "litert-dynamic-int8": "dynamic_int8"}
 STEPS = ("encoder_step", "decoder_step")
 DEFAULT_THREADS = 2
@@ -50,7 +51,7 @@ def require_litert():
 
 
 def variant_for(backend):
-    """The LiteRT variant of a Codec backend name (``None`` for ``"tf"``)."""
+    """The LiteRT variant of a Codec backend name (``None`` for ``"tf"`` and ``"tf-xla"``)."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
     return BACKENDS[backend]

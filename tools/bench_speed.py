@@ -1,8 +1,9 @@
 """Speed and memory benchmark: our codec vs Pillow codecs on the same images.
 
     python tools/bench_speed.py [--kodak DIR] [--images 24] [--iterations 2 8 16]
-                                [--backends tf litert litert-float16 litert-dynamic-int8]
-                                [--paper-size] [--sizes] [--large] [--seams 256]
+                                [--backends tf tf-xla litert litert-float16 litert-dynamic-int8]
+                                [--paper-size [--paper-cells gru lstm]] [--sizes] [--large]
+                                [--seams 256]
                                 [--threads 2] --out results/speed
 
 Writes OUT/speed.json and OUT/speed.md.  Times are per image (median over the
@@ -12,9 +13,10 @@ wall-clock and process CPU seconds.  Every backend of ``tfrnncomp.Codec`` runs
 in its own fresh subprocess with ``--threads`` threads (TF intra-op threads and
 LiteRT interpreter threads); peak memory is that process's maximum resident
 set (ru_maxrss).  ``--paper-size`` times the paper's Figure-1 configuration
-(width 1.0, untrained weights: timing only) on one Kodak image and compares it
-with the public PyTorch implementation's 42 s encode / 29 s decode on this CPU
-(issue #7); ``--sizes`` times smaller untrained models, to say what size would
+(width 1.0, untrained weights: timing only; GRU and LSTM cells) on one Kodak
+image and compares it with the public PyTorch implementation of the same
+architecture with LSTM cells, as timed here by tools/bench_pytorch_reference.py
+(``--pytorch-reference``; else issue #7's 42 s / 29 s); ``--sizes`` times smaller untrained models, to say what size would
 meet the targets.  Ratios to JPEG survive a noisy machine better than seconds.
 """
 
@@ -31,12 +33,12 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
+sys.path.insert(0, HERE)  # speed_report
+import speed_report  # noqa: E402
 DEFAULT_KODAK = os.path.join(HERE, "..", "..", "shared", "data", "kodak")
-BACKENDS = ("tf", "litert", "litert-float16", "litert-dynamic-int8")
-#: issue #7: a public PyTorch implementation of the paper-size model, 8 iterations, 2 threads
-PYTORCH_PAPER_S = {"encode_s": 42.0, "decode_s": 29.0}
-#: issue #7 targets for the default model, Kodak, 8 iterations, best backend
-TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
+BACKENDS = ("tf", "tf-xla", "litert", "litert-float16", "litert-dynamic-int8")
+#: the same-machine timing of the public PyTorch implementation (tools/bench_pytorch_reference.py)
+PYTORCH_REFERENCE = os.path.join(HERE, "..", "results", "speed", "pytorch_reference.json")
 #: untrained configurations timed by --sizes (name -> changes to the default model's config)
 SIZES = {
     "width 0.125": {"width": 0.125},
@@ -144,6 +146,7 @@ def child_main(argv):
     parser.add_argument("--backend", default="tf")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--size", default=None)
+    parser.add_argument("--cell", default="gru", help="paper: the RNN cell (lstm: the reference's)")
     args = parser.parse_args(argv)
     if args.kind != "pillow":
         _set_threads(args.threads)
@@ -157,7 +160,8 @@ def child_main(argv):
         from tfrnncomp.model import RNNCompressionModel
 
         if args.kind == "paper":
-            config, label = REFERENCE.to_dict(), "paper-size model (width 1.0, untrained)"
+            config = dict(REFERENCE.to_dict(), cell=args.cell)
+            label = f"paper-size model (width 1.0, {args.cell.upper()}, untrained)"
         else:
             config = dict(zoo.load_model(None).config.to_dict(), **SIZES[args.size])
             config["name"], label = "size-scan", f"untrained, {args.size}"
@@ -238,69 +242,6 @@ def cpu_description():
     return f"{model} ({', '.join(f for f in wanted if f in flags) or 'no AVX2'})"
 
 
-def _fmt(value, digits=3):
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def _markdown(result):
-    lines = ["| codec | backend | setting | encode s | decode s | encode CPU s | decode CPU s | "
-             "first use s | encode MP/s | peak RSS MB | encode / JPEG |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    jpeg = next((r for r in result["rows"] if r["codec"].startswith("JPEG")), None)
-    mp = result["megapixels"]
-    for r in result["rows"]:
-        ratio = f"{r['encode_s'] / jpeg['encode_s']:.0f}x" if jpeg else ""
-        lines.append(f"| {r['codec']} | {r.get('backend', '')} | {r['setting']} | "
-                     f"{r['encode_s']:.3f} | {r['decode_s']:.3f} | "
-                     f"{_fmt(r.get('encode_cpu_s'))} | {_fmt(r.get('decode_cpu_s'))} | "
-                     f"{_fmt(r.get('first_use_s'), 1)} | "
-                     f"{r.get('megapixels', mp) / r['encode_s']:.2f} | "
-                     f"{r['peak_rss_mb']:.0f} | {ratio} |")
-    ours = [r for r in result["rows"] if r["codec"].startswith("tfrnncomp ")
-            and r.get("iterations") == 8 and "megapixels" not in r]
-    if ours:
-        enc = min(ours, key=lambda r: r["encode_s"])
-        dec = min(ours, key=lambda r: r["decode_s"])
-        lines += ["", f"Targets (default model, 8 iterations, best backend): encode "
-                  f"{enc['encode_s']:.2f} s wall / {enc['encode_cpu_s']:.2f} CPU s "
-                  f"({enc['backend']}) vs {TARGETS['encode_s']} s; decode "
-                  f"{dec['decode_s']:.2f} s wall / {dec['decode_cpu_s']:.2f} CPU s "
-                  f"({dec['backend']}) vs {TARGETS['decode_s']} s.  With 2 threads on an idle "
-                  "machine wall time lies between CPU seconds / 2 and CPU seconds."]
-    for r in result["rows"]:
-        if r["codec"].startswith("paper-size"):
-            lines += ["", f"Paper size ({r['backend']}, {r['setting']}, "
-                      f"{result.get('threads') or 'default'} threads): encode "
-                      f"{r['encode_s']:.1f} s wall / {r['encode_cpu_s']:.1f} CPU s, decode "
-                      f"{r['decode_s']:.1f} s wall / {r['decode_cpu_s']:.1f} CPU s; the PyTorch "
-                      f"implementation (issue #7, 2 threads, on the machine of the issue) takes "
-                      f"{PYTORCH_PAPER_S['encode_s']:.0f} s / {PYTORCH_PAPER_S['decode_s']:.0f} s "
-                      "wall as quoted in the issue: ratio to our wall "
-                      f"{PYTORCH_PAPER_S['encode_s'] / r['encode_s']:.2f}x"
-                      f" / {PYTORCH_PAPER_S['decode_s'] / r['decode_s']:.2f}x, to our CPU "
-                      f"seconds {PYTORCH_PAPER_S['encode_s'] / r['encode_cpu_s']:.2f}x / "
-                      f"{PYTORCH_PAPER_S['decode_s'] / r['decode_cpu_s']:.2f}x."]
-    if result.get("seams"):
-        s = result["seams"]
-        d_psnr = statistics.mean(r["psnr_tiled"] - r["psnr_untiled"] for r in s)
-        d_ssim = statistics.mean(r["ms_ssim_tiled"] - r["ms_ssim_untiled"] for r in s)
-        lines += ["", f"Seams (tile {result['seam_tile']}, {len(s)} images, "
-                  f"{result['seam_iterations']} iterations): mean PSNR difference tiled - "
-                  f"untiled {d_psnr:+.3f} dB, MS-SSIM {d_ssim:+.5f}."]
-        if "band_psnr_tiled" in s[0]:
-            d_band = statistics.mean(r["band_psnr_tiled"] - r["band_psnr_untiled"] for r in s)
-            d_inner = statistics.mean(r["inner_psnr_tiled"] - r["inner_psnr_untiled"]
-                                      for r in s)
-            lines[-1] += (f" Within 8 pixels of a tile border {d_band:+.3f} dB, elsewhere "
-                          f"{d_inner:+.3f} dB.")
-    if result.get("cpu"):
-        lines += ["", f"CPU: {result['cpu']}, {result.get('cpu_count')} cores; load average at "
-                  f"the end {', '.join(f'{v:.1f}' for v in result.get('load_average_end', []))}."]
-    for failure in result.get("failures", []):
-        lines += ["", f"Failed: {failure}"]
-    return "\n".join(lines) + "\n"
-
-
 def _runs(args):
     """(child arguments) of every configuration the options ask for, in order."""
     common = ["--kodak", args.kodak, "--images", str(args.images)]
@@ -310,7 +251,8 @@ def _runs(args):
     runs += [["ours", "--backend", b] + common + its + threads for b in args.backends]
     one = ["--kodak", args.kodak, "--images", "1", "--iterations", "8"] + threads
     if args.paper_size:
-        runs += [["paper", "--backend", b] + one for b in args.paper_backends]
+        runs += [["paper", "--cell", cell, "--backend", b] + one
+                 for cell in args.paper_cells for b in args.paper_backends]
     if args.sizes:
         few = ["--kodak", args.kodak, "--images", str(min(args.images, 2)),
                "--iterations", "8"] + threads
@@ -334,6 +276,11 @@ def main(argv=None):
                         help="TF intra-op and LiteRT threads (0: TF's default)")
     parser.add_argument("--paper-size", action="store_true", help="also time the width-1.0 model")
     parser.add_argument("--paper-backends", nargs="+", default=["tf"], choices=BACKENDS)
+    parser.add_argument("--paper-cells", nargs="+", default=["gru", "lstm"],
+                        choices=["gru", "lstm"],
+                        help="cells of the paper-size model (lstm: equal to the PyTorch reference)")
+    parser.add_argument("--pytorch-reference", default=PYTORCH_REFERENCE,
+                        help="bench_pytorch_reference.py result to compare the paper size with")
     parser.add_argument("--sizes", action="store_true",
                         help="also time smaller untrained models (what would meet the targets)")
     parser.add_argument("--size-backends", nargs="+", default=["tf", "litert-dynamic-int8"],
@@ -352,8 +299,11 @@ def main(argv=None):
     if args.render:
         from tfrnncomp.image_io import atomic_write_bytes
 
+        if not os.path.isfile(os.path.join(args.out, "speed.json")):
+            print(f"bench_speed: no speed.json in {args.out} to render", file=sys.stderr)
+            return 2
         with open(os.path.join(args.out, "speed.json"), encoding="utf-8") as handle:
-            text = _markdown(json.load(handle))
+            text = speed_report.markdown(json.load(handle))
         atomic_write_bytes(os.path.join(args.out, "speed.md"), text.encode())
         print(text)
         return 0
@@ -375,6 +325,9 @@ def main(argv=None):
               "threads": args.threads, "cpu_count": os.cpu_count(), "cpu": cpu_description(),
               "load_average_end": os.getloadavg(), "failures": failures,
               "command": "python tools/bench_speed.py " + " ".join(argv)}
+    if args.paper_size and os.path.isfile(args.pytorch_reference):
+        with open(args.pytorch_reference, encoding="utf-8") as handle:
+            result["pytorch_reference"] = json.load(handle)
     if args.seams:
         result.update(seams=seams(args.kodak, args.images, args.seams, 8),
                       seam_tile=args.seams, seam_iterations=8)
@@ -382,10 +335,10 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     stem = "seams" if args.seams_only else "speed"
-    outputs = {f"{stem}.json": json.dumps(result, indent=2), f"{stem}.md": _markdown(result)}
+    outputs = {f"{stem}.json": json.dumps(result, indent=2), f"{stem}.md": speed_report.markdown(result)}
     for name, text in outputs.items():
         atomic_write_bytes(os.path.join(args.out, name), text.encode())
-    print(_markdown(result))
+    print(speed_report.markdown(result))
     return 0
 
 

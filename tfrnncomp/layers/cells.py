@@ -47,8 +47,13 @@ class ConvRNNCell(keras.layers.Layer):
             self._conv_channels(self.hidden_blocks), self.hidden_kernel_size, padding="same",
             use_bias=False, name="hidden_conv")
 
+    @classmethod
+    def conv_channels(cls, units, blocks):
+        """Output channels of a convolution emitting ``blocks`` pre-activation blocks."""
+        return blocks * units
+
     def _conv_channels(self, blocks):
-        return blocks * self.units
+        return self.conv_channels(self.units, blocks)
 
     def build(self, input_shape):
         self.input_conv.build(input_shape)
@@ -168,8 +173,9 @@ class AssociativeLSTMCell(ConvRNNCell):
             raise ValueError(f"AssociativeLSTMCell needs an even number of units, got {units}")
         super().__init__(units, *args, **kwargs)
 
-    def _conv_channels(self, blocks):
-        return blocks * (self.units // 2)
+    @classmethod
+    def conv_channels(cls, units, blocks):
+        return blocks * (units // 2)
 
     def call(self, inputs, states):
         h, c = states
