@@ -48,3 +48,19 @@ def test_the_tool_writes_json_and_markdown_with_the_measured_reference(tmp_path,
 def test_sizes_that_are_not_padded_are_refused(tmp_path, capsys):
     assert tool.main(["--height", "50", "--out", str(tmp_path)]) == 2
     assert "multiples of 32" in capsys.readouterr().err
+
+
+def test_measured_times_keep_the_fastest_backend_of_each_workload():
+    rows = [{"codec": "tfrnncomp m@1", "iterations": 8, "backend": "tf", "encode_s": 2.0,
+             "decode_s": 1.0},
+            {"codec": "tfrnncomp m@1", "iterations": 8, "backend": "tf-xla", "encode_s": 1.5,
+             "decode_s": 1.2},
+            {"codec": "tfrnncomp m@1", "iterations": 2, "backend": "tf", "encode_s": 0.1,
+             "decode_s": 0.1},
+            {"codec": "paper-size model (width 1.0, GRU, untrained)", "backend": "tf",
+             "encode_s": 9.0, "decode_s": 9.0},
+            {"codec": "untrained, width 0.0625", "backend": "tf", "encode_s": 0.4,
+             "decode_s": 0.3}]
+    measured = tool.measured_times({"rows": rows}, None)
+    assert measured == {"shipped model": {"encode_s": (1.5, "tf-xla"), "decode_s": (1.0, "tf")},
+                        "width 0.0625": {"encode_s": (0.4, "tf"), "decode_s": (0.3, "tf")}}

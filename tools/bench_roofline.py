@@ -1,6 +1,6 @@
 """How fast could this CPU run the codec at all?  A lower bound from its convolutions.
 
-    python tools/bench_roofline.py [--threads 2] [--repeats 3] [--iterations 8]
+    python tools/bench_roofline.py [--threads 2] [--repeats 3] [--iterations 8] [--sizes]
                                    [--pytorch-reference results/speed/pytorch_reference.json]
                                    [--speed results/speed/speed.json] --out results/speed
 
@@ -113,20 +113,27 @@ def _load(path):
     return None
 
 
+def _workload_of(row):
+    """The workload a bench_speed row (8 iterations) measures, or None."""
+    codec = row["codec"]
+    if codec.startswith("tfrnncomp "):
+        return "shipped model" if row.get("iterations") == 8 else None
+    if codec.startswith("paper-size"):
+        return "paper-size LSTM" if "LSTM" in codec else None
+    return codec[len("untrained, "):] if codec.startswith("untrained, ") else None
+
+
 def measured_times(speed, pytorch):
-    """Wall seconds measured by bench_speed / bench_pytorch_reference, by workload name."""
+    """Best wall seconds (and backend) measured by bench_speed / bench_pytorch_reference."""
     out = {}
     for row in (speed or {}).get("rows", []):
-        if row.get("iterations") == 8 and row["codec"].startswith("tfrnncomp "):
-            best = out.setdefault("shipped model", {})
-            for key in ("encode_s", "decode_s"):
-                if row[key] < best.get(key, (float("inf"),))[0]:
-                    best[key] = (row[key], row.get("backend", ""))
-        elif row["codec"].startswith("paper-size") and "LSTM" in row["codec"]:
-            best = out.setdefault("paper-size LSTM", {})
-            for key in ("encode_s", "decode_s"):
-                if row[key] < best.get(key, (float("inf"),))[0]:
-                    best[key] = (row[key], row.get("backend", ""))
+        name = _workload_of(row)
+        if name is None:
+            continue
+        best = out.setdefault(name, {})
+        for key in ("encode_s", "decode_s"):
+            if row[key] < best.get(key, (float("inf"),))[0]:
+                best[key] = (row[key], row.get("backend", ""))
     if pytorch:
         out["PyTorch reference"] = {"encode_s": (pytorch["encode_wall_s"], "torch"),
                                     "decode_s": (pytorch["decode_wall_s"], "torch")}
@@ -156,7 +163,8 @@ def markdown(result):
                                           for r in result["workloads"] if r["target_note"])]
     measured = result.get("measured") or {}
     if measured:
-        lines += ["", "Measured wall seconds (best backend) against the floor:", "",
+        lines += ["", "Measured wall seconds (best backend) against the floor (an int8 backend is "
+                  "not bound by this fp32 floor):", "",
                   "| workload | encode s | decode s | encode / floor | decode / floor |",
                   "|---|---|---|---|---|"]
         by_name = {r["workload"]: r for r in result["workloads"]}
@@ -191,6 +199,8 @@ def main(argv=None):
                         default=os.path.join(RESULTS, "pytorch_reference.json"))
     parser.add_argument("--speed", default=os.path.join(RESULTS, "speed.json"),
                         help="bench_speed results to set against the floor (if present)")
+    parser.add_argument("--sizes", action="store_true",
+                        help="also the smaller models of bench_speed --sizes, against the targets")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.height % 32 or args.width % 32 or args.iterations < 1:
@@ -205,7 +215,7 @@ def main(argv=None):
     except RuntimeError:  # TF already started (called in-process): its threads stay
         print("bench_roofline: TF already initialised; thread settings unchanged",
               file=sys.stderr)
-    from bench_speed import cpu_description
+    from bench_speed import SIZES, cpu_description
 
     from tfrnncomp import flops, zoo
     from tfrnncomp.config import REFERENCE
@@ -213,6 +223,8 @@ def main(argv=None):
     pytorch = _load(args.pytorch_reference)
     shipped = zoo.load_model(args.model).config.to_dict()
     models = {"shipped model": shipped, "paper-size LSTM": dict(REFERENCE.to_dict(), cell="lstm")}
+    if args.sizes:  # the smaller models bench_speed times untrained
+        models.update({name: dict(shipped, **changes) for name, changes in SIZES.items()})
     seconds, rows = {}, []
     for name, config in models.items():
         for part in flops.convolutions(config, args.height, args.width).values():
@@ -237,6 +249,8 @@ def main(argv=None):
                  args.iterations, seconds, half,
                  "half the PyTorch reference's measured wall time (2x faster at equal "
                  "architecture)" if half else "")]
+    workloads += [workload(name, config, args.height, args.width, args.iterations, seconds,
+                           TARGETS, "") for name, config in list(models.items())[2:]]
     result = {"tool": "bench_roofline", "threads": args.threads, "height": args.height,
               "width": args.width, "cpu": cpu_description(), "matmul_size": args.matmul_size,
               "matmul_gflops": time_matmul(args.matmul_size, args.repeats),
