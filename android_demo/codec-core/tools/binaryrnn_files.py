@@ -31,7 +31,7 @@ def tiny_binaryrnn(codec_model_id, codes, seed):
     from tfrnncomp.entropy import binaryrnn
     from tfrnncomp.entropy.binaryrnn_export import quantize
 
-    tf.random.set_seed(seed)
+    tf.keras.utils.set_random_seed(seed)  # Keras 3 initializers ignore tf.random.set_seed
     model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=True))
     model.embedding.embeddings.assign(np.random.default_rng(seed).normal(0, 0.3, (16, 8)))
     return quantize(model, [codes], codec_model_id)

@@ -44,7 +44,7 @@ def tiny_net(progressive, seed, codec_model_id="tiny@00000000"):
     from tfrnncomp.entropy import binaryrnn
     from tfrnncomp.entropy.binaryrnn_export import quantize
 
-    tf.random.set_seed(seed)
+    tf.keras.utils.set_random_seed(seed)  # Keras 3 initializers ignore tf.random.set_seed
     model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=progressive))
     if progressive:
         rng = np.random.default_rng(seed)
