@@ -75,16 +75,10 @@ def convolutions(config, height, width):
     return {"encoder": encoder, "decoder": decoder}
 
 
-def stage_macs(config, height, width):
-    """``{"encoder": [(stage, MACs)], "decoder": [...]}`` for one iteration."""
-    return {part: [(conv.stage, conv.macs) for conv in convs]
-            for part, convs in convolutions(config, height, width).items()}
-
-
 def iteration_macs(config, height, width):
     """``(encoder MACs, decoder MACs)`` of one iteration."""
-    stages = stage_macs(config, height, width)
-    return (sum(m for _, m in stages["encoder"]), sum(m for _, m in stages["decoder"]))
+    convs = convolutions(config, height, width)
+    return (sum(c.macs for c in convs["encoder"]), sum(c.macs for c in convs["decoder"]))
 
 
 def codec_macs(config, height, width, iterations):
