@@ -58,7 +58,8 @@ from tfrnncomp.cli import main
 sys.exit(main(sys.argv[1:]))
 '''
 
-TRAIN = ["train", "--batch-size", "8", "--steps-per-epoch", "3", "--validation-steps", "0",
+TRAIN = ["train", "--batch-size", "8", "--patch-size", "32", "--steps-per-epoch", "3",
+         "--validation-steps", "0", "--validation-images", "0",
          "--seed", "1", "--learning-rate", "1e-2"]
 
 

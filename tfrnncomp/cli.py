@@ -102,14 +102,23 @@ def _parser():
     p.add_argument("--data", required=True, help="image folder or tfds:NAME[:SPLIT]")
     p.add_argument("--config", required=True, help="model config JSON file")
     p.add_argument("--out", required=True, help="run directory (rerun to resume)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--patch-size", type=int, default=64,
+                   help="side of the square training crops, in pixels")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="crops per step (the global batch); 8 x 64x64 = 32 x 32x32 pixels")
     p.add_argument("--steps-per-epoch", type=int, default=100)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--learning-rate", type=float, default=5e-4)
     p.add_argument("--decay-steps", type=int, default=20000)
     p.add_argument("--hard-patches", action="store_true",
                    help="train on the paper's high-entropy tiles (worst PNG ratio per image)")
-    p.add_argument("--validation-steps", type=int, default=5)
+    p.add_argument("--validation-steps", type=int, default=0,
+                   help="batches of patch L1 to log as val_loss (0: none)")
+    p.add_argument("--validation-images", type=int, default=8,
+                   help="whole-image validation: centre crops of this many images of the "
+                   "validation split, coded after every epoch (0: none)")
+    p.add_argument("--validation-crop", type=int, default=256,
+                   help="side of the whole-image validation crops")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--strategy", default="default", metavar="{default,mirrored,multi_worker}",
                    help="tf.distribute strategy: default (one device), mirrored (all local GPUs, "
@@ -193,8 +202,9 @@ def _train(args):
     from tfrnncomp.train import TrainingConfig, train
 
     training = TrainingConfig(
-        data=args.data, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
-        epochs=args.epochs, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
+        data=args.data, batch_size=args.batch_size, patch_size=args.patch_size,
+        steps_per_epoch=args.steps_per_epoch, validation_images=args.validation_images,
+        validation_crop=args.validation_crop, epochs=args.epochs, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
         hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
         strategy=args.strategy)
     train(args.config, training, args.out, verbose="auto" if sys.stdout.isatty() else 2)

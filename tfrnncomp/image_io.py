@@ -7,7 +7,9 @@ LA and 16-bit or float images raise :class:`InputImageError`, unless
 ``drop_alpha=True`` asks to drop the alpha channel explicitly.
 """
 
+import contextlib
 import os
+import tempfile
 
 import numpy as np
 from PIL import Image
@@ -84,26 +86,73 @@ def open_image(path):
     return image
 
 
-#: marks the temporary files of :func:`atomic_write_bytes` (``.NAME.tfrnncomp-tmp-PID``)
+#: marks the temporary files of :func:`atomic_write_bytes` (``.NAME.RANDOM.tfrnncomp-tmp-PID``)
 TMP_MARK = ".tfrnncomp-tmp-"
+
+
+def _umask():
+    """The process umask, read without changing it where /proc tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temporary(path, suffix=None):
+    """``(fd, name)`` of a new file beside ``path`` with an unpredictable name, made exclusively.
+
+    The name keeps at most 64 characters of ``path``'s, so any legal output name works.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = f"{TMP_MARK}{os.getpid()}" if suffix is None else suffix
+    fd, name = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)[:64]}.",
+                                suffix=suffix)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode a plain open() would give, not mkstemp's 0600
+    return fd, name
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=None):
+    """Yield a temporary file name beside ``path``, renamed onto ``path`` when the block ends.
+
+    For writers that take a file name (Keras' ``save_weights`` needs ``suffix=".weights.h5"``);
+    on any exception (KeyboardInterrupt included) the temporary file is removed.
+    """
+    fd, tmp = _temporary(path, suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` through a temporary file, fsync and a rename.
 
-    A process killed mid-write leaves at most a hidden ``.NAME.tfrnncomp-tmp-PID``
-    file, never a partial ``path``; :func:`remove_stale_temporaries` cleans those up.
+    The temporary file has an unpredictable name and is created exclusively (a planted
+    symlink is never followed).  A process killed mid-write leaves at most a hidden
+    ``.NAME.RANDOM.tfrnncomp-tmp-PID`` file, never a partial ``path``;
+    :func:`remove_stale_temporaries` cleans those up.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}{TMP_MARK}{os.getpid()}")
+    fd, tmp = _temporary(path)
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 

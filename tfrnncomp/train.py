@@ -7,6 +7,8 @@ A run directory holds everything a run needs to resume after an interruption:
     RUN_DIR/backup/               BackupAndRestore state: weights + optimizer + epoch
     RUN_DIR/latest.weights.h5     model weights after the last epoch (ModelCheckpoint)
     RUN_DIR/log.csv               one row per epoch (CSVLogger, appended)
+    RUN_DIR/validation.csv        whole-image quality after iterations 1, 2, 4, 8, 16, per epoch
+    RUN_DIR/best.weights.h5       model weights of the epoch with the best whole-image score
     RUN_DIR/tensorboard/          TensorBoard logs
 
 Running the same command again continues where the run stopped.
@@ -53,6 +55,9 @@ class TrainingConfig:
     decay_rate: float = 0.5
     global_clipnorm: Optional[float] = 1.0
     validation_steps: int = 0
+    validation_images: int = 8
+    validation_crop: int = 256
+    validate_every: int = 1
     seed: Optional[int] = None
     strategy: str = "default"
 
@@ -61,10 +66,9 @@ class TrainingConfig:
 
 
 def _atomic_write_text(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    from tfrnncomp.image_io import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _replicas():
@@ -128,9 +132,28 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
             with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
                 log.write(json.dumps({"from": {k: getattr(saved, k) for k in phase},
                                       "to": phase}) + "\n")
+    _log_training_change(run_dir, training)
     _atomic_write_text(config_path, config.to_json())
     _atomic_write_text(os.path.join(run_dir, "training.json"),
                        json.dumps(training.to_dict(), indent=2, sort_keys=True))
+
+
+#: training settings whose change on resumption is recorded in ``phases.log``
+_LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps")
+
+
+def _log_training_change(run_dir, training: TrainingConfig):
+    path = os.path.join(run_dir, "training.json")
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    now = training.to_dict()
+    changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
+    if changed:
+        with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
+            log.write(json.dumps({"from": {k: saved[k] for k in changed},
+                                  "to": {k: now[k] for k in changed}}) + "\n")
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -190,6 +213,22 @@ class SyncFromChief(keras.callbacks.Callback):
         model._initial_epoch = int(epoch.numpy()) or None
 
 
+def whole_image_validation(training: TrainingConfig, run_dir):
+    """The whole-image validation callback of a run (a list: empty when it is switched off)."""
+    if not training.validation_images:
+        return []
+    from tfrnncomp import metrics, validation
+
+    if training.validation_crop < metrics.min_ms_ssim_size():
+        raise ConfigError(f"the validation crop ({training.validation_crop}) must be at least "
+                          f"{metrics.min_ms_ssim_size()} pixels for MS-SSIM")
+    _, crops = validation.validation_crops(training.data, training.validation_crop,
+                                           training.validation_images)
+    return [validation.WholeImageValidation(
+        crops, os.path.join(run_dir, "validation.csv"),
+        os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
+
+
 def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=(),
           strategy=None):
     """Train (or resume) a model on ``training.data``; returns the Keras History.
@@ -205,6 +244,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
                           f"be a multiple of the {replicas} replicas")
     multi_worker = distribute.num_workers(strategy) > 1
     out_dir = distribute.write_dir(run_dir, strategy)  # run_dir, or scratch off the chief
+    whole_images = whole_image_validation(training, out_dir)  # bad data fails before any write
     if out_dir != run_dir:
         distribute.clear_dir(out_dir)
     prepare_run_dir(out_dir, config, training)
@@ -234,7 +274,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
         return model.fit(
             dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
             validation_data=validation, validation_steps=training.validation_steps or None,
-            callbacks=callbacks(out_dir, training.steps_per_epoch) + extra
+            callbacks=callbacks(out_dir, training.steps_per_epoch) + whole_images + extra
             + list(extra_callbacks), verbose=verbose)
     finally:
         if out_dir != run_dir:

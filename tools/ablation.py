@@ -102,20 +102,17 @@ def run_dir_for(runs, name, config, training):
 def validation_set(data, budget):
     """Centre crops of up to ``val_images`` validation images, spread over the sorted split."""
     from tfrnncomp import data as data_lib
+    from tfrnncomp import validation
 
     files = data_lib.split_files(data_lib.list_images(data), "validation",
                                  budget.validation_fraction, root=data)
     size = budget.val_crop
     chosen, crops = [], []
-    picks = [files[round(i * (len(files) - 1) / max(budget.val_images - 1, 1))]
-             for i in range(min(budget.val_images, len(files)))] if files else []
-    for path in dict.fromkeys(picks):
-        image = data_lib.load_image(path)
-        height, width = image.shape[:2]
-        if min(height, width) < size:
+    for path in validation.spread(files, budget.val_images):
+        crop = validation.centre_crop(data_lib.load_image(path), size)
+        if crop is None:
             continue
-        top, left = (height - size) // 2, (width - size) // 2
-        crops.append(image[top:top + size, left:left + size])
+        crops.append(crop)
         chosen.append(os.path.relpath(path, data).replace(os.sep, "/"))
     if not crops:
         raise SystemExit(f"ablation: no validation image of at least {size}x{size} in {data}")

@@ -3,6 +3,8 @@
 #   tools/training/run_default.sh [RUN_DIR] [DATA]
 # The run resumes from RUN_DIR/backup; on a fresh machine it is seeded from the committed
 # checkpoint tools/training/default/checkpoint.weights.h5 (weights + optimizer + epoch).
+# 64x64 patches, 8 per step (the pixels per step of the earlier 32 x 32x32), whole-image
+# validation after every epoch (RUN_DIR/validation.csv, RUN_DIR/best.weights.h5).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -15,12 +17,14 @@ if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoin
   cp "$here/default/training_metadata.json" "$run_dir/backup/training_metadata.json"
   [ -f "$run_dir/log.csv" ] || cp "$here/default/log.csv" "$run_dir/log.csv"
   [ -f "$run_dir/phases.log" ] || [ ! -f "$here/default/phases.log" ] || cp "$here/default/phases.log" "$run_dir/phases.log"
+  [ -f "$run_dir/validation.csv" ] || [ ! -f "$here/default/validation.csv" ] || cp "$here/default/validation.csv" "$run_dir/validation.csv"
   if [ ! -f "$run_dir/times.csv" ] && [ -f "$here/default/times.csv" ]; then
     cp "$here/default/times.csv" "$run_dir/times.csv"
   fi
   echo "seeded $run_dir from the committed checkpoint"
 fi
 nohup "$python" -m tfrnncomp.cli train --data "$data" --config "$here/default/config.json" \
-  --out "$run_dir" --batch-size 32 --steps-per-epoch 100 --epochs 100000 \
-  --learning-rate 5e-4 --decay-steps 20000 --validation-steps 5 >> "$run_dir/train.out" 2>&1 &
+  --out "$run_dir" --patch-size 64 --batch-size 8 --steps-per-epoch 100 --epochs 100000 \
+  --learning-rate 5e-4 --decay-steps 20000 --validation-steps 5 \
+  --validation-images 8 --validation-crop 256 >> "$run_dir/train.out" 2>&1 &
 echo "training in the background: pid $!, log $run_dir/log.csv"

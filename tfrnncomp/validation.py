@@ -1,0 +1,189 @@
+"""Whole-image validation: quality after every iteration, through the codec's own functions.
+
+A model trained on small patches can score well on patches and badly on whole images, whose
+interior the patches never show.  So validation here codes large centre crops of held-out
+photographs with the codec's ``encode_codes``/``decode_all`` functions (the path users run;
+entropy coding is lossless and is left out) and measures what users see after each iteration:
+
+- ``psnr``: PSNR of the decoded uint8 image (RGB), in dB;
+- ``ms_ssim``: MS-SSIM averaged over the RGB channels;
+- ``residual``: mean absolute error of the decoded image, in 8-bit units;
+- ``cosine``: the cosine between what iteration k changes in the decoded image and the residual
+  before it (1: the change points exactly at the remaining error; near 0: it adds noise).
+
+Each figure is the mean over the images.  :class:`WholeImageValidation` writes them after every
+epoch to ``RUN_DIR/validation.csv`` and keeps the best weights by :func:`score`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from tfrnncomp import metrics
+
+#: iterations logged by the training run
+LOGGED_ITERATIONS = (1, 2, 4, 8, 16)
+FIELDS = ("psnr", "ms_ssim", "residual", "cosine")
+
+
+def spread(items, count):
+    """``count`` items spread evenly over a sorted list (first and last included)."""
+    items = list(items)
+    if count >= len(items):
+        return items
+    picks = [items[round(i * (len(items) - 1) / max(count - 1, 1))] for i in range(count)]
+    return list(dict.fromkeys(picks))
+
+
+def centre_crop(image, size):
+    """The ``size x size`` centre of ``image``, or None if it is smaller."""
+    height, width = image.shape[:2]
+    if min(height, width) < size:
+        return None
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top:top + size, left:left + size]
+
+
+def validation_crops(source, size=256, count=8, validation_fraction=0.05):
+    """``(names, crops)``: centre crops of ``count`` images of the validation split of ``source``.
+
+    For a folder the images are spread over the sorted split
+    (:func:`tfrnncomp.data.split_files`); for ``tfds:NAME`` they are the first ones of its
+    validation split.  Images smaller than ``size`` are skipped.
+    """
+    from tfrnncomp import data as data_lib
+    from tfrnncomp.errors import InputImageError
+
+    if data_lib._is_tfds(source):
+        images = data_lib.image_dataset(source, "validation").take(count).as_numpy_iterator()
+        named = ((f"{source}#{i}", image) for i, image in enumerate(images))
+    else:
+        files = data_lib.split_files(data_lib.list_images(source), "validation",
+                                     validation_fraction, root=os.fspath(source))
+        named = ((os.path.relpath(f, source).replace(os.sep, "/"), data_lib.load_image(f))
+                 for f in spread(files, count))
+    names, crops = [], []
+    for name, image in named:
+        crop = centre_crop(image, size)
+        if crop is not None:
+            names.append(name)
+            crops.append(crop)
+    if not crops:
+        raise InputImageError(f"no validation image of at least {size}x{size} in {source!r}")
+    return names, crops
+
+
+def _cosine(change, residual):
+    norm = float(np.linalg.norm(change) * np.linalg.norm(residual))
+    return float(np.dot(change.ravel(), residual.ravel()) / norm) if norm > 0 else 0.0
+
+
+def image_curve(original, decoded):
+    """Per-iteration figures of one image: ``{field: [value after iteration 1..T]}``.
+
+    ``decoded`` is ``uint8[T, H, W, 3]``, the image after every iteration.
+    """
+    x = np.asarray(original, np.float64)
+    previous = np.full_like(x, 127.5)  # the empty reconstruction (0 in model range)
+    out = {field: [] for field in FIELDS}
+    for image in np.asarray(decoded):
+        current = image.astype(np.float64)
+        out["psnr"].append(metrics.psnr(original, image))
+        out["ms_ssim"].append(metrics.ms_ssim(original, image))
+        out["residual"].append(float(np.mean(np.abs(x - current))))
+        out["cosine"].append(_cosine(current - previous, x - previous))
+        previous = current
+    return out
+
+
+def iteration_curve(functions, images, iterations):
+    """Mean per-iteration figures over ``images`` coded with ``functions`` (CodecFunctions).
+
+    Returns ``{field: [mean after iteration 1..iterations]}``.
+    """
+    curves = []
+    for image in images:
+        image = np.asarray(image, np.uint8)
+        codes = functions.encode_codes(image, np.int32(iterations))
+        decoded = functions.decode_all(codes, np.int32(image.shape[0]), np.int32(image.shape[1]))
+        curves.append(image_curve(image, decoded))
+    return {field: [float(np.mean([c[field][t] for c in curves])) for t in range(iterations)]
+            for field in FIELDS}
+
+
+def score(curve, iterations=LOGGED_ITERATIONS):
+    """One number to pick checkpoints by: mean over ``iterations`` of PSNR + MS-SSIM in dB."""
+    return float(np.mean([curve["psnr"][k - 1] + metrics.ms_ssim_db(curve["ms_ssim"][k - 1])
+                          for k in iterations]))
+
+
+def columns(iterations=LOGGED_ITERATIONS):
+    return (["epoch", "seconds", "score"]
+            + [f"{field}_{k}" for field in ("psnr", "ms_ssim") for k in iterations])
+
+
+def read_scores(path):
+    """``{epoch: score}`` of an existing ``validation.csv`` (empty if there is none)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {int(row["epoch"]): float(row["score"]) for row in csv.DictReader(handle)}
+
+
+class WholeImageValidation(keras.callbacks.Callback):
+    """After every ``every`` epochs: code ``images`` through the codec, log, keep the best.
+
+    Appends a row to ``csv_path`` (``columns()``); when the score beats every earlier row
+    (those of a resumed run included) the weights go to ``best_path``.
+    """
+
+    def __init__(self, images, csv_path, best_path=None, every=1,
+                 iterations=LOGGED_ITERATIONS):
+        super().__init__()
+        self.images = list(images)
+        self.csv_path = csv_path
+        self.best_path = best_path
+        self.every = int(every)
+        self.iterations = tuple(iterations)
+        self._functions = None
+
+    def _codec_functions(self):
+        if self._functions is None:
+            from tfrnncomp.functions import CodecFunctions
+
+            self._functions = CodecFunctions(self.model)
+        return self._functions
+
+    def evaluate(self):
+        """``(score, curve)`` of the model now."""
+        curve = iteration_curve(self._codec_functions(), self.images, max(self.iterations))
+        return score(curve, self.iterations), curve
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        start = time.time()
+        value, curve = self.evaluate()
+        row = [epoch, f"{time.time() - start:.1f}", f"{value:.4f}"]
+        row += [f"{curve[field][k - 1]:.4f}" for field in ("psnr", "ms_ssim")
+                for k in self.iterations]
+        earlier = read_scores(self.csv_path)
+        new = not os.path.exists(self.csv_path)
+        with open(self.csv_path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(columns(self.iterations))
+            writer.writerow(row)
+        if self.best_path and value > max(earlier.values(), default=-math.inf):
+            from tfrnncomp.image_io import atomic_path
+
+            with atomic_path(self.best_path, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+        if logs is not None:
+            logs["val_whole_score"] = value
