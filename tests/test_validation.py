@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIG, smooth_image
+from tests.conftest import TINY_CONFIG, load_tool, smooth_image
 from tfrnncomp import validation
 
 
@@ -115,3 +115,124 @@ def test_a_resumed_run_only_replaces_the_best_weights_when_it_beats_every_earlie
     fresh.on_epoch_end(2)
     assert validation.read_scores(str(path)) == {0: 10.0, 1: 9.0, 2: 11.0}
     assert best.stat().st_mtime_ns != first
+
+
+def test_a_model_whose_quality_stops_rising_codes_no_further_by_default(tmp_path, tiny_model):
+    from PIL import Image as PILImage
+
+    import tfrnncomp.pillow  # noqa: F401  (registers TRC)
+    from tfrnncomp import zoo
+    from tfrnncomp.codec import Codec
+    from tfrnncomp.config import ModelConfig, load_config
+    from tfrnncomp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="useful_iterations"):
+        ModelConfig(useful_iterations=17)
+    assert ModelConfig().default_iterations == 8
+    assert ModelConfig(useful_iterations=5).default_iterations == 5
+    directory = zoo.save_model(tiny_model, str(tmp_path / "model"))
+    tool = load_tool("iteration_table.py")
+    tool.set_useful(directory, 3)
+    assert load_config(os.path.join(directory, "config.json")).useful_iterations == 3
+    codec = Codec(directory)
+    image = smooth_image(48, 40)
+    assert codec.read(codec.compress(image)).header.iterations == 3
+    PILImage.fromarray(image).save(tmp_path / "q.trc", quality=100, model=directory)
+    with PILImage.open(tmp_path / "q.trc") as opened:
+        assert opened.info["iterations"] == 3
+    tool.set_useful(directory, 16)  # every iteration helps: no cap
+    assert load_config(os.path.join(directory, "config.json")).useful_iterations is None
+
+
+def test_the_iteration_table_reports_falls_and_useful_iterations(tmp_path, tiny_model_dir, capsys):
+    tool = load_tool("iteration_table.py")
+    curve = {"psnr": [20, 22, 21.9, 23], "ms_ssim": [0.8, 0.9, 0.95, 0.94]}
+    assert tool.falls(curve) == [3, 4]
+    assert tool.useful_iterations(curve) == 2
+    assert tool.useful_iterations({"psnr": [1, 2], "ms_ssim": [0.1, 0.2]}) == 2
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_image(176, 192, seed=i)).save(images / f"{i}.png")
+    out = tmp_path / "out"
+    assert tool.main(["--model", tiny_model_dir, "--data", str(images), "--iterations", "3",
+                      "--out", str(out), "--name", "t"]) == 0
+    result = json.loads((out / "t.json").read_text())
+    assert len(result["curve"]["psnr"]) == 3 and result["images"] == ["0.png", "1.png"]
+    assert result["useful_iterations"] == tool.useful_iterations(result["curve"])
+    assert "| 3 | 0.375 |" in (out / "t.md").read_text()
+    assert tool.main(["--data", str(tmp_path / "missing")]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_bf16_training_keeps_float32_variables_and_validation_runs_a_float32_copy(tiny_model):
+    import keras
+
+    from tfrnncomp.config import load_config
+    from tfrnncomp.errors import ConfigError
+    from tfrnncomp.train import TrainingConfig, build_model
+
+    before = keras.config.dtype_policy().name
+    model = build_model(load_config(TINY_CONFIG), TrainingConfig(precision="mixed_bfloat16"))
+    assert keras.config.dtype_policy().name == before  # the policy is restored
+    assert model.encoder_conv.compute_dtype == "bfloat16"
+    assert {w.dtype for w in model.weights} == {"float32"}
+    callback = validation.WholeImageValidation([], os.devnull)
+    callback.set_model(model)
+    functions = callback._codec_functions()
+    assert functions.model.encoder_conv.compute_dtype == "float32"
+    for copy, source in zip(functions.model.weights, model.weights):
+        np.testing.assert_array_equal(copy.numpy(), source.numpy())
+    with pytest.raises(ConfigError, match="precision"):
+        build_model(load_config(TINY_CONFIG), TrainingConfig(precision="float16"))
+
+
+def _training_folder(root, size=256):
+    root.mkdir()
+    for i, name in enumerate(_validation_names(1) + ["a.png", "b.png"]):
+        Image.fromarray(smooth_image(size, size + 16, seed=i)).save(root / name)
+    return root
+
+
+def test_the_train_step_benchmark_times_each_variant_in_its_own_process(tmp_path):
+    tool = load_tool("bench_train_step.py")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    data = _training_folder(tmp_path / "data", 64)
+    out = tmp_path / "steps.json"
+    assert tool.main(["--config", str(config), "--data", str(data), "--patch-size", "32",
+                      "--batch-size", "2", "--steps", "2", "--warmup", "1",
+                      "--variants", "tf,tf-bf16", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["tf", "tf-bf16"]
+    assert all(r["median_s"] > 0 and np.isfinite(r["first_loss"]) for r in rows)
+    assert rows[0]["first_loss"] == pytest.approx(rows[1]["first_loss"], rel=0.05)
+    assert rows[0]["speedup_vs_tf"] == 1.0
+
+
+def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_path):
+    from tfrnncomp.config import load_config
+    from tfrnncomp.train import TrainingConfig, build_model
+
+    tool = load_tool("training_arms.py")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    model = build_model(load_config(TINY_CONFIG), TrainingConfig())
+    checkpoint = tmp_path / "ckpt.weights.h5"
+    model.save_weights(str(checkpoint))
+    (tmp_path / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
+    data = _training_folder(tmp_path / "data")
+    out = tmp_path / "arms"
+    args = ["--checkpoint", str(checkpoint), "--config", str(config), "--data", str(data),
+            "--cpu-minutes", "0.01", "--arms", "control,increasing", "--runs",
+            str(tmp_path / "runs"), "--out", str(out)]
+    assert tool.main(args) == 0
+    control = json.loads((out / "control.json").read_text())
+    increasing = json.loads((out / "increasing.json").read_text())
+    assert control["steps"] >= 1 and increasing["config"] == {"loss_weighting": "increasing"}
+    assert 5 < control["psnr_16"] < 60 and control["cpu_minutes"] >= 0.01
+    assert "| increasing |" in (out / "arms.md").read_text()
+    # the arms resumed the checkpoint's epoch: their logs start after it
+    assert (tmp_path / "runs" / "control" / "log.csv").read_text().splitlines()[1].startswith("3,")
+    assert tool.main(args) == 0  # a rerun reuses the results
+    assert json.loads((out / "control.json").read_text()) == control

@@ -54,7 +54,8 @@ def _parser():
     p.add_argument("input"), p.add_argument("output")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--iterations", type=int, default=None,
-                      help="iterations, 0.125 bpp each before entropy coding (default 8)")
+                      help="iterations, 0.125 bpp each before entropy coding (default: 8, "
+                      "or the model's useful iterations if fewer; `tfrnncomp models`)")
     rate.add_argument("--bpp", "--target-bpp", dest="bpp", type=float, default=None,
                       help="budget in bits per pixel for the whole file")
     rate.add_argument("--target-size", type=_size, default=None, metavar="SIZE",
@@ -221,8 +222,14 @@ def _export_weights(args):
 def _models(args):
     from tfrnncomp import zoo
 
+    from tfrnncomp.config import load_config
+
     for name in zoo.available_models():
-        print(name + (" (default)" if name == zoo.DEFAULT_MODEL else ""))
+        config = load_config(os.path.join(zoo.resolve(name), zoo.CONFIG_FILE))
+        print(f"{name}{' (default)' if name == zoo.DEFAULT_MODEL else ''}: {config.cell}, width "
+              f"{config.width}, {config.max_iterations} iterations (useful "
+              f"{config.useful_iterations or config.max_iterations}, default "
+              f"{config.default_iterations})")
     return 0
 
 

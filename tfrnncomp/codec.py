@@ -79,6 +79,16 @@ class Codec:
         return self.config.max_iterations
 
     @property
+    def default_iterations(self):
+        """Iterations coded when no rate is given (:attr:`ModelConfig.default_iterations`)."""
+        return self.config.default_iterations
+
+    @property
+    def useful_iterations(self):
+        """The last iteration that still raises quality on held-out images."""
+        return self.config.useful_iterations or self.max_iterations
+
+    @property
     def default_entropy(self):
         """The entropy mode ``"auto"`` means for this codec."""
         return "binaryrnn" if self._entropy_model is not None else "context"
@@ -257,7 +267,7 @@ class Codec:
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
-        8), ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes),
+        :attr:`default_iterations`: 8, or fewer where the model's quality stops rising), ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes),
         or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
         iterations that reach it, else all).  Budgets and targets need one
         encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
@@ -296,7 +306,8 @@ class Codec:
             metric = "ms_ssim" if target_msssim is not None else "psnr"
             target = float(target_msssim if target_msssim is not None else target_psnr)
             return rate.compress_to_quality(self, array, channels, metric, target, entropy)
-        iterations = self._check_iterations(8 if iterations is None else iterations)
+        iterations = self._check_iterations(
+            self.default_iterations if iterations is None else iterations)
         codes, tile = self.codes_for(array, iterations)
         return self.write(codes, height, width, channels, entropy, tile=tile)
 

@@ -18,6 +18,10 @@ CELL_TYPES = ("lstm", "gru", "residual_gru", "associative_lstm")
 LOSS_WEIGHTINGS = ("uniform", "increasing")
 
 
+#: iterations coded when no rate is given (capped by a model's useful_iterations)
+DEFAULT_ITERATIONS = 8
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model (and nothing learned).
@@ -35,6 +39,10 @@ class ModelConfig:
     reconstruction: str = "additive"
     gdn: bool = False
     max_iterations: int = 16
+    #: the last iteration that still raises quality on held-out images (measured by
+    #: tools/iteration_table.py); the default iteration count and the Pillow quality scale
+    #: stop there.  None: every iteration up to max_iterations helps.
+    useful_iterations: Optional[int] = None
     train_iterations: int = 8
     loss_weighting: str = "uniform"
     encoder_conv: int = 64
@@ -69,6 +77,9 @@ class ModelConfig:
             fail(f"bits must be in 1..255, got {self.bits!r}")
         if not 1 <= int(self.max_iterations) <= 64:
             fail(f"max_iterations must be in 1..64, got {self.max_iterations!r}")
+        if self.useful_iterations is not None and not (
+                1 <= int(self.useful_iterations) <= int(self.max_iterations)):
+            fail(f"useful_iterations must be in 1..max_iterations, got {self.useful_iterations!r}")
         if not 1 <= int(self.train_iterations) <= int(self.max_iterations):
             fail(f"train_iterations must be in 1..max_iterations, got {self.train_iterations!r}")
         if len(self.encoder_units) != 3 or len(self.encoder_hidden_kernels) != 3:
@@ -98,6 +109,11 @@ class ModelConfig:
     def pad_multiple(self) -> int:
         """Images are padded to this multiple (residual scaling pools by 8 at H/16... use 32)."""
         return 32
+
+    @property
+    def default_iterations(self) -> int:
+        """Iterations when none are asked for: 8 (1 bpp raw), or fewer if fewer help."""
+        return min(DEFAULT_ITERATIONS, self.useful_iterations or self.max_iterations)
 
     @property
     def bpp_per_iteration(self) -> float:

@@ -270,6 +270,23 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
+#: instruction-set flags that change convolution and training speed (``lscpu`` names)
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_flags():
+    """The :data:`SPEED_FLAGS` this processor has (from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SPEED_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
 def environment():
     """Versions, CPU and date of this run."""
     from importlib import metadata
@@ -286,7 +303,7 @@ def environment():
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+            "cpu": _cpu_name(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": commit, "packages": packages}
 

@@ -7,7 +7,7 @@
 
 Format name ``TRC``, extension ``.trc``, MIME type ``image/x-tfrnncomp``.
 Save options: ``iterations`` (1..16), ``bpp`` (a whole-file budget),
-``quality`` (0..100, mapped linearly to 1..max iterations), ``adaptive=True``
+``quality`` (0..100, mapped linearly to 1..the model's useful iterations), ``adaptive=True``
 with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.adaptive`),
 ``model`` (zoo name or directory, default the shipped model), ``entropy``
 (``context`` or ``raw``), ``drop_alpha``.  Open options go through ``Image.open(...)`` as usual;
@@ -112,7 +112,7 @@ def _save(image, fp, filename):
     elif info.get("iterations") is not None:
         kwargs["iterations"] = int(info["iterations"])
     elif info.get("quality") is not None:
-        kwargs["iterations"] = _iterations_for_quality(info["quality"], codec.max_iterations)
+        kwargs["iterations"] = _iterations_for_quality(info["quality"], codec.useful_iterations)
     if info.get("adaptive"):  # spatially adaptive: per-block target_psnr (or slope)
         kwargs.update(adaptive=True, target_psnr=info.get("target_psnr"),
                       slope=info.get("slope"))

@@ -19,6 +19,7 @@ GLOBAL batch (split over the replicas), and with several workers only the chief 
 RUN_DIR while the others write into a scratch directory.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -31,7 +32,7 @@ import tensorflow as tf
 from tfrnncomp import data as data_lib
 from tfrnncomp import distribute
 from tfrnncomp.config import ModelConfig, load_config
-from tfrnncomp.errors import ConfigError
+from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.model import RNNCompressionModel
 
 
@@ -54,6 +55,8 @@ class TrainingConfig:
     decay_steps: int = 20000
     decay_rate: float = 0.5
     global_clipnorm: Optional[float] = 1.0
+    jit_compile: bool = False
+    precision: str = "float32"  # or "mixed_bfloat16" (float32 variables, bf16 arithmetic)
     validation_steps: int = 0
     validation_images: int = 8
     validation_crop: int = 256
@@ -106,12 +109,28 @@ def make_optimizer(training: TrainingConfig):
     return Adam(schedule, global_clipnorm=training.global_clipnorm)
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Keras' (process-wide) dtype policy set to ``name`` while the model is built."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
     """The compiled model with its variables, created in ``strategy.scope()`` if given."""
     strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
+    if training.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {training.precision!r}")
+    with strategy.scope(), _dtype_policy(training.precision):
         model = RNNCompressionModel(config.to_dict())
-        model.compile(optimizer=make_optimizer(training))
+        model.compile(optimizer=make_optimizer(training), jit_compile=training.jit_compile)
         model.build_for_inference()
         model.optimizer.build(model.trainable_variables)
     return model
@@ -222,8 +241,13 @@ def whole_image_validation(training: TrainingConfig, run_dir):
     if training.validation_crop < metrics.min_ms_ssim_size():
         raise ConfigError(f"the validation crop ({training.validation_crop}) must be at least "
                           f"{metrics.min_ms_ssim_size()} pixels for MS-SSIM")
-    _, crops = validation.validation_crops(training.data, training.validation_crop,
-                                           training.validation_images)
+    try:
+        _, crops = validation.validation_crops(training.data, training.validation_crop,
+                                               training.validation_images)
+    except InputImageError as error:
+        raise InputImageError(f"{error}: pass a smaller --validation-crop, or "
+                              "--validation-images 0 to train without whole-image validation"
+                              ) from None
     return [validation.WholeImageValidation(
         crops, os.path.join(run_dir, "validation.csv"),
         os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]

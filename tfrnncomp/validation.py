@@ -118,9 +118,13 @@ def iteration_curve(functions, images, iterations):
 
 
 def score(curve, iterations=LOGGED_ITERATIONS):
-    """One number to pick checkpoints by: mean over ``iterations`` of PSNR + MS-SSIM in dB."""
+    """One number to pick checkpoints by: mean over ``iterations`` of PSNR + MS-SSIM in dB.
+
+    Iterations beyond the curve's length are left out.
+    """
+    chosen = [k for k in iterations if k <= len(curve["psnr"])]
     return float(np.mean([curve["psnr"][k - 1] + metrics.ms_ssim_db(curve["ms_ssim"][k - 1])
-                          for k in iterations]))
+                          for k in chosen]))
 
 
 def columns(iterations=LOGGED_ITERATIONS):
@@ -154,10 +158,19 @@ class WholeImageValidation(keras.callbacks.Callback):
         self._functions = None
 
     def _codec_functions(self):
+        """The codec's functions on a float32 copy of the model, refreshed from its weights.
+
+        A copy, so that validation measures what the shipped codec would run (float32, the
+        inference graph) whatever precision or strategy the training model uses.
+        """
         if self._functions is None:
             from tfrnncomp.functions import CodecFunctions
+            from tfrnncomp.model import RNNCompressionModel
 
-            self._functions = CodecFunctions(self.model)
+            copy = RNNCompressionModel(self.model.config.to_dict(), dtype="float32")
+            self._functions = CodecFunctions(copy.build_for_inference())
+        for target, source in zip(self._functions.model.weights, self.model.weights):
+            target.assign(keras.ops.cast(source, target.dtype))
         return self._functions
 
     def evaluate(self):

@@ -90,7 +90,8 @@ def training_config(data, settings, budget):
                           patch_size=budget.patch_size, hard_patches=settings["hard_patches"],
                           steps_per_epoch=min(budget.steps, budget.steps_per_epoch), epochs=epochs,
                           learning_rate=budget.learning_rate, decay_steps=max(budget.steps, 1000),
-                          seed=budget.seed + settings["seed_offset"])
+                          seed=budget.seed + settings["seed_offset"],
+                          validation_images=0)  # scored after training, on its own crops
 
 
 def run_dir_for(runs, name, config, training):

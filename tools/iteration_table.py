@@ -83,6 +83,9 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--out", default="results/iterations")
     parser.add_argument("--name", default=None, help="file stem (default: the model id)")
+    parser.add_argument("--set-useful", default=None, metavar="MODEL_DIR",
+                        help="write the measured useful iterations into MODEL_DIR/config.json "
+                        "(use held-out images: --validation, never Kodak)")
     args = parser.parse_args(argv)
 
     if args.validation is not None:
@@ -121,7 +124,22 @@ def main(argv=None):
     atomic_write_bytes(stem + ".json", json.dumps(result, indent=1).encode())
     atomic_write_bytes(stem + ".md", f"{table}\n\n{summary}\n\n`{result['command']}`\n".encode())
     print(f"wrote {stem}.json, {stem}.md")
+    if args.set_useful:
+        set_useful(args.set_useful, result["useful_iterations"])
     return 0
+
+
+def set_useful(model_dir, useful):
+    """Record ``useful`` as ``useful_iterations`` of a model directory's config."""
+    from tfrnncomp import zoo
+    from tfrnncomp.config import load_config
+    from tfrnncomp.image_io import atomic_write_bytes
+
+    path = os.path.join(model_dir, zoo.CONFIG_FILE)
+    config = load_config(path)
+    useful = None if useful >= config.max_iterations else useful
+    atomic_write_bytes(path, (config.replace(useful_iterations=useful).to_json() + "\n").encode())
+    print(f"{path}: useful_iterations = {useful}")
 
 
 if __name__ == "__main__":

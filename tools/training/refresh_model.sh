@@ -2,16 +2,19 @@
 # Ship a newer checkpoint of the default training run and re-measure everything that depends
 # on the weights: the BinaryRNN (its codes change), the Kodak RD results and plots, the
 # entropy benchmark and the visual comparison (issue #4).  Each step is a README command.
-#   tools/training/refresh_model.sh WEIGHTS.h5 STEPS [WORK_DIR]
-# WEIGHTS.h5: a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
-# latest.weights.h5; STEPS: the training steps it holds (for the extrapolation table).
+#   tools/training/refresh_model.sh WEIGHTS.h5 EPOCH [WORK_DIR]
+# WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score),
+# a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
+# latest.weights.h5; EPOCH: the run's epoch it holds (the training record stops there;
+# RUN_DIR, default ../runs/default, is the run it came from).
 # The export, the context evaluation, the code dumps and the BinaryRNN training and export are
 # skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
 weights="$1"
-steps="$2"
+epoch="$2"
+run_dir="${RUN_DIR:-$repo/../runs/default}"
 work="${3:-$repo/../runs/refresh}"
 python="${PYTHON:-python}"
 zoo=tfrnncomp/zoo/gru-w25
@@ -28,6 +31,11 @@ if [ ! -f "$work/exported" ]; then
   rm -f "$zoo/binaryrnn.bin"
   touch "$work/exported"
 fi
+
+step "per-iteration curves: validation crops (sets the useful iterations), then Kodak"
+"$python" tools/iteration_table.py --model gru-w25 --validation ../shared/data/train \
+  --name validation-gru-w25 --set-useful "$zoo"
+"$python" tools/iteration_table.py --model gru-w25 --name kodak-gru-w25
 
 step "Kodak RD, entropy mode context"
 [ -f "$work/eval-context" ] || { "$python" tools/evaluate_model.py --model gru-w25 \
@@ -61,9 +69,5 @@ step "entropy benchmark, summaries, plots, visual comparison"
 "$python" tools/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
 "$python" tools/plot_rd.py results/kodak/*.json --out results/kodak/plots
 "$python" tools/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
-"$python" tools/training/extrapolate.py --log tools/training/default/log.csv \
-  --point 3000=results/training/kodak-gru-w25-epoch29-context.json \
-  --point 4700=results/training/kodak-gru-w25-epoch46-context.json \
-  --point "$steps=results/kodak/tfrnncomp-gru-w25.json" \
-  --jpeg results/kodak/jpeg420.json --out results/training
+"$python" tools/training/record.py "$run_dir" --out "$zoo" --last-epoch "$epoch"
 step "done"

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Training changes compared at equal CPU time, warm-started from one checkpoint.
+
+    python tools/training_arms.py --checkpoint CKPT.weights.h5 [--metadata training_metadata.json]
+                                  [--config tools/training/default/config.json]
+                                  [--data ../shared/data/train] [--cpu-minutes 6]
+                                  [--arms control,lr-quarter,lr-tenth,increasing]
+                                  [--runs ../runs/arms] [--out results/training/arms]
+
+Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
+run), changes one thing, and trains with ``tfrnncomp.train.train`` on 64x64 patches until the
+process has used ``--cpu-minutes`` of CPU time (all threads, the input pipeline and graph
+tracing included), then codes the whole-image validation crops of the training run
+(:mod:`tfrnncomp.validation`, never Kodak).  Each arm runs in its own process and writes
+OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists is skipped, so a rerun
+continues.  Compare arms of one invocation only: the CPU and the checkpoint must be the same.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BASE_LEARNING_RATE = 5e-4
+
+#: arm -> (training settings, model config changes, what it tests)
+ARMS = {
+    "control": ({}, {}, "the default run's settings"),
+    "lr-quarter": ({"learning_rate": BASE_LEARNING_RATE / 4}, {},
+                   "learning rate / 4 (a step decay)"),
+    "lr-tenth": ({"learning_rate": BASE_LEARNING_RATE / 10}, {},
+                 "learning rate / 10 (a step decay)"),
+    "increasing": ({}, {"loss_weighting": "increasing"},
+                   "loss weight t for iteration t (later iterations count more)"),
+    "xla": ({"jit_compile": True}, {}, "XLA-compiled train step (compile time included)"),
+    "bf16": ({"precision": "mixed_bfloat16"}, {}, "bf16 arithmetic, float32 variables"),
+}
+
+
+def _stop_after_cpu(seconds):
+    import keras
+
+    class StopAfterCPU(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if time.process_time() >= seconds:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            self.final_model = self.model
+
+    return StopAfterCPU()
+
+
+def run_arm(args):
+    """Train one arm in this process and measure it; returns the result dict."""
+    from tfrnncomp import validation
+    from tfrnncomp.config import load_config
+    from tfrnncomp.train import TrainingConfig, train
+
+    training_changes, config_changes, _ = ARMS[args.arm]
+    run_dir = os.path.join(args.runs, args.arm)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(os.path.join(run_dir, "backup"))
+    shutil.copy(args.checkpoint, os.path.join(run_dir, "backup", "latest.weights.h5"))
+    shutil.copy(args.metadata, os.path.join(run_dir, "backup", "training_metadata.json"))
+    with open(args.metadata, encoding="utf-8") as handle:
+        start_epoch = json.load(handle)["epoch"]
+    config = load_config(args.config).replace(**config_changes)
+    settings = dict(data=args.data, patch_size=64, batch_size=8, steps_per_epoch=50,
+                    epochs=start_epoch + 10000, learning_rate=BASE_LEARNING_RATE,
+                    decay_steps=20000, validation_steps=0, validation_images=0, seed=1)
+    settings.update(training_changes)
+    stopper = _stop_after_cpu(args.cpu_minutes * 60)
+    train(config, TrainingConfig(**settings), run_dir, verbose=0, extra_callbacks=[stopper])
+    cpu = time.process_time()
+    _, crops = validation.validation_crops(args.data, 256, 8)
+    measure = validation.WholeImageValidation(crops, os.devnull)
+    measure.set_model(stopper.final_model)
+    curve = validation.iteration_curve(measure._codec_functions(), crops, 16)
+    return {"arm": args.arm, "what": ARMS[args.arm][2], "training": training_changes,
+            "config": config_changes, "steps": stopper.steps, "cpu_minutes": round(cpu / 60, 2),
+            "score": validation.score(curve),
+            **{f"{f}_{k}": curve[f][k - 1] for f in ("psnr", "ms_ssim")
+               for k in validation.LOGGED_ITERATIONS}}
+
+
+def table(results):
+    lines = ["| arm | what | steps | CPU min | score | PSNR @1/4/8/16 | MS-SSIM @1/4/8/16 |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r['arm']} | {r['what']} | {r['steps']} | {r['cpu_minutes']:.1f} | "
+            f"{r['score']:.3f} | " + " / ".join(f"{r[f'psnr_{k}']:.2f}" for k in (1, 4, 8, 16))
+            + " | " + " / ".join(f"{r[f'ms_ssim_{k}']:.4f}" for k in (1, 4, 8, 16)) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--metadata", default=None,
+                        help="its training_metadata.json (default: beside the checkpoint)")
+    parser.add_argument("--config", default=os.path.join(HERE, "training", "default", "config.json"))
+    parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "train"))
+    parser.add_argument("--cpu-minutes", type=float, default=6.0)
+    parser.add_argument("--arms", default="control,lr-quarter,lr-tenth,increasing")
+    parser.add_argument("--runs", default=os.path.join(REPO, "..", "runs", "arms"))
+    parser.add_argument("--out", default="results/training/arms")
+    parser.add_argument("--arm", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.metadata = args.metadata or os.path.join(os.path.dirname(args.checkpoint),
+                                                  "training_metadata.json")
+    if args.arm:
+        print(json.dumps(run_arm(args)))
+        return 0
+    if not os.path.isdir(args.data):
+        print(f"training_arms: training images {args.data} not found; skipped")
+        return 0
+    from tfrnncomp import evaluate
+    from tfrnncomp.image_io import atomic_write_bytes
+
+    os.makedirs(args.out, exist_ok=True)
+    results = []
+    for arm in args.arms.split(","):
+        if arm not in ARMS:
+            raise SystemExit(f"training_arms: unknown arm {arm!r}; use {sorted(ARMS)}")
+        path = os.path.join(args.out, f"{arm}.json")
+        if not os.path.exists(path):
+            command = [sys.executable, os.path.abspath(__file__), "--arm", arm,
+                       "--checkpoint", args.checkpoint, "--metadata", args.metadata,
+                       "--config", args.config, "--data", args.data,
+                       "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise SystemExit(f"training_arms: arm {arm} failed: "
+                                 + (done.stderr.strip().splitlines() or ["?"])[-1])
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result["environment"] = evaluate.environment()
+            atomic_write_bytes(path, json.dumps(result, indent=1).encode())
+        with open(path, encoding="utf-8") as handle:
+            results.append(json.load(handle))
+        print(json.dumps({k: results[-1][k] for k in ("arm", "steps", "cpu_minutes", "score")}))
+    command = "python tools/training_arms.py " + " ".join(argv or sys.argv[1:])
+    atomic_write_bytes(os.path.join(args.out, "arms.md"),
+                       f"{table(results)}\n\n`{command}`\n".encode())
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
