@@ -122,6 +122,7 @@ class LiteRTSteps:
         if header.iteration_map is not None:
             raise ValueError("spatially adaptive files (iteration map, tag 2) are not supported "
                              "by the step-model host loop; decode them with tfrnncomp.Codec")
+        bitstream.check_chunk_floors(container)  # bounds decode work per byte
         chunks = container.chunks[:iterations] if iterations else container.chunks
         if not chunks:
             raise ValueError("file holds no whole iteration")

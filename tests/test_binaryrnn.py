@@ -232,6 +232,24 @@ def test_another_entropy_model_or_codec_model_is_refused(brnn_codec, float_model
                                                          entropy="binaryrnn")
 
 
+def test_a_60_kb_entropy_model_id_in_a_file_is_cut_short_in_the_error(brnn_codec):
+    import dataclasses
+
+    from tfrnncomp import bitstream
+    from tfrnncomp.codec import ENTROPY_MODEL_TAG
+
+    container = bitstream.read(brnn_codec.compress(smooth_image(32, 32), 1, entropy="binaryrnn"))
+    extensions = dict(container.header.extensions)
+    extensions[ENTROPY_MODEL_TAG] = b"e" * 60000
+    header = dataclasses.replace(container.header, extensions=extensions)
+    with pytest.raises(ModelMismatchError) as error:
+        brnn_codec.decompress(bitstream.write(header, container.chunks))
+    message = str(error.value)
+    assert message.startswith(f"file was entropy-coded with '{'e' * 60}'... (60000 characters), "
+                              "this codec has ")
+    assert len(message) < 200
+
+
 def test_a_garbage_payload_is_a_bitstream_error_or_valid_codes(net, table):
     payload = bytes(np.random.default_rng(5).integers(0, 256, 40, dtype=np.uint8))
     try:

@@ -6,8 +6,12 @@ Most tests let every ``Codec(...)`` the CLI builds reuse one instance per model 
 first test loads the model from its directory for real.
 """
 
+import contextlib
+import io
 import json
 import os
+import signal
+import stat
 import subprocess
 import sys
 
@@ -15,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import smooth_image
+from tests.conftest import png16, save_oriented, smooth_image, wide_image
 from tfrnncomp import bitstream, metrics
 from tfrnncomp.cli import main
 
@@ -93,7 +97,8 @@ def test_compress_and_decompress_load_the_model_given_with_model_and_round_trip_
     code, out, err = run("compress", source, tmp_path / "out.trc", "--iterations", "3")
     assert (code, err) == (0, "")
     data = (tmp_path / "out.trc").read_bytes()
-    assert out.strip() == f"{tmp_path / 'out.trc'}: {len(data)} bytes"
+    assert out.strip() == (f"{tmp_path / 'out.trc'}: {len(data)} bytes, "
+                           f"{len(data) * 8 / (31 * 45):.4f} bpp, 3 iterations")
     assert data == tiny_codec.compress(original, 3)
     code, out, err = run("decompress", tmp_path / "out.trc", tmp_path / "back.png")
     assert (code, err) == (0, "")
@@ -169,6 +174,92 @@ def test_compress_bpp_picks_the_iterations_the_codec_picks(run, shared_codecs, t
     assert exit_info.value.code == 2
 
 
+def test_a_budget_below_the_smallest_file_is_an_error_naming_it_unless_best_effort(
+        run, shared_codecs, tmp_path, tiny_codec):
+    original = smooth_image(64, 96, seed=6)
+    source = save(tmp_path / "in.png", original)
+    smallest = len(tiny_codec.compress(original, 1))
+    for budget in (["--target-size", "50"], ["--bpp", "0.01"]):
+        target = tmp_path / f"{budget[0][2:]}.trc"
+        code, out, err = run("compress", source, target, *budget)
+        assert_one_error_line(code, err)
+        assert f"the smallest file is {smallest} bytes" in err and "1 iteration" in err
+        assert err.rstrip().endswith("; pass --best-effort to write it")
+        assert out == "" and not target.exists()
+        code, out, err = run("compress", source, target, *budget, "--best-effort")
+        assert (code, err) == (0, "")
+        assert target.stat().st_size == smallest
+        assert out.strip() == (f"{target}: {smallest} bytes, "
+                               f"{smallest * 8 / (64 * 96):.4f} bpp, 1 iteration; {budget[0]} "
+                               f"{budget[1]} not met, the nearest "
+                               "file written (--best-effort)")
+
+
+def test_an_unreachable_quality_target_is_an_error_naming_the_best_reached_unless_best_effort(
+        run, shared_codecs, coded, tmp_path, tiny_codec):
+    original, source, _ = coded
+    for flag, value, name in (("--target-psnr", "99", "PSNR"),
+                              ("--target-msssim", "0.999999", "MS-SSIM")):
+        code, out, err = run("compress", source, tmp_path / "q.trc", flag, value)
+        assert_one_error_line(code, err)
+        assert f"the most iterations (16) reach {name} " in err and "--best-effort" in err
+        assert not (tmp_path / "q.trc").exists()
+    code, out, err = run("compress", source, tmp_path / "q.trc", "--target-psnr", "99",
+                         "--best-effort")
+    assert (code, err) == (0, "")
+    data = (tmp_path / "q.trc").read_bytes()
+    psnr = metrics.psnr(original, tiny_codec.decompress(data))
+    assert bitstream.read(data).header.iterations == 16
+    assert out.strip().endswith(f", 16 iterations, PSNR {psnr:.2f} dB; --target-psnr 99 "
+                                "not met, the nearest file written (--best-effort)")
+
+
+def test_compress_json_prints_the_summary_as_one_object_and_quiet_prints_nothing(
+        run, shared_codecs, coded, tmp_path, tiny_codec):
+    original, source, _ = coded
+    code, out, err = run("compress", source, tmp_path / "j.trc", "--target-psnr", "1",
+                         "--json")
+    assert (code, err) == (0, "") and len(out.splitlines()) == 1
+    summary = json.loads(out)
+    data = (tmp_path / "j.trc").read_bytes()
+    assert summary == {
+        "file": str(tmp_path / "j.trc"), "bytes": len(data),
+        "bpp": pytest.approx(len(data) * 8 / (170 * 165)),
+        "iterations": bitstream.read(data).header.iterations, "target": "target_psnr", "target_value": 1.0,
+        "psnr": pytest.approx(metrics.psnr(original, tiny_codec.decompress(data))),
+        "met": True}
+    assert run("compress", source, tmp_path / "q.trc", "--iterations", "2",
+               "--quiet") == (0, "", "")
+    assert (tmp_path / "q.trc").exists()
+
+
+def test_iterations_out_of_range_fail_in_one_line_before_tensorflow_is_imported(
+        tiny_model_dir):
+    for command in ("compress", "decompress"):
+        argv = [command, "a.png", "b.trc", "--iterations", "0", "--model", tiny_model_dir]
+        script = ("import sys; from tfrnncomp import cli; "
+                  f"rc = cli.main({argv!r}); print('tensorflow' in sys.modules, rc)")
+        result = subprocess.run([sys.executable, "-c", script], cwd=REPO, timeout=120,
+                                capture_output=True, text=True)
+        assert result.stdout.split() == ["False", "2"], result
+        assert result.stderr == "tfrnncomp: error: --iterations must be in 1..16, got 0\n"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--adaptive"], "--adaptive needs one stopping rule: --target-psnr or --slope"),
+    (["--adaptive", "--target-psnr", "30", "--slope", "1"], "--target-psnr or --slope"),
+    (["--slope", "1"], "--slope is a stopping rule of --adaptive; add --adaptive"),
+    (["--adaptive", "--slope", "1", "--bpp", "0.5"],
+     "--adaptive takes --target-psnr, or --slope with an optional --iterations cap; not --bpp"),
+])
+def test_adaptive_setting_errors_name_the_command_line_flags(run, tmp_path, flags, message):
+    source = save(tmp_path / "in.png", smooth_image(32, 32))
+    code, _, err = run("compress", source, tmp_path / "out.trc", *flags)
+    assert_one_error_line(code, err)
+    assert message in err and "target_psnr" not in err
+    assert not (tmp_path / "out.trc").exists()
+
+
 # -- info -----------------------------------------------------------------------------------
 @pytest.fixture()
 def coded(run, shared_codecs, tmp_path):
@@ -190,6 +281,22 @@ def test_info_prints_the_header_and_the_chunk_sizes(run, coded, tiny_codec):
     assert any(line.split() == ["iterations_present", "3"] for line in out.splitlines())
     assert f"chunk bytes   {chunk} {chunk} {chunk}" in out
     assert "PSNR" not in out
+
+
+def test_max_pixels_lowers_or_lifts_the_decompression_bomb_limit_of_every_command(
+        run, coded, tmp_path, capsys):
+    _, source, trc = coded  # 170x165 = 28050 pixels
+    for command in (["decompress", trc, tmp_path / "out.png"], ["info", trc],
+                    ["compress", source, tmp_path / "again.trc"]):
+        code, out, err = run(*command, "--max-pixels", "20000")
+        assert code == 2 and len(err.splitlines()) == 1, (command, err)
+        assert "28050" in err and "20000" in err and "pass --max-pixels to raise it" in err
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "again.trc").exists()
+    assert run("decompress", trc, tmp_path / "out.png", "--max-pixels", "none")[0] == 0
+    assert run("info", trc, "--max-pixels", "40000")[0] == 0  # the padded 192x192 counts too
+    with pytest.raises(SystemExit):
+        run("info", trc, "--max-pixels", "0")
+    assert "not a pixel count: '0'" in capsys.readouterr().err
 
 
 def test_info_json_is_machine_readable_and_matches_the_file(run, coded, tiny_codec):
@@ -218,6 +325,43 @@ def test_info_json_of_a_context_coded_file_adds_up_to_its_size(run, shared_codec
     assert len(report["chunk_bytes"]) == 3
     assert (report["header_bytes"] + sum(report["chunk_bytes"]) + 8 * 3
             == report["total_bytes"] == os.path.getsize(tmp_path / "ctx.trc"))
+
+
+def random_codes(iterations, code_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random((iterations, *code_shape)) < 0.5, 1, -1).astype(np.int8)
+
+
+def test_info_shows_the_tile_size_of_a_tiled_file_and_its_json_decodes_the_extensions(
+        run, tmp_path, tiny_codec):
+    import dataclasses
+
+    header = tiny_codec.header_for(40, 70, 3, 2, "raw", tile=64)
+    header = dataclasses.replace(header, extensions={**header.extensions,
+                                                     3: b"tiny-rnn@0123abcd", 9: b"\xff"})
+    chunks = tiny_codec.encode_chunks(random_codes(2, header.code_shape), "raw")
+    (tmp_path / "tiled.trc").write_bytes(bitstream.write(header, chunks))
+    code, out, err = run("info", tmp_path / "tiled.trc")
+    assert (code, err) == (0, "")
+    assert "  tile          64x64 pixels" in out.splitlines()
+    assert "  entropy_model 'tiny-rnn@0123abcd'" in out.splitlines()
+    code, out, err = run("info", tmp_path / "tiled.trc", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["extensions"] == {"tile": 64, "entropy_model": "tiny-rnn@0123abcd",
+                                             "9": "ff"}
+
+
+def test_info_json_gives_an_adaptive_files_iteration_map_as_its_block_size_and_histogram(
+        run, tmp_path, tiny_codec):
+    the_map = np.array([[1, 3], [2, 3]])
+    codes = random_codes(3, tiny_codec.header_for(64, 64, 3, 3).code_shape)
+    data = tiny_codec.write(codes, 64, 64, 3, "raw", iteration_map=(2, the_map))
+    (tmp_path / "adaptive.trc").write_bytes(data)
+    code, out, err = run("info", tmp_path / "adaptive.trc", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["extensions"] == {"iteration_map": {
+        "block": 2, "rows": 2, "cols": 2, "mean_iterations": 2.25,
+        "blocks_stopping_after": [1, 1, 2]}}
 
 
 def test_info_of_a_cut_file_reports_the_whole_chunks_present(run, coded, tmp_path):
@@ -464,6 +608,72 @@ def test_rgba_input_is_coded_with_drop_alpha(run, shared_codecs, workspace, tiny
     assert (workspace / "rgba.trc").read_bytes() == tiny_codec.compress(rgb, 2)
 
 
+@pytest.mark.parametrize("grey", [False, True], ids=["rgb", "greyscale"])
+def test_a_16_bit_png_is_compressed_as_8_bits_with_one_warning_line(run, shared_codecs,
+                                                                     tmp_path, tiny_codec, grey):
+    wide, high = wide_image(21, 26, seed=21, grey=grey)
+    source = tmp_path / "wide.png"
+    source.write_bytes(png16(wide))
+    code, out, err = run("compress", source, tmp_path / "wide.trc", "--iterations", "2")
+    assert code == 0 and "wide.trc" in out
+    assert err.splitlines() == [f"tfrnncomp: warning: {source}: 16-bit image converted to 8 "
+                                "bits per sample (the codec codes 8-bit images)"]
+    assert (tmp_path / "wide.trc").read_bytes() == tiny_codec.compress(high, 2)
+
+
+def test_exif_orientation_and_16_bit_depth_are_applied_per_file_in_folder_mode(
+        run, shared_codecs, tmp_path, tiny_codec):
+    original = smooth_image(20, 30, seed=22)
+    wide, high = wide_image(17, 9, seed=23)
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_oriented(root / "turned.png", original, 8)  # shown turned 90 degrees left
+    (root / "wide.png").write_bytes(png16(wide))
+    code, out, err = run("compress", root, tmp_path / "trc", "--iterations", "2")
+    assert code == 0 and "2 written, 0 skipped (existing), 0 failed" in out
+    assert err.splitlines() == [f"tfrnncomp: warning: {root / 'wide.png'}: 16-bit image "
+                                "converted to 8 bits per sample (the codec codes 8-bit images)"]
+    assert (tmp_path / "trc" / "turned.trc").read_bytes() == tiny_codec.compress(
+        np.rot90(original), 2)
+    assert (tmp_path / "trc" / "wide.trc").read_bytes() == tiny_codec.compress(high, 2)
+    code, _, err = run("compress", root / "turned.png", tmp_path / "one.trc", "--iterations",
+                       "2")
+    assert (code, err) == (0, "")
+    assert (tmp_path / "one.trc").read_bytes() == (tmp_path / "trc" / "turned.trc").read_bytes()
+
+
+def test_a_folder_input_refuses_a_trc_or_existing_file_output_in_one_line(run, tmp_path,
+                                                                           photo_tree):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "file").write_bytes(b"keep me")
+    for target, message in ((tmp_path / "out" / "one.trc", "must be a folder, not a .trc file"),
+                            (tmp_path / "ONE.TRC", "must be a folder, not a .trc file"),
+                            (tmp_path / "file", "input is a folder, so the output must be one")):
+        code, out, err = run("compress", photo_tree, target)
+        assert_one_error_line(code, err)
+        assert (out, message in err) == ("", True)
+    assert tree(tmp_path / "out") == [] and not (tmp_path / "ONE.TRC").exists()
+    assert (tmp_path / "file").read_bytes() == b"keep me"
+
+
+def test_compress_to_an_image_name_and_decompress_to_a_trc_name_are_refused_in_one_line(
+        run, shared_codecs, workspace, good_trc, monkeypatch):
+    monkeypatch.chdir(workspace)
+    before = tree(workspace)
+    for args, message in (
+            (("compress", "in.png", "in.jpg"),
+             "in.jpg: compress writes a .trc file, not a JPEG image; name the output *.trc"),
+            (("compress", "in.png", "out.TIFF"), "not a TIFF image"),
+            (("decompress", "good.trc", "out.trc"), "out.trc: decompress writes an image, not "
+             "a .trc file; name the output with an image extension such as .png"),
+            (("decompress", "sub", "images", "--format", "trc"),
+             "--format trc: decompress writes images")):
+        code, out, err = run(*args)
+        assert_one_error_line(code, err)
+        assert (out, message in err) == ("", True)
+    assert tree(workspace) == before
+
+
 def test_force_overwrites_an_existing_output_and_never_the_input(run, shared_codecs,
                                                                  workspace):
     source = workspace / "in.png"
@@ -480,6 +690,74 @@ def test_force_overwrites_an_existing_output_and_never_the_input(run, shared_cod
     assert snapshot(source) == original
 
 
+@contextlib.contextmanager
+def deadline(seconds):
+    """Fail (instead of hanging) if the block takes longer than ``seconds``."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_force_never_replaces_a_fifo_or_a_link_to_a_device(run, shared_codecs, workspace,
+                                                           good_trc):
+    os.mkfifo(workspace / "fifo.trc")
+    os.symlink(os.devnull, workspace / "null.png")  # a regular file must not replace the link
+    before = tree(workspace)
+    with deadline(120):
+        for args in (("compress", workspace / "in.png", workspace / "fifo.trc"),
+                     ("decompress", workspace / "good.trc", workspace / "null.png")):
+            for force in ((), ("--force",)):
+                code, out, err = run(*args, *force)
+                assert_one_error_line(code, err)
+                assert "not a regular file; refusing to replace it (use - to write to " \
+                       "stdout)" in err
+    assert stat.S_ISFIFO(os.lstat(workspace / "fifo.trc").st_mode)
+    assert os.readlink(workspace / "null.png") == os.devnull
+    assert tree(workspace) == before
+
+
+def test_a_fifo_given_as_the_input_is_refused_at_once(run, shared_codecs, tmp_path):
+    os.mkfifo(tmp_path / "in.png")
+    os.mkfifo(tmp_path / "in.trc")
+    with deadline(120):  # opening a FIFO nobody writes to waits forever
+        for command, source, target in (("compress", "in.png", "out.trc"),
+                                        ("decompress", "in.trc", "out.png"),
+                                        ("info", "in.trc", None)):
+            args = [command, tmp_path / source] + ([tmp_path / target] if target else [])
+            code, _, err = run(*args)
+            assert_one_error_line(code, err)
+            assert f"{tmp_path / source}: is a FIFO, not a regular file" in err
+    assert sorted(os.listdir(tmp_path)) == ["in.png", "in.trc"]
+
+
+def test_a_dash_reads_stdin_and_writes_stdout_and_decompress_writes_png(
+        shared_codecs, tiny_model_dir, tiny_codec, monkeypatch, capsysbinary):
+    original = smooth_image(23, 31, seed=5)
+    png = io.BytesIO()
+    Image.fromarray(original).save(png, format="PNG")
+
+    def pipe(data, *args):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        code = main([*args, "--model", tiny_model_dir])
+        out, err = capsysbinary.readouterr()
+        assert (code, err) == (0, b"")
+        return out
+
+    data = pipe(png.getvalue(), "compress", "-", "-", "--iterations", "2", "--quiet")
+    assert data == tiny_codec.compress(original, 2)
+    decoded = pipe(data, "decompress", "-", "-")
+    assert decoded[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(decoded))),
+                          tiny_codec.decompress(data))
+
+
 def test_a_failed_write_leaves_no_temporary_file_behind(run, shared_codecs, workspace,
                                                         good_trc, monkeypatch):
     from tfrnncomp import image_io
@@ -488,6 +766,7 @@ def test_a_failed_write_leaves_no_temporary_file_behind(run, shared_codecs, work
         raise PermissionError(13, "Permission denied", dst)
 
     monkeypatch.setattr(image_io.os, "replace", refuse)
+    monkeypatch.setattr(image_io.os, "link", refuse)  # the final step without --force
     before = tree(workspace)
     code, _, err = run("compress", workspace / "in.png", workspace / "out.trc")
     assert_one_error_line(code, err)
@@ -525,4 +804,33 @@ def test_the_command_line_runs_as_a_module_and_as_the_console_script_and_prints_
 def test_models_lists_the_shipped_default_model(run):
     code, out, err = run("models")
     assert (code, err) == (0, "")
-    assert "gru-w25 (default)" in out.splitlines()
+    line, = [line for line in out.splitlines() if line.startswith("gru-w25 (default): gru-w25@")]
+    assert ", gru, width 0.25, 16 iterations (useful " in line
+    assert "entropy model binaryrnn@" in line and line.endswith(" MB")
+
+
+def test_train_help_shows_the_defaults_of_its_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    entries = out.split("\n  -")[1:]  # each option's entry, its wrapped lines indented deeper
+    helps = {"-" + entry.split()[0]: " ".join(entry.split()) for entry in entries}
+    for option, default in (("--epochs", "100"), ("--patch-size", "64"),
+                            ("--validation-fraction", "0.05"), ("--validation-images", "8"),
+                            ("--validation-crop", "256"), ("--learning-rate", "0.0005")):
+        assert helps[option].endswith(f"(default: {default})")
+    assert "--validation-data" in helps and "(default: None)" not in out
+
+
+def test_train_takes_the_precision_and_xla_options_of_the_training_config(monkeypatch, tmp_path):
+    from tfrnncomp import cli, train
+
+    seen = {}
+    monkeypatch.setattr(train, "train", lambda config, training, out, **kw: seen.update(
+        training=training))
+    argv = ["train", "--data", str(tmp_path), "--config", "c.json", "--out", str(tmp_path / "r")]
+    assert cli.main(argv + ["--precision", "mixed_bfloat16", "--jit-compile"]) == 0
+    assert (seen["training"].precision, seen["training"].jit_compile) == ("mixed_bfloat16", True)
+    assert cli.main(argv) == 0
+    assert (seen["training"].precision, seen["training"].jit_compile) == ("float32", False)

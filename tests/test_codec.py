@@ -15,13 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIG, kodak_or_skip, smooth_image
+from tests.conftest import (TINY_CONFIG, kodak_or_skip, png16, save_oriented,
+                            smooth_image, wide_image)
 from tfrnncomp import bitstream, metrics
 from tfrnncomp.codec import Codec
 from tfrnncomp.errors import (
     BitstreamError,
     ChecksumError,
+    ConfigError,
     InputImageError,
+    InputImageWarning,
     LimitError,
     ModelMismatchError,
     TfrnncompError,
@@ -259,18 +262,64 @@ def test_greyscale_with_alpha_raises_unless_alpha_is_dropped(tiny_codec):
     assert tiny_codec.decompress(data).shape == (12, 14)
 
 
-def test_sixteen_bit_arrays_and_pil_i16_images_raise_input_image_error(tiny_codec):
-    wide = (smooth_image(16, 16).astype(np.uint16) * 257)
-    with pytest.raises(InputImageError, match="uint8"):
-        tiny_codec.compress(wide, 1)
-    with pytest.raises(InputImageError, match="uint8"):
-        tiny_codec.compress(wide[..., 0], 1)
+def test_sixteen_bit_arrays_and_pil_i16_images_are_coded_as_their_high_bytes_with_a_warning(
+        tiny_codec):
+    wide, high = wide_image(16, 16, seed=3)
     i16 = Image.frombytes("I;16", (16, 16), wide[..., 0].astype("<u2").tobytes())
-    assert i16.mode == "I;16"
-    with pytest.raises(InputImageError, match="16-bit"):
-        tiny_codec.compress(i16, 1)
-    with pytest.raises(InputImageError):
+    i32 = Image.fromarray(wide[..., 0].astype(np.int32))
+    assert (i16.mode, i32.mode) == ("I;16", "I")
+    for image, expected in ((wide, high), (wide.astype(">u2"), high), (wide[..., 0], high[..., 0]),
+                            (i16, high[..., 0]), (i32, high[..., 0])):
+        with pytest.warns(InputImageWarning, match="16-bit image converted to 8 bits per sample"):
+            assert tiny_codec.compress(image, 1) == tiny_codec.compress(expected, 1)
+    with pytest.raises(InputImageError, match="outside 0..65535"):
+        tiny_codec.compress(Image.fromarray(np.full((4, 4), 70000, np.int32)), 1)
+    with pytest.raises(InputImageError, match="float"):
         tiny_codec.compress(smooth_image(8, 8).astype(np.float32), 1)
+
+
+@pytest.mark.parametrize("grey", [False, True], ids=["rgb", "greyscale"])
+def test_a_16_bit_png_path_is_coded_as_its_high_bytes_with_a_warning_naming_the_file(
+        tiny_codec, tmp_path, grey):
+    wide, high = wide_image(20, 13, seed=4, grey=grey)
+    path = tmp_path / "wide.png"
+    path.write_bytes(png16(wide))
+    with pytest.warns(InputImageWarning) as caught:
+        data = tiny_codec.compress(str(path), 2)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 16-bit image converted to 8 bits per sample (the codec codes 8-bit images)"]
+    assert data == tiny_codec.compress(high, 2)
+    assert bitstream.read(data).header.channels == (1 if grey else 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_an_image_file_is_opened_upright_by_its_exif_orientation(tmp_path, orientation):
+    from PIL import ImageOps
+
+    from tfrnncomp import image_io
+
+    path = save_oriented(tmp_path / "photo.png", smooth_image(12, 20, seed=orientation),
+                         orientation)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    assert upright.shape[:2] == ((12, 20) if orientation < 5 else (20, 12))
+    assert np.array_equal(np.asarray(image_io.open_image(path)), upright)
+
+
+def test_a_path_with_an_exif_orientation_is_compressed_upright(tiny_codec, tmp_path):
+    original = smooth_image(24, 40, seed=6)
+    path = save_oriented(tmp_path / "turned.png", original, 6)  # shown turned 90 degrees right
+    data = tiny_codec.compress(path, 2)
+    assert bitstream.read(data).header.height == 40
+    assert data == tiny_codec.compress(np.rot90(original, -1), 2)
+
+
+def test_an_exif_block_that_does_not_parse_leaves_the_image_as_stored(tmp_path):
+    from tfrnncomp import image_io
+
+    original = smooth_image(6, 9, seed=7)
+    path = tmp_path / "junk-exif.png"
+    Image.fromarray(original).save(path, exif=b"garbage")
+    assert np.array_equal(np.asarray(image_io.open_image(path)), original)
 
 
 def test_images_of_wrong_shape_raise_input_image_error(tiny_codec):
@@ -382,6 +431,26 @@ def test_a_file_from_another_model_raises_model_mismatch_error(tiny_model, tiny_
         dataclasses.replace(container.header, model_id=other_codec.model_id), container.chunks)
     with pytest.raises(ModelMismatchError, match=other_codec.model_id):
         tiny_codec.decompress(other_file)
+
+
+def test_a_long_model_id_in_a_file_is_cut_short_in_the_mismatch_error(tiny_codec, file_37x50):
+    container = bitstream.read(file_37x50)
+    long_id = "m" * bitstream.MAX_MODEL_ID_BYTES
+    data = bitstream.write(dataclasses.replace(container.header, model_id=long_id),
+                           container.chunks)
+    with pytest.raises(ModelMismatchError) as error:
+        tiny_codec.decompress(data)
+    message = str(error.value)
+    assert f"'{long_id[:60]}'... ({len(long_id)} characters)" in message
+    assert long_id[:61] not in message and len(message) < 200
+    assert repr(tiny_codec.model_id) in message  # short ids stay whole
+
+
+@pytest.mark.parametrize("tile", [7, 33, -32, 64.0, True, "big"])
+def test_an_invalid_tile_size_raises_config_error_when_the_codec_is_made(tiny_model, tile):
+    with pytest.raises(ConfigError, match="tile size must be 'auto', None or a positive "
+                                          "multiple of 32"):
+        Codec(tiny_model, tile=tile)
 
 
 def test_the_model_id_survives_saving_and_loading_the_model(tiny_codec, tiny_model_dir,

@@ -149,6 +149,22 @@ def test_split_is_stable_disjoint_and_independent_of_location_and_order():
         data.split_files(files[:3], "validation", 0.0)
 
 
+def test_smallest_fraction_is_the_first_hundredth_to_hold_out_images_and_leave_some_to_train():
+    files = [f"/data/x/photo{i}.png" for i in range(10)]
+    shares = sorted(data.hash_share(f, "/data/x") for f in files)
+    fraction = data.smallest_fraction(files, root="/data/x")
+    assert shares[0] < fraction <= shares[0] + 0.01
+    assert fraction * 100 == pytest.approx(round(fraction * 100))
+    assert data.split_files(files, "validation", fraction, root="/data/x")
+    assert data.split_files(files, "train", fraction, root="/data/x")
+    with pytest.raises(ConfigError, match="empty"):
+        data.split_files(files, "validation", fraction - 0.01, root="/data/x")
+    three = data.smallest_fraction(files, 3, root="/data/x")
+    assert len(data.split_files(files, "validation", three, root="/data/x")) >= 3
+    assert data.smallest_fraction(files, 10, root="/data/x") is None  # none would train
+    assert data.smallest_fraction(files[:1], root="/data/x") is None
+
+
 def test_hard_patch_mining_picks_noisy_tiles_over_flat_ones(tmp_path):
     rng = np.random.default_rng(0)
     img = np.full((64, 128, 3), 120, np.uint8)

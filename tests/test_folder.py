@@ -1,6 +1,8 @@
 """Batch compression of folders: tf.data pipeline, jobs, verified resume, summary."""
 
 import os
+import subprocess
+import sys
 
 from PIL import Image
 
@@ -52,3 +54,67 @@ def test_the_summary_reports_bytes_bpp_and_throughput(tmp_path, tiny_model_dir, 
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "2 written" in line and "MB in" in line and "MB out" in line
     assert "bpp" in line and "images/s" in line and "MP/s" in line
+
+
+# -- hostile names and special files ----------------------------------------------------------
+def _cli(*args, timeout=240):
+    """The installed command line in a subprocess, killed after ``timeout`` seconds."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "tfrnncomp.cli", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_fifo_in_the_folder_is_skipped_with_a_message_and_the_run_finishes(
+        tmp_path, tiny_model_dir):
+    _tree(tmp_path / "in", 1)  # in/b/0.png
+    os.mkfifo(tmp_path / "in" / "pipe.png")  # reading it would wait for a writer forever
+    result = _cli("compress", tmp_path / "in", tmp_path / "out", "--model", tiny_model_dir,
+                  "--iterations", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"tfrnncomp: skipped: {tmp_path / 'in' / 'pipe.png'}: is a FIFO, not a regular file"]
+    assert result.stdout.startswith("1 written, 0 skipped (existing), 0 failed;")
+    os.mkfifo(tmp_path / "out" / "pipe.trc")
+    result = _cli("decompress", tmp_path / "out", tmp_path / "png", "--model", tiny_model_dir)
+    assert result.returncode == 0, result.stderr
+    assert "pipe.trc: is a FIFO, not a regular file" in result.stderr
+    assert result.stdout.strip() == "1 written, 0 skipped (existing), 0 failed"
+    assert sorted(_outputs(tmp_path / "png")) == ["b/0.png"]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_failure_and_the_other_files_are_written(
+        tmp_path, tiny_model_dir, capsys):
+    _tree(tmp_path / "in", 1)
+    image = (tmp_path / "in" / "b" / "0.png").read_bytes()
+    with open(os.path.join(os.fsencode(tmp_path / "in"), b"caf\xe9.png"), "wb") as handle:
+        handle.write(image)  # a Latin-1 name
+    code = main(["compress", str(tmp_path / "in"), str(tmp_path / "out"), "--model",
+                 tiny_model_dir, "--iterations", "1"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.startswith("1 written, 0 skipped (existing), 1 failed;")
+    assert err.splitlines() == [f"tfrnncomp: failed: '{tmp_path / 'in'}/caf\\xe9.png': file name "
+                                "is not valid UTF-8; rename it"]
+    assert sorted(_outputs(tmp_path / "out")) == ["b/0.trc"]
+
+
+def test_a_failure_line_names_the_file_once_and_escapes_a_newline_in_its_name(
+        tmp_path, tiny_model_dir, capsys):
+    _tree(tmp_path / "in", 1)
+    (tmp_path / "in" / "bad\nname.png").write_bytes(b"not an image")
+    code = main(["compress", str(tmp_path / "in"), str(tmp_path / "out"), "--model",
+                 tiny_model_dir, "--iterations", "1"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.startswith("1 written, 0 skipped (existing), 1 failed;")
+    assert err.splitlines() == [f"tfrnncomp: failed: '{tmp_path / 'in'}/bad\\nname.png': cannot "
+                                "read image (not a known image format)"]
+    (tmp_path / "out" / "bad\nname.trc").write_bytes(b"not a trc file")
+    code = main(["decompress", str(tmp_path / "out"), str(tmp_path / "png"), "--model",
+                 tiny_model_dir])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.strip() == "1 written, 0 skipped (existing), 1 failed"
+    line, = err.splitlines()
+    assert line.startswith(f"tfrnncomp: failed: '{tmp_path / 'out'}/bad\\nname.trc': ")
+    assert line.count("name.trc") == 1

@@ -7,6 +7,7 @@ they check the container alone on synthetic files, or only the error type.
 
 import dataclasses
 import struct
+import time
 import tracemalloc
 
 import numpy as np
@@ -298,12 +299,66 @@ def test_with_the_limit_raised_a_bomb_without_chunk_data_still_allocates_nothing
         (bitstream.EntropyMode.RAW, raw_bytes, TruncatedError, "file ends inside chunk 1 of 16"),
         (bitstream.EntropyMode.CONTEXT, 0xFFFFFFFF, BitstreamError,
          f"chunk 1 of 16: length 4294967295 is above the bound of {4 * raw_bytes + 1024}"),
-        (bitstream.EntropyMode.CONTEXT, 1000, TruncatedError, "file ends inside chunk 1 of 16"),
+        (bitstream.EntropyMode.CONTEXT, 10 ** 6, TruncatedError, "file ends inside chunk 1 of 16"),
     ]
     for entropy, length, error_type, message in cases:
         data = bomb(tiny_codec.model_id, 100000, 100000, 100000, 100000, entropy, length)
         peak = peak_bytes_while_refusing(generous, data, error_type, message)
         assert peak < 10 << 20, f"{entropy.name}: {peak} bytes"
+
+
+@pytest.mark.parametrize("entropy", ["context", "binaryrnn"])
+def test_range_coded_chunks_shorter_than_any_encoding_of_their_codes_are_refused_at_once(
+        tiny_codec, entropy):
+    """An 8192x8192 file of 16 empty chunks would make the decoder run 16 iterations on 67 Mpx."""
+    header = tiny_codec.header_for(8192, 8192, 3, 16, "context")
+    header = dataclasses.replace(header, entropy_mode=bitstream.EntropyMode[entropy.upper()])
+    floor = header.min_chunk_bytes_at(0)
+    data = bitstream.write(header, [b""] * 16)
+    assert len(data) < 300
+    message = f"chunk 1 of 16: length 0 is below the {floor} bytes any encoding of its codes takes"
+    start = time.process_time()
+    tracemalloc.start()
+    try:
+        raises_exactly(BitstreamError, message,
+                       lambda: bitstream.check_chunk_floors(bitstream.read(data)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 << 20 and time.process_time() - start < 1.0  # refused before any work
+    if entropy == "context":  # the codec refuses it the same way, before decoding
+        raises_exactly(BitstreamError, message, tiny_codec.decompress, data)
+    # a chunk at the floor passes (the coder decides what it holds)
+    bitstream.check_chunk_floors(bitstream.read(bitstream.write(header, [b"\0" * floor] * 16)))
+    # the work bound: padded pixel-iterations per payload byte
+    assert header.pad_height * header.pad_width / floor < (1 << 18)
+
+
+@pytest.mark.parametrize("entropy", ["context", "binaryrnn"])
+def test_honest_chunks_of_flat_and_noisy_images_are_above_the_floor(shipped_codec, entropy):
+    rng = np.random.default_rng(3)
+    images = [np.zeros((48, 160, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8),
+              rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)]
+    for image in images:
+        container = shipped_codec.read(shipped_codec.compress(image, iterations=16,
+                                                             entropy=entropy))
+        floors = [container.header.min_chunk_bytes_at(i) for i in range(16)]
+        assert all(len(c) >= f for c, f in zip(container.chunks, floors))
+        assert max(floors) > 0 or entropy == "binaryrnn"  # its floor needs >= ~2000 positions
+
+
+def test_an_adaptive_chunk_floor_counts_only_its_active_positions(tiny_codec):
+    image = smooth_image(96, 128, seed=4)
+    data = tiny_codec.compress(image, adaptive=True, target_psnr=14, entropy="context")
+    container = tiny_codec.read(data)
+    header = container.header
+    for i, chunk in enumerate(container.chunks):
+        active = header.active_positions(i)
+        assert len(chunk) >= header.min_chunk_bytes_at(i)
+        first = active.sum(axis=1)[active.sum(axis=1) > 0]
+        assert header.min_chunk_bytes_at(i) == max(
+            0, int(first[0]) * header.code_depth // 8 - bitstream.RANGE_FLOOR_SLACK
+        ) if len(first) else header.min_chunk_bytes_at(i) == 0
 
 
 def test_an_oversized_padding_within_the_limit_is_refused_before_decoding(tiny_codec):

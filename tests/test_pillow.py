@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 import tfrnncomp.pillow  # noqa: F401  (registers the format)
 from tests.conftest import smooth_image
@@ -71,3 +71,49 @@ def test_a_non_trc_file_is_not_claimed_by_the_plugin(tmp_path):
     path.write_bytes(b"not an image at all")
     with pytest.raises(Image.UnidentifiedImageError):
         Image.open(path)
+
+
+@pytest.fixture()
+def coded(tmp_path, rgb_image, tiny_model_dir):
+    """A 40x56 file of 3 iterations written through the plugin (context coding)."""
+    path = tmp_path / "x.trc"
+    rgb_image.save(path, iterations=3, model=tiny_model_dir, entropy="context")
+    return path.read_bytes()
+
+
+def test_image_max_image_pixels_warns_and_refuses_as_for_pillows_own_formats(coded, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40 * 56 - 1)
+    with pytest.warns(Image.DecompressionBombWarning):
+        Image.open(io.BytesIO(coded)).close()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(coded))
+    with pytest.raises(Image.DecompressionBombError):
+        tfrnncomp.pillow.open_iterations(coded, 1)
+
+
+def test_load_errors_are_oserrors_and_verify_checks_every_chunk_crc(coded):
+    damaged = bytearray(coded)
+    damaged[-6] ^= 0xFF  # inside the last chunk's payload
+    with Image.open(io.BytesIO(bytes(damaged))) as opened:
+        with pytest.raises(SyntaxError, match="checksum"):
+            opened.verify()
+    with Image.open(io.BytesIO(bytes(damaged))) as opened:
+        with pytest.raises(OSError, match="checksum"):
+            opened.load()
+    with Image.open(io.BytesIO(coded)) as opened:
+        opened.verify()
+
+
+def test_a_truncated_file_raises_unless_load_truncated_images_then_its_whole_iterations_decode(
+        coded, monkeypatch, tiny_model_dir):
+    cut = coded[:-10]  # inside the third chunk
+    with Image.open(io.BytesIO(cut)) as opened:
+        assert opened.info["iterations"] == 2
+        with pytest.raises(OSError, match="file ends inside chunk 3 of 3"):
+            opened.load()
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(cut)) as opened:
+        array = np.asarray(opened)
+    expected = np.asarray(tfrnncomp.pillow.open_iterations(coded, 2, model=tiny_model_dir))
+    np.testing.assert_array_equal(array, expected)

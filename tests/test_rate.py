@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import smooth_image
 from tfrnncomp import metrics
 from tfrnncomp.cli import _size
-from tfrnncomp.errors import InputImageError, TfrnncompError
+from tfrnncomp.errors import InputImageError, TargetNotMetError, TfrnncompError
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,31 @@ def test_an_msssim_target_is_met_when_reachable(tiny_codec, image):
     assert tiny_codec.read(data).header.iterations == 1
     unreachable = tiny_codec.compress(image, target_msssim=0.999999)
     assert tiny_codec.read(unreachable).header.iterations == 16
+
+
+def test_a_budget_below_one_iteration_raises_naming_the_smallest_file_unless_best_effort(
+        tiny_codec, image):
+    smallest = tiny_codec.compress(image, iterations=1)
+    for setting in (dict(target_size=10), dict(bpp=0.001)):
+        assert tiny_codec.compress(image, **setting) == smallest  # best effort by default
+        expected = rf"the smallest file is {len(smallest)} bytes \(.* 1 iteration\)"
+        with pytest.raises(TargetNotMetError, match=expected):
+            tiny_codec.compress(image, best_effort=False, **setting)
+    assert tiny_codec.compress(image, target_size=len(smallest), best_effort=False) == smallest
+
+
+def test_an_unreachable_quality_target_raises_naming_what_all_iterations_reach_unless_best_effort(
+        tiny_codec, image):
+    last = metrics.psnr(image, tiny_codec.decompress(tiny_codec.compress(image, iterations=16)))
+    with pytest.raises(TargetNotMetError,
+                       match=rf"the most iterations \(16\) reach PSNR {last:.2f} dB, below the "
+                             r"target PSNR 99 dB"):
+        tiny_codec.compress(image, target_psnr=99, best_effort=False)
+    with pytest.raises(TargetNotMetError, match=r"reach MS-SSIM 0\.\d{4}, below the target "
+                                                r"MS-SSIM 0\.999999"):
+        tiny_codec.compress(image, target_msssim=0.999999, best_effort=False)
+    reached = tiny_codec.compress(image, target_psnr=1, best_effort=False)
+    assert tiny_codec.read(reached).header.iterations == 1
 
 
 def test_rate_settings_are_validated(tiny_codec, image):

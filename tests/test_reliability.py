@@ -71,18 +71,62 @@ def test_a_full_or_read_only_disk_gives_one_clear_error_and_leaves_nothing(
     before = source.read_bytes()
     real_replace = os.replace
 
-    def failing_replace(src, dst):
-        if str(dst).endswith(".trc"):
-            raise OSError(code, os.strerror(code))
-        return real_replace(src, dst)
+    real_link = os.link
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    def failing(real):
+        def fail(src, dst):
+            if str(dst).endswith(".trc"):
+                raise OSError(code, os.strerror(code))
+            return real(src, dst)
+        return fail
+
+    monkeypatch.setattr(os, "replace", failing(real_replace))  # the final rename (--force)
+    monkeypatch.setattr(os, "link", failing(real_link))  # ... or link (no existing output)
     target = tmp_path / "a.trc"
     assert main(["compress", str(source), str(target), "--model", tiny_model_dir]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"tfrnncomp: error: {target}: cannot write ({os.strerror(code)})"]
     assert sorted(os.listdir(tmp_path)) == ["a.png"]
     assert source.read_bytes() == before
+
+
+def test_an_output_written_by_another_run_meanwhile_is_not_replaced_without_force(
+        tmp_path, tiny_model_dir, monkeypatch, capsys):
+    source = tmp_path / "a.png"
+    Image.fromarray(smooth_image(20, 20)).save(source)
+    target = tmp_path / "a.trc"
+    real_temporary = image_io._temporary
+
+    def racing_temporary(path, suffix=None):  # a second run finishes while this one writes
+        result = real_temporary(path, suffix)
+        target.write_bytes(b"the other run's file")
+        return result
+
+    monkeypatch.setattr(image_io, "_temporary", racing_temporary)
+    command = ["compress", str(source), str(target), "--model", tiny_model_dir]
+    assert main(command) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"tfrnncomp: error: {target}: exists (written meanwhile by another "
+                   "process?); pass --force to overwrite it"]
+    assert target.read_bytes() == b"the other run's file"
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "a.trc"]
+    assert main(command + ["--force"]) == 0
+    assert target.read_bytes()[:4] == b"TRNC"
+
+
+@pytest.mark.parametrize("link_error", [errno.EPERM, errno.EOPNOTSUPP])
+def test_without_hard_links_a_no_clobber_write_still_refuses_an_existing_file(
+        tmp_path, monkeypatch, link_error):
+    def no_links(src, dst):
+        raise OSError(link_error, os.strerror(link_error))
+
+    monkeypatch.setattr(os, "link", no_links)
+    image_io.atomic_write_bytes(str(tmp_path / "new"), b"new", replace=False)
+    assert (tmp_path / "new").read_bytes() == b"new"
+    with pytest.raises(FileExistsError):
+        image_io.atomic_write_bytes(str(tmp_path / "new"), b"newer", replace=False)
+    assert (tmp_path / "new").read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["new"]
 
 
 def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):

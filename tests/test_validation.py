@@ -236,3 +236,123 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     assert (tmp_path / "runs" / "control" / "log.csv").read_text().splitlines()[1].startswith("3,")
     assert tool.main(args) == 0  # a rerun reuses the results
     assert json.loads((out / "control.json").read_text()) == control
+
+
+def _training_names(count, fraction=0.05):
+    """File names that tfrnncomp.data.split_files keeps in the training split."""
+    names, i = [], 0
+    while len(names) < count:
+        name = f"photo{i:05d}.png"
+        if zlib.crc32(name.encode()) / 2.0**32 >= fraction:
+            names.append(name)
+        i += 1
+    return names
+
+
+def _folder(root, names, size=176):
+    root.mkdir()
+    for i, name in enumerate(names):
+        Image.fromarray(smooth_image(size, size, seed=i)).save(root / name)
+    return root
+
+
+def _train_argv(tmp_path, data, *extra):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    return ["train", "--data", str(data), "--config", str(config), "--out",
+            str(tmp_path / "run"), "--patch-size", "32", "--batch-size", "2",
+            "--steps-per-epoch", "1", "--epochs", "1", "--validation-crop", "161",
+            "--seed", "1", *extra]
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("tfrnncomp: error: "), err
+    return err[0]
+
+
+def test_an_empty_validation_split_is_refused_with_advice_and_nothing_is_written(
+        tmp_path, capsys):
+    from tfrnncomp.cli import main
+
+    data = _folder(tmp_path / "ten", _training_names(10), size=64)
+    assert main(_train_argv(tmp_path, data)) == 2
+    line = _one_error_line(capsys)
+    assert "validation split" in line and "none of its 10 images" in line
+    for advice in ("--validation-fraction", "--validation-data", "--validation-images 0"):
+        assert advice in line
+    assert main(_train_argv(tmp_path, data, "--validation-images", "0",
+                            "--validation-steps", "1")) == 2
+    assert "--validation-steps 0" in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--validation-fraction", "1.5"), "--validation-fraction must be"),
+    ((), "training split"),
+    (("--validation-data", "missing"), "not found"),
+    (("--validation-data", "DATA", "--validation-crop", "512"), "--validation-crop"),
+], ids=["fraction out of range", "no training images left", "missing validation folder",
+        "validation images smaller than the crop"])
+def test_a_run_whose_inputs_are_invalid_writes_nothing_into_its_run_directory(
+        tmp_path, capsys, extra, message):
+    from tfrnncomp.cli import main
+
+    data = _folder(tmp_path / "data", _validation_names(2), size=64)  # all held out
+    extra = [str(data) if arg == "DATA" else arg for arg in extra]
+    assert main(_train_argv(tmp_path, data, *extra)) == 2
+    assert message in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_validation_fraction_holds_out_part_of_a_small_folder_and_the_run_records_it(
+        tmp_path):
+    from tfrnncomp import data as data_lib
+    from tfrnncomp.cli import main
+
+    data = _folder(tmp_path / "ten", _training_names(10))
+    fraction = data_lib.smallest_fraction(data_lib.list_images(data), root=str(data))
+    assert fraction is not None and fraction > 0.05
+    assert main(_train_argv(tmp_path, data, "--validation-fraction", str(fraction),
+                            "--validation-images", "1", "--validation-steps", "1")) == 0
+    run = tmp_path / "run"
+    assert json.loads((run / "training.json").read_text())["validation_fraction"] == fraction
+    assert "val_loss" in (run / "log.csv").read_text().splitlines()[0]
+    assert len(validation.read_scores(str(run / "validation.csv"))) == 1
+
+
+def test_validation_data_validates_on_its_own_folder_all_of_data_trains_and_the_run_resumes(
+        tmp_path):
+    from tfrnncomp.cli import main
+
+    data = _folder(tmp_path / "data", _validation_names(2))  # all held out by the split
+    held_out = _folder(tmp_path / "held_out", ["only.png"])
+    argv = _train_argv(tmp_path, data, "--validation-data", str(held_out),
+                       "--validation-images", "1", "--validation-steps", "1")
+    assert main(argv) == 0
+    run = tmp_path / "run"
+    training = json.loads((run / "training.json").read_text())
+    assert training["validation_data"] == str(held_out)
+    # a run recorded before these settings existed resumes with their defaults' behaviour
+    del training["validation_data"], training["validation_fraction"]
+    (run / "training.json").write_text(json.dumps(training))
+    assert main([*argv, "--epochs", "2"]) == 0
+    with open(run / "log.csv", newline="") as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1]
+    assert len(validation.read_scores(str(run / "validation.csv"))) == 2
+    assert not (run / "phases.log").exists()
+
+
+def test_rerunning_a_finished_run_says_it_already_finished_and_changes_nothing(
+        tmp_path, capsys):
+    from tfrnncomp.cli import main
+
+    data = _folder(tmp_path / "data", _training_names(2), size=64)
+    argv = _train_argv(tmp_path, data, "--validation-images", "0")
+    assert main(argv) == 0
+    run = tmp_path / "run"
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "already finished at epoch 1; pass --epochs to continue" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before

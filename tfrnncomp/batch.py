@@ -3,25 +3,57 @@
 Outputs are written through a temporary file and a rename, so a killed run
 never leaves a partial file; an input is never overwritten; folder mode
 mirrors the input tree, skips outputs that already exist (so a rerun
-resumes), and records failures per file without stopping.
+resumes), and records failures per file without stopping.  Only regular files are
+read or replaced: devices, FIFOs and sockets are refused (single files) or skipped
+(folders).  A single file's input or output may be ``-``: stdin or stdout.
 """
 
+import io
 import os
 import sys
 
 from tfrnncomp import bitstream, image_io
-from tfrnncomp.errors import InputImageError, TfrnncompError
+from tfrnncomp.errors import InputImageError, TfrnncompError, printable, shown_id, shown_path
 
 EXTENSION = ".trc"
+#: the file name meaning stdin (an input) or stdout (an output)
+STDIO = "-"
+
+
+def _check_stdio(source, target):
+    """Refuse ``-`` for a folder's outputs, and binary data to or from a terminal."""
+    if target == STDIO and source != STDIO and os.path.isdir(source):
+        raise TfrnncompError("a folder's outputs need an output folder, not - (stdout)")
+    if source == STDIO and sys.stdin.isatty():
+        raise TfrnncompError("refusing to read binary data from a terminal; redirect stdin")
+    if target == STDIO and sys.stdout.isatty():
+        raise TfrnncompError("refusing to write binary data to a terminal; redirect stdout")
+
+
+def _special(path):
+    """What ``path`` is if it is a device, FIFO or socket (``-`` is none), else None."""
+    kind = None if path == STDIO else image_io.special_kind(path)
+    return None if kind == "folder" else kind
 
 
 def check_paths(source, target, force=False):
-    """Refuse a missing input, an output that is the input, or an existing output."""
-    if not os.path.exists(source):
+    """Refuse a missing or special input, an output that is the input, an existing output
+    (unless ``force``) or a special one (device, FIFO, socket: even with ``force``)."""
+    _check_stdio(source, target)
+    if source != STDIO and not os.path.exists(source):
         raise TfrnncompError(f"{source}: no such file or directory")
-    if os.path.exists(target) and os.path.samefile(source, target):
+    if _special(source):
+        raise TfrnncompError(f"{source}: is a {_special(source)}, not a regular file (use - "
+                             "to read stdin)")
+    if _special(target):
+        raise TfrnncompError(f"{target}: is a {_special(target)}, not a regular file; refusing "
+                             "to replace it (use - to write to stdout)")
+    if target == STDIO:
+        return
+    folder = source != STDIO and os.path.isdir(source)
+    if source != STDIO and os.path.exists(target) and os.path.samefile(source, target):
         raise TfrnncompError(f"{target}: output is the input; refusing to overwrite it")
-    if os.path.isdir(source):
+    if folder:
         if os.path.exists(target) and not os.path.isdir(target):
             raise TfrnncompError(f"{target}: input is a folder, so the output must be one")
         src, dst = os.path.realpath(source), os.path.realpath(target)
@@ -32,35 +64,115 @@ def check_paths(source, target, force=False):
     elif os.path.exists(target) and not force:
         raise TfrnncompError(f"{target}: exists; pass --force to overwrite it")
     parent = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(source) and not os.path.isdir(parent):
+    if not folder and not os.path.isdir(parent):
         raise TfrnncompError(f"{parent}: output folder does not exist")
 
 
-def _write(path, data):
+def _image_format(path):
+    """Pillow's format name for ``path``'s extension if it is an image's (not ``.trc``)."""
+    from PIL import Image
+
+    extension = os.path.splitext(path)[1].lower()
+    return None if extension == EXTENSION else Image.registered_extensions().get(extension)
+
+
+def check_output_name(source, target, compress, fmt="png"):
+    """Refuse an output name that says another kind of file than the command writes: a
+    ``.trc`` folder for a folder's outputs (unless it exists), an image extension for
+    ``compress`` and ``.trc`` for ``decompress`` (a file, or folder mode's ``fmt``)."""
+    if target == STDIO:
+        return
+    if source != STDIO and os.path.isdir(source):
+        if target.lower().endswith(EXTENSION) and not os.path.isdir(target):
+            raise TfrnncompError(f"{target}: input is a folder, so the output must be a "
+                                 f"folder, not a {EXTENSION} file name")
+        if not compress and f".{fmt.lstrip('.').lower()}" == EXTENSION:
+            raise TfrnncompError(f"--format {fmt}: decompress writes images; pick an image "
+                                 "format such as png")
+    elif compress and _image_format(target):
+        raise TfrnncompError(f"{target}: compress writes a {EXTENSION} file, not a "
+                             f"{_image_format(target)} image; name the output *{EXTENSION}")
+    elif not compress and target.lower().endswith(EXTENSION):
+        raise TfrnncompError(f"{target}: decompress writes an image, not a {EXTENSION} file; "
+                             "name the output with an image extension such as .png")
+
+
+def write_output(path, data, replace=True):
+    """Write an output atomically (``-``: stdout); ``replace=False`` never replaces a file,
+    even one that another process wrote while this one worked."""
+    if path == STDIO:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
     try:
-        image_io.atomic_write_bytes(path, data)
+        image_io.atomic_write_bytes(path, data, replace=replace)
+    except FileExistsError:
+        raise TfrnncompError(f"{path}: exists (written meanwhile by another process?); pass "
+                             "--force to overwrite it") from None
     except OSError as error:
         raise TfrnncompError(f"{path}: cannot write ({error.strerror})") from None
 
 
 def _read(path):
+    if path == STDIO:
+        return sys.stdin.buffer.read()
     try:
-        with open(path, "rb") as handle:
+        with image_io.open_regular(path) as handle:
             return handle.read()
     except OSError as error:
         raise TfrnncompError(f"{path}: cannot read ({error.strerror})") from None
 
 
-def compress_file(codec, source, target, **kwargs):
-    _write(target, codec.compress(image_io.open_image(source), **kwargs))
+def compress_file(codec, source, target, force=False, **kwargs):
+    """Compress one image file (``-``: stdin) to ``target`` (``-``: stdout); returns the
+    file's :func:`compress_summary`."""
+    image = (image_io.open_image(io.BytesIO(_read(source)), name="stdin") if source == STDIO
+             else image_io.open_image(source))
+    data = codec.compress(image, **kwargs)
+    write_output(target, data, replace=force)
+    return compress_summary(codec, image, data, **kwargs)
 
 
-def decompress_file(codec, source, target, iterations=None):
+#: the rate settings of :meth:`Codec.compress` that are goals a file can miss
+GOALS = ("bpp", "target_size", "target_psnr", "target_msssim")
+
+
+def compress_summary(codec, image, data, **settings):
+    """What :meth:`Codec.compress` made of ``image``: ``bytes``, ``bpp``, ``iterations``; with
+    a goal of :data:`GOALS`, its name and value (``target``, ``target_value``), ``met`` (not
+    for adaptive files) and, for a quality target, the quality reached (``psnr`` or
+    ``ms_ssim``, measured on the decoded file)."""
+    from tfrnncomp import rate
+
+    header = bitstream.read(data, max_pixels=None).header
+    pixels = header.height * header.width
+    summary = {"bytes": len(data), "bpp": len(data) * 8.0 / pixels,
+               "iterations": header.iterations}
+    goal = next((name for name in GOALS if settings.get(name) is not None), None)
+    if goal is None:
+        return summary
+    summary.update(target=goal, target_value=settings[goal])
+    if goal in ("bpp", "target_size"):
+        summary["met"] = bool(len(data) * 8.0 <= float(settings[goal]) * (
+            8.0 if goal == "target_size" else pixels))
+        return summary
+    metric = "psnr" if goal == "target_psnr" else "ms_ssim"
+    array, channels = image_io.to_array(image, drop_alpha=settings.get("drop_alpha", False))
+    summary[metric] = float(rate.measure(metric, array, channels, codec.decompress(data)))
+    if not settings.get("adaptive"):
+        summary["met"] = bool(summary[metric] >= float(settings[goal]))
+    return summary
+
+
+def decompress_file(codec, source, target, iterations=None, force=False):
+    """Decompress one .trc file (``-``: stdin) to an image (``-``: PNG on stdout)."""
     array = codec.decompress(_read(source), iterations)
     try:
-        image_io.save_image(array, target)
+        data = image_io.encode_image(array, target, "PNG" if target == STDIO else None)
     except OSError as error:
         raise TfrnncompError(f"{target}: cannot write ({error})") from None
+    write_output(target, data, replace=force)
 
 
 def _progress(items, desc):
@@ -71,26 +183,53 @@ def _progress(items, desc):
     return tqdm(items, desc=desc, unit="file", disable=not sys.stderr.isatty())
 
 
-def _walk(root, keep):
+def _utf8(path):
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def scan(root, keep):
+    """``(paths, failures)``: the files under ``root`` whose names ``keep`` accepts.
+
+    Devices, FIFOs and sockets are skipped with a message (reading a FIFO could wait
+    forever); names that are not UTF-8 are failures, ``(path, message)``.
+    """
+    paths, failures = [], []
     for directory, _, files in os.walk(root):
-        for name in sorted(files):
-            if keep(name):
-                yield os.path.join(directory, name)
+        for name in filter(keep, sorted(files)):
+            path = os.path.join(directory, name)
+            kind = image_io.special_kind(path)
+            if kind is not None:
+                print(f"tfrnncomp: skipped: {shown_path(path)}: is a {kind}, not a regular file",
+                      file=sys.stderr)
+            elif not _utf8(os.path.relpath(path, root)):
+                failures.append((path, "file name is not valid UTF-8; rename it"))
+            else:
+                paths.append(path)
+    return paths, failures
 
 
-def _run_folder(pairs, work, desc, force, target_root=None):
+def print_failures(failures, stream=None):
+    """One line per failure, naming the input once, whatever characters its name holds."""
+    for source, message in failures:
+        message = str(message).removeprefix(f"{source}: ")
+        print(f"tfrnncomp: failed: {shown_path(source)}: {printable(message)}",
+              file=stream or sys.stderr)
+
+
+def _run_folder(pairs, work, desc, force, target_root=None, failures=()):
+    from tfrnncomp import folder
+
     if target_root is not None and os.path.isdir(target_root):
         image_io.remove_stale_temporaries(target_root)  # left by a killed earlier run
     done = skipped = 0
-    failures = []
-    claimed = {}  # output -> the input that produces it in this run
-    for source, target in _progress(list(pairs), desc):
-        if target in claimed:  # e.g. a.png and a.jpg both map to a.trc
-            failures.append((source, f"{target} is also the output of {claimed[target]}; "
-                                     "rename one of them"))
-            continue
-        claimed[target] = source
-        if os.path.exists(target) and not force:
+    pairs, planned_failures = folder.plan(pairs)  # e.g. a.png and a.jpg both map to a.trc
+    failures = list(failures) + planned_failures
+    for source, target in _progress(pairs, desc):
+        if os.path.lexists(target) and not force:
             skipped += 1
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -99,8 +238,7 @@ def _run_folder(pairs, work, desc, force, target_root=None):
             done += 1
         except TfrnncompError as error:
             failures.append((source, str(error)))
-    for source, message in failures:
-        print(f"tfrnncomp: failed: {source}: {message}", file=sys.stderr)
+    print_failures(failures)
     print(f"{done} written, {skipped} skipped (existing), {len(failures)} failed")
     return 1 if failures else 0
 
@@ -115,8 +253,9 @@ def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
 
     os.makedirs(target, exist_ok=True)
     image_io.remove_stale_temporaries(target)  # left by a killed earlier run
+    paths, failures = scan(source, keep)
     pairs = [(path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
-                                 + EXTENSION)) for path in _walk(source, keep)]
+                                 + EXTENSION)) for path in paths]
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -125,22 +264,24 @@ def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
             return tqdm(total=total, desc="compress", unit="image")
     summary = folder.compress_folder(codec, pairs, force=force, jobs=jobs, progress=progress,
                                      **kwargs)
+    summary.failed[:0] = failures
     return folder.report(summary)
 
 
 def decompress_folder(codec, source, target, fmt="png", iterations=None, force=False):
-    pairs = ((path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
-                                 + "." + fmt.lstrip(".")))
-             for path in _walk(source, lambda name: name.endswith(EXTENSION)))
-    return _run_folder(pairs, lambda s, t: decompress_file(codec, s, t, iterations),
-                       "decompress", force, target)
+    paths, failures = scan(source, lambda name: name.endswith(EXTENSION))
+    pairs = [(path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
+                                 + "." + fmt.lstrip("."))) for path in paths]
+    return _run_folder(pairs, lambda s, t: decompress_file(codec, s, t, iterations, force),
+                       "decompress", force, target, failures)
 
 
-def info(path, compare=None, model=None):
+def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS):
     """Header and per-iteration sizes; with ``compare``, quality after each iteration."""
     data = _read(path)
-    container = bitstream.read(data)
+    container = bitstream.read(data, max_pixels=max_pixels)
     report = bitstream.info_dict(container)
+    report["extensions"] = decoded_extensions(container.header)
     report["file"] = path
     report["raw_chunk_bytes"] = container.header.raw_chunk_bytes
     report["raw_bytes"] = sum(container.header.raw_chunk_bytes_at(i)
@@ -151,11 +292,11 @@ def info(path, compare=None, model=None):
     from tfrnncomp.codec import Codec
 
     original, _ = image_io.to_array(image_io.open_image(compare))
-    header = bitstream.read(data).header
+    header = container.header
     if original.shape[:2] != (header.height, header.width):
         raise InputImageError(f"{compare}: size {original.shape[1]}x{original.shape[0]} differs "
                               f"from the file's {header.width}x{header.height}")
-    codec = Codec(model)
+    codec = Codec(model, max_pixels=max_pixels)
     rows = []
     pixels = header.height * header.width
     total = len(bitstream.encode_header(header))
@@ -172,12 +313,41 @@ def info(path, compare=None, model=None):
     return report
 
 
+def decoded_extensions(header):
+    """A header's extensions as values: ``tile`` (its side in pixels), ``iteration_map``
+    (block size and histogram, :func:`tfrnncomp.blockmap.summary`) and ``entropy_model``
+    (the id as text); other tags, and values that do not decode, stay hex by tag number."""
+    from tfrnncomp import blockmap, tiling
+    from tfrnncomp.codec import ENTROPY_MODEL_TAG
+
+    decoded = {}
+    for tag, value in header.extensions.items():
+        try:
+            if tag == tiling.TILE_TAG:
+                decoded["tile"] = tiling.tile_from_header(header)
+            elif tag == blockmap.MAP_TAG:
+                block, values = header.iteration_map
+                decoded["iteration_map"] = blockmap.summary(values, block)
+            elif tag == ENTROPY_MODEL_TAG:
+                decoded["entropy_model"] = value.decode("ascii")
+            else:
+                decoded[str(tag)] = value.hex()
+        except (TfrnncompError, UnicodeDecodeError):
+            decoded[str(tag)] = value.hex()
+    return decoded
+
+
 def format_info(report):
     lines = [f"{report['file']}: tfrnncomp v{report.get('format_version', '?')}"]
     for key in ("model_id", "width", "height", "channels", "pad_width", "pad_height",
                 "iterations_declared", "iterations_present", "entropy_mode", "complete", "total_bytes"):
         if key in report:
             lines.append(f"  {key:13s} {report[key]}")
+    extensions = report.get("extensions", {})
+    if "tile" in extensions:
+        lines.append(f"  tile          {extensions['tile']}x{extensions['tile']} pixels")
+    if "entropy_model" in extensions:
+        lines.append(f"  entropy_model {shown_id(extensions['entropy_model'])}")
     if "chunk_bytes" in report:
         raw = report.get("raw_chunk_bytes")
         lines.append("  chunk bytes   " + " ".join(str(n) for n in report["chunk_bytes"]))

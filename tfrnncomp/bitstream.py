@@ -39,7 +39,7 @@ from .errors import (
 __all__ = [
     "MAGIC", "FORMAT_VERSION", "MAX_ITERATIONS", "DEFAULT_MAX_PIXELS",
     "EntropyMode", "Header", "Container", "encode_header", "decode_header",
-    "write", "read", "pack_codes", "unpack_codes", "info_dict",
+    "write", "read", "check_chunk_floors", "pack_codes", "unpack_codes", "info_dict",
 ]
 
 MAGIC = b"TRNC"
@@ -47,6 +47,12 @@ FORMAT_VERSION = 1
 MAX_ITERATIONS = 64
 DEFAULT_MAX_PIXELS = 1 << 26
 MAX_MODEL_ID_BYTES = 200
+#: probabilities of range-coded bits are multiples of 2**-RANGE_PRECISION in
+#: [2**-RANGE_PRECISION, 1 - 2**-RANGE_PRECISION]: a coded bit costs at least
+#: log2(2**p / (2**p - 1)) bits, which bounds decode work per payload byte
+RANGE_PRECISION = 12
+#: bytes a range-coded payload may fall below its information floor (coder rounding)
+RANGE_FLOOR_SLACK = 2
 
 # height, width, channels, pad_height, pad_width, block, depth, iterations, entropy, ext_len
 _FIXED = struct.Struct(">IIBIIBBBBH")
@@ -161,6 +167,31 @@ class Header:
         if active is None:
             return self.raw_chunk_bytes
         return math.ceil(int(active.sum()) * self.code_depth / 8)
+
+    def min_chunk_bytes_at(self, index: int) -> int:
+        """Fewest payload bytes any encoding of chunk ``index`` (0-based) can take.
+
+        Raw chunks have an exact size.  A range-coded bit costs at least
+        ``log2(4096/4095)`` bits; in ``context`` mode the first row that codes anything
+        is coded at probability 1/2 exactly (its counts are empty), one bit per bit.
+        Shorter chunks would make the decoder run the whole image for nothing
+        (a decompression bomb): :func:`check_chunk_floors` refuses them.
+        """
+        if self.entropy_mode == EntropyMode.RAW:
+            return self.raw_chunk_bytes_at(index)
+        active = self.active_positions(index)
+        rows, cols, depth = self.code_shape
+        if active is None:
+            coded, first_row = rows * cols, cols
+        else:
+            per_row = active.sum(axis=1)
+            coded = int(per_row.sum())
+            first_row = int(per_row[per_row > 0][0]) if coded else 0
+        p = 1 << RANGE_PRECISION
+        bits = coded * depth * math.log2(p / (p - 1))
+        if self.entropy_mode == EntropyMode.CONTEXT:
+            bits = max(bits, first_row * depth)
+        return max(0, int(bits // 8) - RANGE_FLOOR_SLACK)
 
     @property
     def max_chunk_bytes(self) -> int:
@@ -361,6 +392,17 @@ def read(data, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False) ->
     if pos != n:
         raise BitstreamError(f"{n - pos} bytes of trailing data")
     return Container(header, chunks, complete=True)
+
+
+def check_chunk_floors(container: Container) -> None:
+    """BitstreamError if a chunk is shorter than any encoding of its codes
+    (:meth:`Header.min_chunk_bytes_at`): decoders call this before any decoding work."""
+    header, total = container.header, container.header.iterations
+    for i, chunk in enumerate(container.chunks):
+        floor = header.min_chunk_bytes_at(i)
+        if len(chunk) < floor:
+            raise BitstreamError(f"chunk {i + 1} of {total}: length {len(chunk)} is below the "
+                                 f"{floor} bytes any encoding of its codes takes")
 
 
 def pack_codes(codes: np.ndarray) -> bytes:

@@ -6,12 +6,15 @@ atomically and an input is never overwritten.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import warnings
 
 from tfrnncomp import __version__
-from tfrnncomp.errors import TfrnncompError
+from tfrnncomp.errors import (InputImageWarning, TargetNotMetError, TfrnncompError, printable,
+                              shown_path)
 
 EXTENSION = ".trc"
 
@@ -19,6 +22,28 @@ EXTENSION = ".trc"
 def _add_model(parser):
     parser.add_argument("--model", default=None,
                         help="zoo name or model directory (default: the shipped default model)")
+
+
+def _max_pixels(text):
+    """``--max-pixels``: a positive pixel count, or ``none`` for no limit."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a pixel count: {text!r} (a positive integer or "
+                                         "'none')")
+    return value
+
+
+def _add_max_pixels(parser):
+    from tfrnncomp.bitstream import DEFAULT_MAX_PIXELS
+
+    parser.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS,
+                        help="largest image, in pixels, to code or decode: files claiming more "
+                        "are refused before any work (default %(default)s; 'none': no limit)")
 
 
 def _add_backend(parser):
@@ -50,7 +75,8 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compress", help="image (or folder of images) -> .trc")
+    p = sub.add_parser("compress", help="image (or folder of images) -> .trc; - is stdin or "
+                       "stdout")
     p.add_argument("input"), p.add_argument("output")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--iterations", type=int, default=None,
@@ -76,21 +102,35 @@ def _parser():
                    "most this (equal-slope allocation; --iterations caps the count)")
     p.add_argument("--block", type=int, default=2,
                    help="with --adaptive: block size in 16x16 code positions (default 2)")
+    p.add_argument("--best-effort", action="store_true",
+                   help="when a budget or quality target cannot be met, write the nearest file "
+                   "(one iteration, or all of them) instead of failing")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true",
+                       help="single file: print nothing on success")
+    shown.add_argument("--json", action="store_true",
+                       help="single file: print the summary (bytes, bpp, iterations, target "
+                       "met) as one JSON object (on stderr when the output is -)")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
     p.add_argument("--jobs", type=int, default=1,
                    help="folder mode: parallel readers and compression workers (default 1)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite existing outputs (regular files only, never a device or FIFO)")
     _add_model(p)
     _add_backend(p)
+    _add_max_pixels(p)
 
-    p = sub.add_parser("decompress", help=".trc (or folder of them) -> image")
+    p = sub.add_parser("decompress", help=".trc (or folder of them) -> image; - is stdin or "
+                       "stdout (PNG)")
     p.add_argument("input"), p.add_argument("output")
     p.add_argument("--iterations", type=int, default=None,
                    help="decode only the first K iterations (default: all in the file)")
     p.add_argument("--format", default="png", help="image extension in folder mode (png)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite existing outputs (regular files only, never a device or FIFO)")
     _add_model(p)
     _add_backend(p)
+    _add_max_pixels(p)
 
     p = sub.add_parser("info", help="show a .trc file's header and per-iteration sizes")
     p.add_argument("file")
@@ -98,8 +138,10 @@ def _parser():
                    help="decode every prefix and print bpp, PSNR and MS-SSIM against ORIGINAL")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_model(p)
+    _add_max_pixels(p)
 
-    p = sub.add_parser("train", help="train a model with model.fit (resumable)")
+    p = sub.add_parser("train", help="train a model with model.fit (resumable)",
+                       formatter_class=_DefaultsFormatter)
     p.add_argument("--data", required=True, help="image folder or tfds:NAME[:SPLIT]")
     p.add_argument("--config", required=True, help="model config JSON file")
     p.add_argument("--out", required=True, help="run directory (rerun to resume)")
@@ -107,10 +149,17 @@ def _parser():
                    help="side of the square training crops, in pixels")
     p.add_argument("--batch-size", type=int, default=8,
                    help="crops per step (the global batch); 8 x 64x64 = 32 x 32x32 pixels")
-    p.add_argument("--steps-per-epoch", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--learning-rate", type=float, default=5e-4)
-    p.add_argument("--decay-steps", type=int, default=20000)
+    p.add_argument("--steps-per-epoch", type=int, default=100, help="training steps per epoch")
+    p.add_argument("--epochs", type=int, default=100,
+                   help="epochs in all: a rerun resumes until this many are done")
+    p.add_argument("--learning-rate", type=float, default=5e-4, help="Adam's initial step size")
+    p.add_argument("--decay-steps", type=int, default=20000,
+                   help="steps over which the learning rate halves")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
+                   help="arithmetic of the training step (variables stay float32; bf16 is fast "
+                   "only on CPUs with AVX512-BF16 or AMX, and on GPUs)")
+    p.add_argument("--jit-compile", action="store_true",
+                   help="compile the training step with XLA (slower on the CPUs measured)")
     p.add_argument("--hard-patches", action="store_true",
                    help="train on the paper's high-entropy tiles (worst PNG ratio per image)")
     p.add_argument("--validation-steps", type=int, default=0,
@@ -120,7 +169,14 @@ def _parser():
                    "validation split, coded after every epoch (0: none)")
     p.add_argument("--validation-crop", type=int, default=256,
                    help="side of the whole-image validation crops")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--validation-fraction", type=float, default=0.05,
+                   help="share of the --data images held out for validation, by a stable hash "
+                   "of their paths")
+    p.add_argument("--validation-data", default=None, metavar="FOLDER",
+                   help="a folder of validation images, for --validation-steps and "
+                   "--validation-images; then all of --data trains")
+    p.add_argument("--seed", type=int, default=None, help="seed of the data order and crops "
+                   "(random when not given)")
     p.add_argument("--strategy", default="default", metavar="{default,mirrored,multi_worker}",
                    help="tf.distribute strategy: default (one device), mirrored (all local GPUs, "
                    "or the logical CPUs of --cpu-devices), multi_worker (hosts of TF_CONFIG); "
@@ -133,6 +189,10 @@ def _parser():
     p.add_argument("run_dir"), p.add_argument("output")
 
     sub.add_parser("models", help="list the shipped models")
+
+    from tfrnncomp import eval_command
+
+    eval_command.add_parser(sub)
     return parser
 
 
@@ -140,58 +200,148 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log quiet
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args) or 0
+        with _one_line_warnings():
+            return _COMMANDS[args.command](args) or 0
     except TfrnncompError as error:
-        print(f"tfrnncomp: error: {error}", file=sys.stderr)
+        message = printable(error).replace("pass max_pixels= to raise it",
+                                           "pass --max-pixels to raise it")
+        print(f"tfrnncomp: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tfrnncomp: interrupted", file=sys.stderr)
         return 130
 
 
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Show each warning as one ``tfrnncomp: warning: ...`` line on stderr; the codec's
+    :class:`InputImageWarning` every time (once per file in folder mode)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"tfrnncomp: warning: {printable(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InputImageWarning)
+        warnings.showwarning = show
+        yield
+
+
+def _check_iterations(iterations, model):
+    """``--iterations`` within 1..the model's maximum, read from its config (no TensorFlow)."""
+    if iterations is None:
+        return
+    from tfrnncomp import zoo
+    from tfrnncomp.config import load_config
+
+    top = load_config(os.path.join(zoo.resolve(model), zoo.CONFIG_FILE)).max_iterations
+    if not 1 <= iterations <= top:
+        raise TfrnncompError(f"--iterations must be in 1..{top}, got {iterations}")
+
+
+def _check_compress_flags(args):
+    """Refuse what the codec would refuse, in the flags' words and before TensorFlow loads."""
+    _check_iterations(args.iterations, args.model)
+    if args.slope is not None and not args.adaptive:
+        raise TfrnncompError("--slope is a stopping rule of --adaptive; add --adaptive")
+    if not args.adaptive:
+        return
+    if (args.target_psnr is None) == (args.slope is None):
+        raise TfrnncompError("--adaptive needs one stopping rule: --target-psnr or --slope")
+    refused = [flag for flag, value in (("--bpp", args.bpp), ("--target-size", args.target_size),
+                                        ("--target-msssim", args.target_msssim))
+               if value is not None]
+    if refused:
+        raise TfrnncompError("--adaptive takes --target-psnr, or --slope with an optional "
+                             f"--iterations cap; not {' and '.join(refused)}")
+
+
 def _compress(args):
+    _check_compress_flags(args)
     from tfrnncomp import batch
     from tfrnncomp.codec import Codec
 
     batch.check_paths(args.input, args.output, args.force)
-    codec = Codec(args.model, backend=args.backend)
+    batch.check_output_name(args.input, args.output, compress=True)
+    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels)
     kwargs = dict(iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
                   target_msssim=args.target_msssim, target_psnr=args.target_psnr,
-                  drop_alpha=args.drop_alpha, entropy=args.entropy)
+                  drop_alpha=args.drop_alpha, entropy=args.entropy,
+                  best_effort=args.best_effort)
     if args.adaptive or args.slope is not None:
         kwargs.update(adaptive=args.adaptive, slope=args.slope, block=args.block)
-    if os.path.isdir(args.input):
+    if args.input != batch.STDIO and os.path.isdir(args.input):
         return batch.compress_folder(codec, args.input, args.output, force=args.force,
                                      jobs=args.jobs, **kwargs)
-    batch.compress_file(codec, args.input, args.output, **kwargs)
-    size = os.path.getsize(args.output)
-    print(f"{args.output}: {size} bytes")
+    try:
+        summary = batch.compress_file(codec, args.input, args.output, force=args.force,
+                                      **kwargs)
+    except TargetNotMetError as error:
+        raise TargetNotMetError(f"{error}; pass --best-effort to write it") from None
+    if not args.quiet:
+        stream = sys.stderr if args.output == batch.STDIO else sys.stdout
+        summary = {"file": args.output, **summary}
+        print(json.dumps(summary) if args.json else _summary_line(summary), file=stream)
     return 0
 
 
+def _summary_line(summary):
+    """``out.trc: 11936 bytes, 0.7421 bpp, 1 iteration``, the quality reached for a quality
+    target, and a missed goal (written with --best-effort)."""
+    from tfrnncomp.batch import STDIO
+    from tfrnncomp.rate import shown_quality
+
+    count = summary["iterations"]
+    name = "stdout" if summary["file"] == STDIO else shown_path(summary["file"])
+    line = (f"{name}: {summary['bytes']} bytes, {summary['bpp']:.4f} bpp, {count} "
+            f"iteration{'' if count == 1 else 's'}")
+    for metric in ("psnr", "ms_ssim"):
+        if metric in summary:
+            line += ", " + shown_quality(metric, summary[metric])
+    if summary.get("met") is False:
+        value = summary["target_value"]
+        value = f"{value:g}" if isinstance(value, float) else value
+        line += (f"; --{summary['target'].replace('_', '-')} {value} not met, the nearest file "
+                 "written (--best-effort)")
+    return line
+
+
 def _decompress(args):
+    _check_iterations(args.iterations, args.model)
     from tfrnncomp import batch
     from tfrnncomp.codec import Codec
 
     batch.check_paths(args.input, args.output, args.force)
-    codec = Codec(args.model, backend=args.backend)
-    if os.path.isdir(args.input):
+    batch.check_output_name(args.input, args.output, compress=False, fmt=args.format)
+    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels)
+    if args.input != batch.STDIO and os.path.isdir(args.input):
         return batch.decompress_folder(codec, args.input, args.output, fmt=args.format,
                                        iterations=args.iterations, force=args.force)
-    batch.decompress_file(codec, args.input, args.output, iterations=args.iterations)
-    print(f"{args.output}: written")
+    batch.decompress_file(codec, args.input, args.output, iterations=args.iterations,
+                          force=args.force)
+    if args.output != batch.STDIO:
+        print(f"{shown_path(args.output)}: written")
     return 0
 
 
 def _info(args):
     from tfrnncomp import batch
 
-    report = batch.info(args.file, compare=args.compare, model=args.model)
+    report = batch.info(args.file, compare=args.compare, model=args.model,
+                        max_pixels=args.max_pixels)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(batch.format_info(report))
     return 0
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, where it has one (not None, not a switch)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.required:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _train(args):
@@ -205,9 +355,12 @@ def _train(args):
     training = TrainingConfig(
         data=args.data, batch_size=args.batch_size, patch_size=args.patch_size,
         steps_per_epoch=args.steps_per_epoch, validation_images=args.validation_images,
-        validation_crop=args.validation_crop, epochs=args.epochs, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
+        validation_crop=args.validation_crop, epochs=args.epochs,
+        learning_rate=args.learning_rate, decay_steps=args.decay_steps,
         hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
-        strategy=args.strategy)
+        strategy=args.strategy, validation_fraction=args.validation_fraction,
+        validation_data=args.validation_data or "", precision=args.precision,
+        jit_compile=args.jit_compile)
     train(args.config, training, args.out, verbose="auto" if sys.stdout.isatty() else 2)
     return 0
 
@@ -219,22 +372,40 @@ def _export_weights(args):
     return 0
 
 
+def _entropy_id(path):
+    """The BinaryRNN id of a model directory's ``binaryrnn.json`` ("none" without one)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle).get("entropy_id", "unknown")
+    except OSError:
+        return "none (context coding)"
+
+
 def _models(args):
     from tfrnncomp import zoo
-
     from tfrnncomp.config import load_config
 
     for name in zoo.available_models():
-        config = load_config(os.path.join(zoo.resolve(name), zoo.CONFIG_FILE))
-        print(f"{name}{' (default)' if name == zoo.DEFAULT_MODEL else ''}: {config.cell}, width "
-              f"{config.width}, {config.max_iterations} iterations (useful "
+        path = zoo.resolve(name)
+        config = load_config(os.path.join(path, zoo.CONFIG_FILE))
+        entropy = _entropy_id(os.path.join(path, "binaryrnn.json"))
+        size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+        print(f"{name}{' (default)' if name == zoo.DEFAULT_MODEL else ''}: "
+              f"{zoo.model_id(zoo.load_model(name))}, {config.cell}, width {config.width}, "
+              f"{config.max_iterations} iterations (useful "
               f"{config.useful_iterations or config.max_iterations}, default "
-              f"{config.default_iterations})")
+              f"{config.default_iterations}), entropy model {entropy}, {size / 1e6:.1f} MB")
     return 0
 
 
+def _eval(args):
+    from tfrnncomp import eval_command
+
+    return eval_command.main(args)
+
+
 _COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train,
-             "export-weights": _export_weights, "models": _models}
+             "export-weights": _export_weights, "models": _models, "eval": _eval}
 
 
 if __name__ == "__main__":

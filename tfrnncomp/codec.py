@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from tfrnncomp import bitstream, blockmap, image_io, zoo
-from tfrnncomp.errors import BitstreamError, InputImageError, ModelMismatchError, TfrnncompError
+from tfrnncomp.errors import (BitstreamError, InputImageError, ModelMismatchError,
+                              TfrnncompError, shown_id)
 
 #: entropy modes by their CLI names; the default is the best one this package has
 ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT,
@@ -45,10 +46,11 @@ class Codec:
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
                  entropy_model="auto", backend="tf", threads=None):
-        from tfrnncomp import litert
+        from tfrnncomp import litert, tiling
         from tfrnncomp.model import RNNCompressionModel
 
         variant = litert.variant_for(backend)  # an unknown backend fails before loading
+        tile = tiling.check_tile(tile)  # so does a bad tile size (ConfigError)
 
         if isinstance(model, RNNCompressionModel):
             self.model = model.build_for_inference()
@@ -147,8 +149,8 @@ class Codec:
         from tfrnncomp.entropy import integer_net
 
         if self._entropy_model is None:
-            raise TfrnncompError(f"model {self.model_id} has no BinaryRNN entropy model; "
-                                 "use --entropy context")
+            raise TfrnncompError(f"model {shown_id(self.model_id)} has no BinaryRNN entropy "
+                                 "model; use --entropy context")
         if not isinstance(self._entropy_model, integer_net.IntegerNet):
             self._entropy_model = integer_net.IntegerNet.load(self._entropy_model)
         integer_net.check_binding(self._entropy_model, self.model_id)
@@ -263,7 +265,7 @@ class Codec:
     def compress(self, image, iterations=None, *, bpp=None, target_size=None,
                  target_msssim=None, target_psnr=None, drop_alpha=False,
                  entropy=DEFAULT_ENTROPY, adaptive=False, slope=None,
-                 block=blockmap.DEFAULT_BLOCK):
+                 block=blockmap.DEFAULT_BLOCK, best_effort=True):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
@@ -271,6 +273,9 @@ class Codec:
         or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
         iterations that reach it, else all).  Budgets and targets need one
         encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
+        A budget below one iteration's file, or a target no prefix reaches, gives the
+        nearest file (one iteration, or all of them); ``best_effort=False`` raises
+        :class:`~tfrnncomp.errors.TargetNotMetError` naming that file instead.
         ``entropy`` is ``"binaryrnn"`` (range coding with the BinaryRNN), ``"context"``
         (range coding with the adaptive context model), ``"raw"``, or ``"auto"`` (the
         default: binaryrnn if this codec has a BinaryRNN, else context).
@@ -285,9 +290,9 @@ class Codec:
         entropy = self.resolve_entropy(entropy)
         array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
         height, width = array.shape[:2]
-        if height * width > self.max_pixels:
+        if self.max_pixels is not None and height * width > self.max_pixels:
             raise InputImageError(f"image has {height * width} pixels, above max_pixels "
-                                  f"{self.max_pixels}")
+                                  f"{self.max_pixels}; pass max_pixels= to raise it")
         settings = {"iterations": iterations, "bpp": bpp, "target_size": target_size,
                     "target_msssim": target_msssim, "target_psnr": target_psnr}
         given = [name for name, value in settings.items() if value is not None]
@@ -301,11 +306,13 @@ class Codec:
         if target_size is not None:
             bpp = float(target_size) * 8.0 / (height * width)
         if bpp is not None:
-            return rate.compress_to_budget(self, array, channels, float(bpp), entropy)
+            return rate.compress_to_budget(self, array, channels, float(bpp), entropy,
+                                           best_effort)
         if target_msssim is not None or target_psnr is not None:
             metric = "ms_ssim" if target_msssim is not None else "psnr"
             target = float(target_msssim if target_msssim is not None else target_psnr)
-            return rate.compress_to_quality(self, array, channels, metric, target, entropy)
+            return rate.compress_to_quality(self, array, channels, metric, target, entropy,
+                                            best_effort)
         iterations = self._check_iterations(
             self.default_iterations if iterations is None else iterations)
         codes, tile = self.codes_for(array, iterations)
@@ -354,8 +361,8 @@ class Codec:
         header = container.header
         if header.model_id != self.model_id:
             raise ModelMismatchError(
-                f"file was written by model {header.model_id!r}, this codec is "
-                f"{self.model_id!r}; decode it with that model")
+                f"file was written by model {shown_id(header.model_id)}, this codec is "
+                f"{shown_id(self.model_id)}; decode it with that model")
         if header.entropy_mode not in ENTROPY_MODES.values():
             raise BitstreamError(f"entropy mode {header.entropy_mode.name.lower()} is not "
                                  "supported by this version")
@@ -374,6 +381,7 @@ class Codec:
                 f"padded size {header.pad_height}x{header.pad_width} does not match the image "
                 f"size {header.height}x{header.width} (expected "
                 f"{expected.pad_height}x{expected.pad_width})")
+        bitstream.check_chunk_floors(container)  # bounds decode work per byte
         return container
 
     def decompress(self, data, iterations=None, *, strict=False):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -66,28 +67,43 @@ def _check_split(split: str, validation_fraction: float) -> None:
         raise ConfigError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
 
 
+def hash_share(path, root=None) -> float:
+    """Where ``path`` falls in [0, 1) by the stable hash of the train/validation split.
+
+    It is ``crc32(relpath) / 2**32``, where ``relpath`` is the '/'-separated path
+    relative to ``root`` (or the path as given when ``root`` is None).
+    """
+    rel = os.path.relpath(path, root) if root is not None else os.fspath(path)
+    return zlib.crc32(rel.replace(os.sep, "/").encode("utf-8")) / 2.0**32
+
+
 def split_files(files, split: str, validation_fraction: float = 0.05, root=None) -> list[str]:
     """Deterministic train/validation split.
 
-    A file is in validation iff ``crc32(relpath) / 2**32 < validation_fraction``,
-    where ``relpath`` is its '/'-separated path relative to ``root`` (or the path
-    as given when ``root`` is None); so the split does not depend on where the
-    data lives, on the file order, or on which other files exist.
+    A file is in validation iff ``hash_share(file, root) < validation_fraction``,
+    so the split does not depend on where the data lives, on the file order, or
+    on which other files exist.
     """
     _check_split(split, validation_fraction)
     files = list(files)
     if split == "all":
         return files
-    out = []
-    for f in files:
-        rel = os.path.relpath(f, root) if root is not None else os.fspath(f)
-        u = zlib.crc32(rel.replace(os.sep, "/").encode("utf-8")) / 2.0**32
-        if (u < validation_fraction) == (split == "validation"):
-            out.append(f)
+    out = [f for f in files
+           if (hash_share(f, root) < validation_fraction) == (split == "validation")]
     if not out:
         raise ConfigError(f"split {split!r} (validation_fraction={validation_fraction}) "
                           f"of {len(files)} files is empty")
     return out
+
+
+def smallest_fraction(files, count: int = 1, root=None):
+    """The smallest ``validation_fraction``, in hundredths, whose validation split holds at
+    least ``count`` of ``files`` and leaves a training split (None where there is none)."""
+    shares = sorted(hash_share(f, root) for f in files)
+    if not 0 < count < len(shares):
+        return None
+    fraction = math.floor(shares[count - 1] * 100 + 1) / 100
+    return fraction if fraction <= shares[-1] else None
 
 
 # ------------------------------------------------------------------ decoding

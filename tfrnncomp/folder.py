@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tfrnncomp import bitstream, image_io
+from tfrnncomp import batch, bitstream, image_io
 from tfrnncomp.errors import TfrnncompError
 
 EXTENSION = ".trc"
@@ -60,7 +60,7 @@ def plan(pairs):
 def verifies(codec, path):
     """True if ``path`` is a whole, checksum-clean file written by ``codec``'s model."""
     try:
-        with open(path, "rb") as handle:
+        with image_io.open_regular(path) as handle:  # an output that is a FIFO: no wait
             container = bitstream.read(handle.read(), strict=True)
     except (OSError, TfrnncompError):
         return False
@@ -69,12 +69,13 @@ def verifies(codec, path):
 
 def _load(path):
     """Read one image for the pipeline: ``(uint8[H,W,3], channels, error message)``."""
-    path = path.decode("utf-8") if isinstance(path, bytes) else str(path)
+    path = os.fsdecode(path)
     try:
         array, channels = image_io.to_array(image_io.open_image(path))
         return array, np.int32(channels), b""
     except TfrnncompError as error:
-        return np.zeros((0, 0, 3), np.uint8), np.int32(0), str(error).encode("utf-8")
+        message = str(error).encode("utf-8", "surrogateescape")
+        return np.zeros((0, 0, 3), np.uint8), np.int32(0), message
 
 
 def image_pipeline(paths, jobs):
@@ -84,7 +85,7 @@ def image_pipeline(paths, jobs):
     def load(path):
         return tuple(tf.numpy_function(_load, [path], [tf.uint8, tf.int32, tf.string]))
 
-    dataset = tf.data.Dataset.from_tensor_slices(list(paths) or [""])
+    dataset = tf.data.Dataset.from_tensor_slices([os.fsencode(p) for p in paths] or [b""])
     if not paths:
         dataset = dataset.take(0)
     return dataset.map(load, num_parallel_calls=max(1, jobs), deterministic=True).prefetch(jobs)
@@ -94,12 +95,15 @@ def compress_folder(codec, pairs, *, force=False, jobs=1, progress=None, **kwarg
     """Compress ``(source, target)`` pairs; returns a :class:`Summary`."""
     summary = Summary()
     pairs, summary.failed = plan(pairs)
-    todo = []
+    todo, damaged = [], set()  # damaged: outputs found not to verify, to be replaced
     for source, target in pairs:
-        if not force and os.path.exists(target) and verifies(codec, target):
+        if force or not os.path.lexists(target):
+            todo.append((source, target))
+        elif verifies(codec, target):
             summary.skipped += 1
         else:
             todo.append((source, target))
+            damaged.add(target)
     start = time.time()
     bar = progress(total=len(todo)) if progress else None
 
@@ -107,14 +111,11 @@ def compress_folder(codec, pairs, *, force=False, jobs=1, progress=None, **kwarg
         (source, target), (image, channels, error) = item, loaded
         error = error.numpy()
         if error:
-            raise TfrnncompError(error.decode("utf-8"))
+            raise TfrnncompError(error.decode("utf-8", "surrogateescape"))
         image = image.numpy()
         data = codec.compress(image if int(channels) == 3 else image[..., 0], **kwargs)
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        try:
-            image_io.atomic_write_bytes(target, data)
-        except OSError as err:
-            raise TfrnncompError(f"{target}: cannot write ({err.strerror})") from None
+        batch.write_output(target, data, replace=force or target in damaged)
         return os.path.getsize(source), len(data), image.shape[0] * image.shape[1]
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -151,8 +152,6 @@ def _collect(futures, summary, bar, wait_all):
 
 
 def report(summary, stream=None):
-    stream = stream or sys.stderr
-    for source, message in summary.failed:
-        print(f"tfrnncomp: failed: {source}: {message}", file=stream)
+    batch.print_failures(summary.failed, stream or sys.stderr)
     print(summary.line())
     return 1 if summary.failed else 0

@@ -15,9 +15,17 @@ with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.adaptiv
 decodes a prefix of a progressive file.  As in pillow-avif-plugin and
 pillow-heif, importing the module registers the format; loaded models are
 cached per model name (at most 4) on first use, never at import time.
+
+Pillow's conventions hold: ``Image.MAX_IMAGE_PIXELS`` limits what opens
+(``DecompressionBombWarning`` above it, ``DecompressionBombError`` above twice it, checked
+on the header before any decoding), errors of ``load()`` are ``OSError``, a truncated file
+raises unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` (then its whole iterations decode),
+``verify()`` checks every chunk's CRC, and ``info["iterations"]`` is the number of
+iterations that decode.
 """
 
 import functools
+import io
 
 from PIL import Image, ImageFile
 
@@ -32,7 +40,7 @@ EXTENSION = ".trc"
 def _codec(model=None):
     from tfrnncomp.codec import Codec
 
-    return Codec(model)
+    return Codec(model, max_pixels=None)  # Image.MAX_IMAGE_PIXELS governs, as for every format
 
 
 def _codec_for(model_id):
@@ -68,17 +76,34 @@ class TrcImageFile(ImageFile.ImageFile):
     format_description = "tfrnncomp recurrent-network compressed image"
 
     def _open(self):
-        head = self.fp.read(1 << 16)
+        data = self.fp.read()
         try:
-            header, _ = bitstream.decode_header(head)
+            header, _ = bitstream.decode_header(data, max_pixels=None)
         except bitstream.BitstreamError as error:
             raise SyntaxError(f"not a valid tfrnncomp file: {error}") from None
         self._size = (header.width, header.height)
         self._mode = "L" if header.channels == 1 else "RGB"
         self.info["model_id"] = header.model_id
-        self.info["iterations"] = header.iterations
+        self.info["iterations"] = _whole_iterations(data, header)
         self.info["entropy"] = header.entropy_mode.name.lower()
         self.tile = [ImageFile._Tile("trc", (0, 0) + self.size, 0, (self.mode, header.model_id))]
+
+    def verify(self):
+        """Check the header and every chunk's CRC without decoding (``SyntaxError`` if bad)."""
+        self.fp.seek(0)
+        try:
+            bitstream.read(self.fp.read(), max_pixels=None, strict=True)
+        except bitstream.BitstreamError as error:
+            raise SyntaxError(f"broken tfrnncomp file: {error}") from None
+        super().verify()
+
+
+def _whole_iterations(data, header):
+    """Iterations whose chunks are all present (the header's count if the file is damaged)."""
+    try:
+        return len(bitstream.read(data, max_pixels=None).chunks)
+    except bitstream.BitstreamError:
+        return header.iterations  # load() reports the damage
 
 
 class TrcDecoder(ImageFile.PyDecoder):
@@ -87,10 +112,16 @@ class TrcDecoder(ImageFile.PyDecoder):
     _pulls_fd = True
 
     def decode(self, buffer):
+        from tfrnncomp.errors import TfrnncompError
+
         self.fd.seek(0)
         data = self.fd.read()
         mode, model_id = self.args
-        array = _codec_for(model_id).decompress(data)
+        try:
+            array = _codec_for(model_id).decompress(
+                data, strict=not ImageFile.LOAD_TRUNCATED_IMAGES)
+        except TfrnncompError as error:
+            raise OSError(f"cannot decode tfrnncomp file: {error}") from error
         self.set_as_raw(array.tobytes(), mode)
         return -1, 0
 
@@ -126,6 +157,8 @@ def open_iterations(path_or_bytes, iterations, model=None):
     else:
         with open(path_or_bytes, "rb") as handle:
             data = handle.read()
+    with Image.open(io.BytesIO(data), formats=[FORMAT]):
+        pass  # the header checks of Image.open, Image.MAX_IMAGE_PIXELS included
     return Image.fromarray(_codec(model).decompress(data, iterations))
 
 

@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from tfrnncomp.errors import BitstreamError
+from tfrnncomp.errors import BitstreamError, ConfigError
 
 #: header extension tag of the tile size (u32 tile height, u32 tile width)
 TILE_TAG = 1
@@ -25,15 +25,24 @@ AUTO_TILE_PIXELS = 2048 * 2048
 DEFAULT_TILE = 1024
 
 
+def check_tile(tile):
+    """``tile`` if it is ``"auto"``, ``None``/0 (never tile) or a positive multiple of 32;
+    else :class:`ConfigError` (a ValueError)."""
+    if isinstance(tile, str) and tile == "auto":
+        return tile
+    if tile is None or (isinstance(tile, (int, np.integer)) and not isinstance(tile, bool)
+                        and (tile == 0 or (tile >= 32 and tile % 32 == 0))):
+        return None if not tile else int(tile)
+    raise ConfigError(f"tile size must be 'auto', None or a positive multiple of 32, "
+                      f"got {tile!r}")
+
+
 def choose_tile(height, width, tile="auto"):
     """The tile size to use: ``None`` (untiled) or a multiple of 32."""
+    tile = check_tile(tile)
     if tile == "auto":
         return DEFAULT_TILE if height * width > AUTO_TILE_PIXELS else None
-    if tile is None or tile == 0:
-        return None
-    if int(tile) < 32 or int(tile) % 32:
-        raise ValueError(f"tile size must be a positive multiple of 32, got {tile}")
-    return int(tile)
+    return tile
 
 
 def extension(tile):

@@ -11,7 +11,9 @@ A run directory holds everything a run needs to resume after an interruption:
     RUN_DIR/best.weights.h5       model weights of the epoch with the best whole-image score
     RUN_DIR/tensorboard/          TensorBoard logs
 
-Running the same command again continues where the run stopped.
+Running the same command again continues where the run stopped; once the run has reached
+its ``epochs`` it says so and trains no further.  Nothing is written into RUN_DIR before the
+inputs (model config, data folders, train/validation split, validation crops) are checked.
 
 ``strategy`` ("default", "mirrored", "multi_worker"; :mod:`tfrnncomp.distribute`) picks the
 ``tf.distribute`` strategy: the model is built and compiled in its scope, ``batch_size`` is the
@@ -23,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import time
 from typing import Optional
 
@@ -61,6 +64,8 @@ class TrainingConfig:
     validation_images: int = 8
     validation_crop: int = 256
     validate_every: int = 1
+    validation_fraction: float = 0.05  # share of the files of ``data`` held out to validate
+    validation_data: str = ""  # a separate validation folder: then all of ``data`` trains
     seed: Optional[int] = None
     strategy: str = "default"
 
@@ -136,21 +141,31 @@ def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
     return model
 
 
+def check_run_dir(run_dir, config: ModelConfig):
+    """The model config saved in ``run_dir`` (None for a new run); raises if it is another
+    model's.  Reads only."""
+    config_path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(config_path):
+        return None
+    saved = load_config(config_path)
+    # a curriculum may change how the model is trained, never what it is
+    phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
+    if saved.replace(**phase) != config:
+        raise ConfigError(f"{run_dir} holds a run of another model config; "
+                          "use a new --out directory")
+    return saved
+
+
 def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
     """Write the run's configs, or check they match those of the run being resumed."""
+    saved = check_run_dir(run_dir, config)
     os.makedirs(run_dir, exist_ok=True)
     config_path = os.path.join(run_dir, "config.json")
-    if os.path.exists(config_path):
-        saved = load_config(config_path)
-        # a curriculum may change how the model is trained, never what it is
+    if saved is not None and saved != config:
         phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
-        if saved.replace(**phase) != config:
-            raise ConfigError(f"{run_dir} holds a run of another model config; "
-                              "use a new --out directory")
-        if saved != config:
-            with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
-                log.write(json.dumps({"from": {k: getattr(saved, k) for k in phase},
-                                      "to": phase}) + "\n")
+        with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
+            log.write(json.dumps({"from": {k: getattr(saved, k) for k in phase},
+                                  "to": phase}) + "\n")
     _log_training_change(run_dir, training)
     _atomic_write_text(config_path, config.to_json())
     _atomic_write_text(os.path.join(run_dir, "training.json"),
@@ -158,7 +173,8 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 
 
 #: training settings whose change on resumption is recorded in ``phases.log``
-_LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps")
+_LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
+                         "validation_fraction", "validation_data")
 
 
 def _log_training_change(run_dir, training: TrainingConfig):
@@ -232,6 +248,61 @@ class SyncFromChief(keras.callbacks.Callback):
         model._initial_epoch = int(epoch.numpy()) or None
 
 
+def _splits(training: TrainingConfig):
+    """``(training split, validation split, validation source)`` of a run.
+
+    With ``validation_data`` every file of each folder is used (a TFDS source keeps its own
+    train or validation split)."""
+    if not training.validation_data:
+        return "train", "validation", training.data
+
+    def whole(source, tfds_split):
+        return tfds_split if data_lib._is_tfds(source) else "all"
+
+    return (whole(training.data, "train"), whole(training.validation_data, "validation"),
+            training.validation_data)
+
+
+def _empty_validation_message(training: TrainingConfig, files):
+    fraction = data_lib.smallest_fraction(files, root=os.fspath(training.data))
+    larger = "a larger --validation-fraction" + (
+        f" (at least {fraction:g})" if fraction is not None else "")
+    off = " ".join(f"--validation-{name} 0" for name, on in (
+        ("images", training.validation_images), ("steps", training.validation_steps)) if on)
+    return (f"the validation split of {training.data!r} is empty: --validation-fraction "
+            f"{training.validation_fraction:g} holds out none of its {len(files)} images; pass "
+            f"{larger}, a folder of validation images with --validation-data, or {off} to "
+            "train without validation")
+
+
+def check_inputs(training: TrainingConfig):
+    """Raise if ``training`` cannot run: its precision, its data and validation folders, and
+    the split of the data, which must leave images to train on and, where validation is on,
+    to validate on.  Reads only."""
+    if training.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {training.precision!r}")
+    if not 0.0 <= training.validation_fraction < 1.0:
+        raise ConfigError("--validation-fraction must be at least 0 and below 1, got "
+                          f"{training.validation_fraction:g}")
+    if training.validation_data and not data_lib._is_tfds(training.validation_data):
+        data_lib.list_images(training.validation_data)
+    if data_lib._is_tfds(training.data):
+        return
+    files = data_lib.list_images(training.data)
+    if training.validation_data:
+        return
+    held = sum(data_lib.hash_share(f, os.fspath(training.data)) < training.validation_fraction
+               for f in files)
+    if held == len(files):
+        raise ConfigError(f"the training split of {training.data!r} is empty: "
+                          f"--validation-fraction {training.validation_fraction:g} holds out "
+                          f"all {len(files)} of its images; pass a smaller "
+                          "--validation-fraction, or a folder of validation images with "
+                          "--validation-data")
+    if not held and (training.validation_images or training.validation_steps):
+        raise ConfigError(_empty_validation_message(training, files))
+
+
 def whole_image_validation(training: TrainingConfig, run_dir):
     """The whole-image validation callback of a run (a list: empty when it is switched off)."""
     if not training.validation_images:
@@ -241,9 +312,11 @@ def whole_image_validation(training: TrainingConfig, run_dir):
     if training.validation_crop < metrics.min_ms_ssim_size():
         raise ConfigError(f"the validation crop ({training.validation_crop}) must be at least "
                           f"{metrics.min_ms_ssim_size()} pixels for MS-SSIM")
+    _, split, source = _splits(training)
     try:
-        _, crops = validation.validation_crops(training.data, training.validation_crop,
-                                               training.validation_images)
+        _, crops = validation.validation_crops(source, training.validation_crop,
+                                               training.validation_images,
+                                               training.validation_fraction, split)
     except InputImageError as error:
         raise InputImageError(f"{error}: pass a smaller --validation-crop, or "
                               "--validation-images 0 to train without whole-image validation"
@@ -253,11 +326,43 @@ def whole_image_validation(training: TrainingConfig, run_dir):
         os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
 
 
+def _datasets(training: TrainingConfig, out_dir, multi_worker):
+    """The training and patch validation datasets of a run (validation None when off)."""
+    train_split, validation_split, validation_source = _splits(training)
+    common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
+                  patches_per_image=training.patches_per_image,
+                  validation_fraction=training.validation_fraction)
+    dataset = data_lib.patch_dataset(
+        training.data, hard_patches=training.hard_patches, seed=training.seed,
+        split=train_split, cache_dir=os.path.join(out_dir, "cache"), **common)
+    validation = None
+    if training.validation_steps:
+        validation = data_lib.patch_dataset(validation_source, seed=1234,
+                                            split=validation_split, shuffle=False, **common)
+    if multi_worker:
+        dataset = distribute.shard_by_data(dataset)
+        if validation is not None:
+            validation = distribute.shard_by_data(validation)
+    return dataset, validation
+
+
+def finished_epoch(run_dir):
+    """The epochs a run directory's backup has finished (0 for a new run)."""
+    try:
+        with open(os.path.join(run_dir, "backup", "training_metadata.json"),
+                  encoding="utf-8") as handle:
+            return int(json.load(handle)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=(),
           strategy=None):
     """Train (or resume) a model on ``training.data``; returns the Keras History.
 
-    ``strategy`` (a ``tf.distribute.Strategy``, e.g. a ``TPUStrategy``) overrides
+    Every input is checked before anything is written into ``run_dir``.  A run that has
+    already reached ``training.epochs`` is left alone: a line on stderr says so and None is
+    returned.  ``strategy`` (a ``tf.distribute.Strategy``, e.g. a ``TPUStrategy``) overrides
     ``training.strategy``.
     """
     config = load_config(config)
@@ -268,24 +373,19 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
                           f"be a multiple of the {replicas} replicas")
     multi_worker = distribute.num_workers(strategy) > 1
     out_dir = distribute.write_dir(run_dir, strategy)  # run_dir, or scratch off the chief
-    whole_images = whole_image_validation(training, out_dir)  # bad data fails before any write
+    if out_dir == run_dir:
+        check_run_dir(run_dir, config)
+    done = finished_epoch(run_dir)
+    if not multi_worker and done >= training.epochs:  # every worker must join fit
+        print(f"{run_dir}: already finished at epoch {done}; pass --epochs to continue "
+              f"(more than {done})", file=sys.stderr)
+        return None
+    check_inputs(training)
+    whole_images = whole_image_validation(training, out_dir)
     if out_dir != run_dir:
         distribute.clear_dir(out_dir)
+    dataset, validation = _datasets(training, out_dir, multi_worker)
     prepare_run_dir(out_dir, config, training)
-    dataset = data_lib.patch_dataset(
-        training.data, patch_size=training.patch_size, batch_size=training.batch_size,
-        patches_per_image=training.patches_per_image, hard_patches=training.hard_patches,
-        seed=training.seed, split="train", cache_dir=os.path.join(out_dir, "cache"))
-    validation = None
-    if training.validation_steps:
-        validation = data_lib.patch_dataset(
-            training.data, patch_size=training.patch_size, batch_size=training.batch_size,
-            patches_per_image=training.patches_per_image, seed=1234, split="validation",
-            shuffle=False)
-    if multi_worker:
-        dataset = distribute.shard_by_data(dataset)
-        if validation is not None:
-            validation = distribute.shard_by_data(validation)
     model = build_model(config, training, strategy)
     # For a model made in a strategy's scope, fit first pulls a batch from one pass over the data
     # for a "symbolic build" (a no-op here: the model and optimizer are built, nothing else is

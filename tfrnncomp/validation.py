@@ -50,21 +50,22 @@ def centre_crop(image, size):
     return image[top:top + size, left:left + size]
 
 
-def validation_crops(source, size=256, count=8, validation_fraction=0.05):
-    """``(names, crops)``: centre crops of ``count`` images of the validation split of ``source``.
+def validation_crops(source, size=256, count=8, validation_fraction=0.05, split="validation"):
+    """``(names, crops)``: centre crops of ``count`` images of the ``split`` of ``source``.
 
-    For a folder the images are spread over the sorted split
-    (:func:`tfrnncomp.data.split_files`); for ``tfds:NAME`` they are the first ones of its
-    validation split.  Images smaller than ``size`` are skipped.
+    ``split`` is "validation" (the files held out of a training folder) or "all" (a folder of
+    validation images).  For a folder the images are spread over the sorted split
+    (:func:`tfrnncomp.data.split_files`); for ``tfds:NAME`` they are the first ones of that
+    split.  Images smaller than ``size`` are skipped.
     """
     from tfrnncomp import data as data_lib
     from tfrnncomp.errors import InputImageError
 
     if data_lib._is_tfds(source):
-        images = data_lib.image_dataset(source, "validation").take(count).as_numpy_iterator()
+        images = data_lib.image_dataset(source, split).take(count).as_numpy_iterator()
         named = ((f"{source}#{i}", image) for i, image in enumerate(images))
     else:
-        files = data_lib.split_files(data_lib.list_images(source), "validation",
+        files = data_lib.split_files(data_lib.list_images(source), split,
                                      validation_fraction, root=os.fspath(source))
         named = ((os.path.relpath(f, source).replace(os.sep, "/"), data_lib.load_image(f))
                  for f in spread(files, count))

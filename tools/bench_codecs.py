@@ -6,17 +6,18 @@
 
 Writes OUT/<codec>.json (schema: tfrnncomp/evaluate.py).  Codecs that cannot run here (no
 ffmpeg/libx265, no AVIF in Pillow, no imagecodecs) are skipped with a message; a missing image
-folder is skipped with a message and exit status 0.
+folder is skipped with a message and exit status 0.  `tfrnncomp eval FOLDER --compare CODECS`
+runs the same sweeps (tfrnncomp/eval_command.py).
 """
 
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tfrnncomp import classic, evaluate  # noqa: E402
+from tfrnncomp.eval_command import parse_codecs, run_classics  # noqa: E402
 
 
 def _number(text):
@@ -30,7 +31,7 @@ def main(argv=None):
     parser.add_argument("--out", default="results", help="folder for <codec>.json (results)")
     parser.add_argument("--output", default=None,
                         help="exact output file (only with a single codec)")
-    parser.add_argument("--codecs", default=",".join(classic.CODECS),
+    parser.add_argument("--codecs", type=parse_codecs, default=",".join(classic.CODECS),
                         help=f"comma-separated, from {','.join(classic.CODECS)}")
     parser.add_argument("--settings", default=None,
                         help="comma-separated sweep overriding the codec's default")
@@ -39,10 +40,7 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    names = [n.strip() for n in args.codecs.split(",") if n.strip()]
-    for name in names:
-        if name not in classic.CODECS:
-            parser.error(f"unknown codec {name!r}; known: {', '.join(classic.CODECS)}")
+    names = args.codecs
     if args.output and len(names) != 1:
         parser.error("--output needs exactly one codec")
     if not os.path.isdir(args.data):
@@ -52,14 +50,7 @@ def main(argv=None):
                                     names=args.images.split(",") if args.images else None)
     settings = [_number(s) for s in args.settings.split(",")] if args.settings else None
     log = None if args.quiet else evaluate.log_stderr
-    for name in names:
-        codec = classic.get(name)
-        reason = codec.unavailable()
-        if reason:
-            print(f"bench_codecs: {name} skipped: {reason}", file=sys.stderr)
-            continue
-        start = time.time()
-        result = evaluate.run_classic(codec, dataset, settings, log=log)
+    for name, result, start in run_classics(names, dataset, settings, log, "bench_codecs"):
         path = args.output or evaluate.default_output(args.out, name)
         evaluate.write_and_report(result, path, dataset, start)
     return 0

@@ -12,7 +12,8 @@ plus the first k chunks) is decoded and measured like the classic codecs (tools/
 With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
 lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
 allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
-A missing image folder is skipped with a message and exit status 0.
+A missing image folder is skipped with a message and exit status 0.  The plain sweep is also
+the installed command `tfrnncomp eval FOLDER` (tfrnncomp/eval_command.py).
 """
 
 import argparse
@@ -24,21 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp import evaluate  # noqa: E402
-
-
-def parse_iterations(text):
-    """"1-16", "1,2,4,8" or "1-4,8,16" -> sorted list of ints."""
-    out = set()
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            low, high = (int(v) for v in part.split("-", 1))
-            out.update(range(low, high + 1))
-        elif part:
-            out.add(int(part))
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"bad iteration list {text!r}")
-    return sorted(out)
+from tfrnncomp.errors import TfrnncompError  # noqa: E402
+from tfrnncomp.eval_command import check_iterations, parse_iterations  # noqa: E402
 
 
 def main(argv=None):
@@ -81,8 +69,10 @@ def main(argv=None):
     dataset = evaluate.load_dataset(args.data, limit=args.limit,
                                     names=args.images.split(",") if args.images else None)
     codec = Codec(args.model)
-    if args.iterations and args.iterations[-1] > codec.max_iterations:
-        parser.error(f"the model allows at most {codec.max_iterations} iterations")
+    try:
+        check_iterations(codec, args.iterations)
+    except TfrnncompError as error:
+        parser.error(str(error))
     start = time.time()
     log = None if args.quiet else evaluate.log_stderr
     if args.metrics_from:

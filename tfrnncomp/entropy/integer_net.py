@@ -25,7 +25,7 @@ import struct
 
 import numpy as np
 
-from tfrnncomp.errors import ModelMismatchError, TfrnncompError
+from tfrnncomp.errors import ModelMismatchError, TfrnncompError, shown_id
 
 MAGIC = b"TRBN"
 VERSION = 1
@@ -246,11 +246,12 @@ def entropy_id_of(data):
 def check_binding(net, codec_model_id, file_entropy_id=None):
     """Refuse an entropy model trained for another codec model, or not the file's one."""
     if net.codec_model_id != codec_model_id:
-        raise ModelMismatchError(f"entropy model {net.entropy_id} belongs to codec model "
-                                 f"{net.codec_model_id!r}, not {codec_model_id!r}")
+        raise ModelMismatchError(f"entropy model {shown_id(net.entropy_id)} belongs to codec "
+                                 f"model {shown_id(net.codec_model_id)}, not "
+                                 f"{shown_id(codec_model_id)}")
     if file_entropy_id is not None and file_entropy_id != net.entropy_id:
-        raise ModelMismatchError(f"file was entropy-coded with {file_entropy_id!r}, this "
-                                 f"codec has {net.entropy_id!r}")
+        raise ModelMismatchError(f"file was entropy-coded with {shown_id(file_entropy_id)}, "
+                                 f"this codec has {shown_id(net.entropy_id)}")
 
 
 def accumulator_bounds(net):

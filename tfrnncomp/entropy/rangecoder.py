@@ -11,9 +11,10 @@ the same bits.  The coder itself is tensorflow-compression's range coder
 
 import numpy as np
 
+from tfrnncomp.bitstream import RANGE_PRECISION
 from tfrnncomp.errors import BitstreamError
 
-PRECISION = 12
+PRECISION = RANGE_PRECISION
 MAX_CDF = (1 << PRECISION) - 1
 
 
