@@ -10,6 +10,7 @@ read or replaced: devices, FIFOs and sockets are refused (single files) or skipp
 
 import io
 import os
+import signal
 import sys
 
 from tfrnncomp import bitstream, image_io
@@ -124,12 +125,20 @@ def _read(path):
         raise TfrnncompError(f"{path}: cannot read ({error.strerror})") from None
 
 
-def compress_file(codec, source, target, force=False, **kwargs):
+def _no_progress(stage):
+    """The ``progress`` callable that shows nothing."""
+
+
+def compress_file(codec, source, target, force=False, progress=None, **kwargs):
     """Compress one image file (``-``: stdin) to ``target`` (``-``: stdout); returns the
-    file's :func:`compress_summary`."""
+    file's :func:`compress_summary`.  ``progress`` is told each stage as it begins
+    (``read``, the stages of :meth:`Codec.compress`, ``write``)."""
+    stage = progress or _no_progress
+    stage("read")
     image = (image_io.open_image(io.BytesIO(_read(source)), name="stdin") if source == STDIO
              else image_io.open_image(source))
-    data = codec.compress(image, **kwargs)
+    data = codec.compress(image, progress=progress, **kwargs)
+    stage("write")
     write_output(target, data, replace=force)
     return compress_summary(codec, image, data, **kwargs)
 
@@ -165,22 +174,36 @@ def compress_summary(codec, image, data, **settings):
     return summary
 
 
-def decompress_file(codec, source, target, iterations=None, force=False):
-    """Decompress one .trc file (``-``: stdin) to an image (``-``: PNG on stdout)."""
-    array = codec.decompress(_read(source), iterations)
+def decompressed_image(codec, source, target, iterations=None, progress=None):
+    """The bytes of the image file that .trc file ``source`` (``-``: stdin) decodes to, in
+    ``target``'s format (``-``: PNG).  ``progress`` is told each stage as it begins
+    (``read``, the stages of :meth:`Codec.decompress`, ``write``)."""
+    stage = progress or _no_progress
+    stage("read")
+    array = codec.decompress(_read(source), iterations, progress=progress)
+    stage("write")
     try:
-        data = image_io.encode_image(array, target, "PNG" if target == STDIO else None)
+        return image_io.encode_image(array, target, "PNG" if target == STDIO else None)
     except OSError as error:
         raise TfrnncompError(f"{target}: cannot write ({error})") from None
-    write_output(target, data, replace=force)
 
 
-def _progress(items, desc):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return items
-    return tqdm(items, desc=desc, unit="file", disable=not sys.stderr.isatty())
+def decompress_file(codec, source, target, iterations=None, force=False, progress=None):
+    """Decompress one .trc file (``-``: stdin) to an image (``-``: PNG on stdout)."""
+    write_output(target, decompressed_image(codec, source, target, iterations, progress),
+                 replace=force)
+
+
+def _progress(desc):
+    """A progress bar maker for folder mode (``progress(total=N)``), None off a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def progress(total):
+        return tqdm(total=total, desc=desc, unit="file")
+
+    return progress
 
 
 def _utf8(path):
@@ -220,27 +243,23 @@ def print_failures(failures, stream=None):
               file=stream or sys.stderr)
 
 
-def _run_folder(pairs, work, desc, force, target_root=None, failures=()):
+def _report(run, failures, brief=False):
+    """Print a folder run's summary, with the scan's ``failures`` first; returns the exit
+    status.  Ctrl-C prints the summary too, then stops the command (status 130, at once
+    at exit even if images were still being coded)."""
+    import atexit
+
     from tfrnncomp import folder
 
-    if target_root is not None and os.path.isdir(target_root):
-        image_io.remove_stale_temporaries(target_root)  # left by a killed earlier run
-    done = skipped = 0
-    pairs, planned_failures = folder.plan(pairs)  # e.g. a.png and a.jpg both map to a.trc
-    failures = list(failures) + planned_failures
-    for source, target in _progress(pairs, desc):
-        if os.path.lexists(target) and not force:
-            skipped += 1
-            continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            work(source, target)
-            done += 1
-        except TfrnncompError as error:
-            failures.append((source, str(error)))
-    print_failures(failures)
-    print(f"{done} written, {skipped} skipped (existing), {len(failures)} failed")
-    return 1 if failures else 0
+    try:
+        summary = run()
+    except folder.Interrupted as stop:
+        stop.summary.failed[:0] = failures
+        folder.report(stop.summary, brief=brief)
+        atexit.register(folder.exit_now_if_coding, 128 + signal.SIGINT)
+        raise
+    summary.failed[:0] = failures
+    return folder.report(summary, brief=brief)
 
 
 def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
@@ -256,28 +275,30 @@ def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
     paths, failures = scan(source, keep)
     pairs = [(path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
                                  + EXTENSION)) for path in paths]
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        def progress(total):
-            return tqdm(total=total, desc="compress", unit="image")
-    summary = folder.compress_folder(codec, pairs, force=force, jobs=jobs, progress=progress,
-                                     **kwargs)
-    summary.failed[:0] = failures
-    return folder.report(summary)
+    return _report(lambda: folder.compress_folder(codec, pairs, force=force, jobs=jobs,
+                                                  progress=_progress("compress"), **kwargs),
+                   failures)
 
 
 def decompress_folder(codec, source, target, fmt="png", iterations=None, force=False):
+    """Decompress a folder tree of .trc files into images under ``target``, mirroring it."""
+    from tfrnncomp import folder
+
+    if os.path.isdir(target):
+        image_io.remove_stale_temporaries(target)  # left by a killed earlier run
     paths, failures = scan(source, lambda name: name.endswith(EXTENSION))
     pairs = [(path, os.path.join(target, os.path.splitext(os.path.relpath(path, source))[0]
                                  + "." + fmt.lstrip("."))) for path in paths]
-    return _run_folder(pairs, lambda s, t: decompress_file(codec, s, t, iterations, force),
-                       "decompress", force, target, failures)
+    return _report(lambda: folder.decompress_folder(codec, pairs, force=force,
+                                                    iterations=iterations,
+                                                    progress=_progress("decompress")),
+                   failures, brief=True)
 
 
-def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS):
-    """Header and per-iteration sizes; with ``compare``, quality after each iteration."""
+def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS,
+         progress=None):
+    """Header and per-iteration sizes; with ``compare``, quality after each iteration
+    (``progress(steps, total=N)`` wraps the loop over iterations, e.g. a tqdm bar)."""
     data = _read(path)
     container = bitstream.read(data, max_pixels=max_pixels)
     report = bitstream.info_dict(container)
@@ -300,7 +321,9 @@ def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS
     rows = []
     pixels = header.height * header.width
     total = len(bitstream.encode_header(header))
-    for k, chunk in enumerate(codec.read(data).chunks, start=1):
+    chunks = codec.read(data).chunks
+    steps = enumerate(chunks, start=1)
+    for k, chunk in steps if progress is None else progress(steps, total=len(chunks)):
         total += len(chunk) + 8
         decoded = codec.decompress(data, k)
         decoded = decoded if decoded.ndim == 3 else decoded[..., None].repeat(3, -1)

@@ -19,6 +19,16 @@ from tfrnncomp.errors import (InputImageWarning, TargetNotMetError, TfrnncompErr
 EXTENSION = ".trc"
 
 
+_SINGLE_FILE_PROGRESS = ("single file: show a progress bar on stderr by stage, also when "
+                         "stderr is not a terminal (on a terminal it is shown for images "
+                         "above 1 Mpx)")
+
+
+def _add_verbose(parser, default):
+    parser.add_argument("--verbose", action="store_true", default=default,
+                        help="show TensorFlow's log messages (hidden by default)")
+
+
 def _add_model(parser):
     parser.add_argument("--model", default=None,
                         help="zoo name or model directory (default: the shipped default model)")
@@ -73,6 +83,7 @@ def _parser():
         prog="tfrnncomp", description="Image compression with recurrent networks "
         "(Toderici et al. 2017).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_verbose(parser, False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compress", help="image (or folder of images) -> .trc; - is stdin or "
@@ -112,6 +123,8 @@ def _parser():
                        help="single file: print the summary (bytes, bpp, iterations, target "
                        "met) as one JSON object (on stderr when the output is -)")
     p.add_argument("--drop-alpha", action="store_true", help="code RGBA images without alpha")
+    p.add_argument("--progress", action="store_true",
+                   help=_SINGLE_FILE_PROGRESS + "; never with --quiet or --json")
     p.add_argument("--jobs", type=int, default=1,
                    help="folder mode: parallel readers and compression workers (default 1)")
     p.add_argument("--force", action="store_true",
@@ -126,6 +139,7 @@ def _parser():
     p.add_argument("--iterations", type=int, default=None,
                    help="decode only the first K iterations (default: all in the file)")
     p.add_argument("--format", default="png", help="image extension in folder mode (png)")
+    p.add_argument("--progress", action="store_true", help=_SINGLE_FILE_PROGRESS)
     p.add_argument("--force", action="store_true",
                    help="overwrite existing outputs (regular files only, never a device or FIFO)")
     _add_model(p)
@@ -137,6 +151,9 @@ def _parser():
     p.add_argument("--compare", metavar="ORIGINAL", default=None,
                    help="decode every prefix and print bpp, PSNR and MS-SSIM against ORIGINAL")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--progress", action="store_true",
+                   help="with --compare: show a progress bar on stderr, one step per iteration "
+                   "decoded, also when stderr is not a terminal (never with --json)")
     _add_model(p)
     _add_max_pixels(p)
 
@@ -193,12 +210,15 @@ def _parser():
     from tfrnncomp import eval_command
 
     eval_command.add_parser(sub)
+    for command in sub.choices.values():  # --verbose also after the command's name
+        _add_verbose(command, argparse.SUPPRESS)
     return parser
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log quiet
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        _quiet_libraries()
     try:
         with _one_line_warnings():
             return _COMMANDS[args.command](args) or 0
@@ -210,6 +230,24 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("tfrnncomp: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_libraries():
+    """Hide TensorFlow's log messages (CUDA plugin registration, CPU feature notices,
+    Python warnings) unless the user chose a level: before TensorFlow is imported."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    tf_logger = logging.getLogger("tensorflow")
+    if tf_logger.level == logging.NOTSET:
+        tf_logger.setLevel(logging.ERROR)
+    try:
+        from absl import flags
+        from absl import logging as absl_logging
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        return
+    if not flags.FLAGS["verbosity"].present:
+        absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -273,8 +311,10 @@ def _compress(args):
         return batch.compress_folder(codec, args.input, args.output, force=args.force,
                                      jobs=args.jobs, **kwargs)
     try:
-        summary = batch.compress_file(codec, args.input, args.output, force=args.force,
-                                      **kwargs)
+        with _stage_bar(args, "compress", lambda: _image_pixels(args.input),
+                        quiet=args.quiet or args.json) as progress:
+            summary = batch.compress_file(codec, args.input, args.output, force=args.force,
+                                          progress=progress, **kwargs)
     except TargetNotMetError as error:
         raise TargetNotMetError(f"{error}; pass --best-effort to write it") from None
     if not args.quiet:
@@ -282,6 +322,49 @@ def _compress(args):
         summary = {"file": args.output, **summary}
         print(json.dumps(summary) if args.json else _summary_line(summary), file=stream)
     return 0
+
+
+def _stage_bar(args, command, pixels, quiet=False):
+    """A :class:`tfrnncomp.progress.Stages` bar over ``command``'s stages if one is wanted
+    (``pixels``: a function giving the image's pixel count), else a context giving None."""
+    from tfrnncomp import progress
+
+    if progress.wanted(args.progress, pixels, quiet):
+        return progress.Stages(command, progress.STAGES[command])
+    return contextlib.nullcontext()
+
+
+def _image_pixels(path):
+    """The pixel count in an image file's header (None for stdin or a file Pillow cannot
+    open: opening it for real then says why)."""
+    from PIL import Image
+
+    from tfrnncomp.batch import STDIO
+
+    if path == STDIO:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression bomb warns once, when read
+            with Image.open(path) as image:
+                return image.width * image.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _trc_pixels(path):
+    """The pixel count in a .trc file's header (None for stdin or a damaged header)."""
+    from tfrnncomp import bitstream, image_io
+    from tfrnncomp.batch import STDIO
+
+    if path == STDIO:
+        return None
+    try:
+        with image_io.open_regular(path) as handle:
+            header, _ = bitstream.decode_header(handle.read(1 << 20), max_pixels=None)
+    except (OSError, TfrnncompError):
+        return None
+    return header.height * header.width
 
 
 def _summary_line(summary):
@@ -316,18 +399,22 @@ def _decompress(args):
     if args.input != batch.STDIO and os.path.isdir(args.input):
         return batch.decompress_folder(codec, args.input, args.output, fmt=args.format,
                                        iterations=args.iterations, force=args.force)
-    batch.decompress_file(codec, args.input, args.output, iterations=args.iterations,
-                          force=args.force)
+    with _stage_bar(args, "decompress", lambda: _trc_pixels(args.input)) as progress:
+        batch.decompress_file(codec, args.input, args.output, iterations=args.iterations,
+                              force=args.force, progress=progress)
     if args.output != batch.STDIO:
         print(f"{shown_path(args.output)}: written")
     return 0
 
 
 def _info(args):
-    from tfrnncomp import batch
+    from tfrnncomp import batch, progress
 
+    bar = None
+    if args.compare is not None and progress.wanted(args.progress, quiet=args.json):
+        bar = progress.iterations("compare")
     report = batch.info(args.file, compare=args.compare, model=args.model,
-                        max_pixels=args.max_pixels)
+                        max_pixels=args.max_pixels, progress=bar)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

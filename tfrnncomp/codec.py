@@ -42,6 +42,13 @@ class Codec:
             ``"litert-float16"``, ``"litert-dynamic-int8"``; needs ai-edge-litert).
             Every backend reads and writes the same files.
         threads: LiteRT interpreter threads (default 2).
+
+    The first ``Codec`` imports TensorFlow, which writes start-up notices to stderr
+    (CUDA plugin registration, CPU features).  This package changes no logging state:
+    to silence them, set ``os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"`` before TensorFlow is
+    first imported (or export it in the shell), and ``tf.get_logger().setLevel("ERROR")``
+    for TensorFlow's Python warnings.  The ``tfrnncomp`` command does both unless
+    ``--verbose`` is given.
     """
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
@@ -265,7 +272,7 @@ class Codec:
     def compress(self, image, iterations=None, *, bpp=None, target_size=None,
                  target_msssim=None, target_psnr=None, drop_alpha=False,
                  entropy=DEFAULT_ENTROPY, adaptive=False, slope=None,
-                 block=blockmap.DEFAULT_BLOCK, best_effort=True):
+                 block=blockmap.DEFAULT_BLOCK, best_effort=True, progress=None):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
@@ -284,6 +291,10 @@ class Codec:
         positions (:mod:`tfrnncomp.adaptive`): with ``target_psnr`` each block stops
         once its own PSNR reaches it; with ``slope`` once its last iteration gained at
         most that much MSE (``iterations`` then caps the count, default the maximum).
+
+        ``progress`` is called with each stage's name as it begins: ``"encode"`` (the model,
+        all iterations in one graph call), ``"entropy"`` and, for a quality target,
+        ``"measure"`` (decoding every prefix to score it).
         """
         from tfrnncomp import rate
 
@@ -296,6 +307,7 @@ class Codec:
         settings = {"iterations": iterations, "bpp": bpp, "target_size": target_size,
                     "target_msssim": target_msssim, "target_psnr": target_psnr}
         given = [name for name, value in settings.items() if value is not None]
+        _stage(progress, "encode")
         if adaptive:
             return self._compress_adaptive(array, channels, entropy, given, settings, slope,
                                            block)
@@ -307,15 +319,16 @@ class Codec:
             bpp = float(target_size) * 8.0 / (height * width)
         if bpp is not None:
             return rate.compress_to_budget(self, array, channels, float(bpp), entropy,
-                                           best_effort)
+                                           best_effort, progress)
         if target_msssim is not None or target_psnr is not None:
             metric = "ms_ssim" if target_msssim is not None else "psnr"
             target = float(target_msssim if target_msssim is not None else target_psnr)
             return rate.compress_to_quality(self, array, channels, metric, target, entropy,
-                                            best_effort)
+                                            best_effort, progress)
         iterations = self._check_iterations(
             self.default_iterations if iterations is None else iterations)
         codes, tile = self.codes_for(array, iterations)
+        _stage(progress, "entropy")
         return self.write(codes, height, width, channels, entropy, tile=tile)
 
     def _require_tf_backend(self, what):
@@ -384,11 +397,12 @@ class Codec:
         bitstream.check_chunk_floors(container)  # bounds decode work per byte
         return container
 
-    def decompress(self, data, iterations=None, *, strict=False):
+    def decompress(self, data, iterations=None, *, strict=False, progress=None):
         """Decode ``.trc`` bytes to ``uint8[H,W,3]`` (or ``uint8[H,W]`` for greyscale).
 
         ``iterations`` decodes only that many (a prefix of the progressive
-        file); by default every whole chunk present is decoded.
+        file); by default every whole chunk present is decoded.  ``progress`` is called
+        with ``"entropy"`` (entropy decoding) and ``"decode"`` (the model) as they begin.
         """
         container = self.read(data, strict=strict)
         header = container.header
@@ -399,7 +413,9 @@ class Codec:
         if iterations > available:
             raise TfrnncompError(f"file holds {available} whole iterations, "
                                  f"{iterations} were asked for")
+        _stage(progress, "entropy")
         codes = self.decode_chunks(header, container.chunks[:iterations])
+        _stage(progress, "decode")
         rgb = self.images_for(codes, header)
         return image_io.from_array(rgb, header.channels)
 
@@ -429,6 +445,12 @@ def _entropy_mode(entropy):
     except (KeyError, TypeError):
         raise TfrnncompError(f"unknown entropy mode {entropy!r}; expected one of "
                              f"{sorted(ENTROPY_MODES)}") from None
+
+
+def _stage(progress, name):
+    """Tell a ``progress`` callable (if any) that stage ``name`` begins."""
+    if progress is not None:
+        progress(name)
 
 
 def _previous(bits, t):

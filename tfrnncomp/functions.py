@@ -13,6 +13,11 @@ SavedModel and TFLite exports are built from these same functions.
 (backend ``"tf-xla"``): XLA fuses each cell's gate arithmetic into few
 kernels, and compiles once per padded image shape (then caches).
 
+AutoGraph converts only the functions with loops over tensors (``_encode``,
+``_encode_codes``, ``_decode_loop``, ``_encode_adaptive``); what they call is plain
+TensorFlow, marked :func:`_plain` so that tracing skips its source transformation
+(about half of the first call's tracing time).
+
 Encoding runs the decoder at every iteration, since the next iteration codes
 the residual of the current reconstruction (Toderici et al. 2017, Section 2);
 ``decode`` of the codes reproduces the encoder's reconstruction exactly.
@@ -30,6 +35,8 @@ import functools
 import tensorflow as tf
 
 PAD_MULTIPLE = 32
+#: marks a function without Python control flow on tensors: AutoGraph calls it as it is
+_plain = tf.autograph.experimental.do_not_convert
 
 
 def _compiler(jit_compile):
@@ -37,6 +44,7 @@ def _compiler(jit_compile):
     return functools.partial(tf.function, jit_compile=True) if jit_compile else tf.function
 
 
+@_plain
 def pad_image(image, multiple=PAD_MULTIPLE):
     """Edge-pad ``uint8[H,W,C]`` to multiples of ``multiple`` (works for any H, W >= 1)."""
     shape = tf.shape(image)
@@ -48,10 +56,12 @@ def pad_image(image, multiple=PAD_MULTIPLE):
     return tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
 
 
+@_plain
 def to_model_range(image_uint8):
     return tf.cast(image_uint8, tf.float32) / 255.0 - 0.5
 
 
+@_plain
 def to_uint8(image_float):
     return tf.cast(tf.clip_by_value(tf.round((image_float + 0.5) * 255.0), 0.0, 255.0), tf.uint8)
 
@@ -87,6 +97,7 @@ class CodecFunctions:
                 tf.TensorSpec([], tf.float32, name="threshold"),
                 tf.TensorSpec([None, None], tf.int32, name="plan")])
 
+    @_plain
     def _start(self, image):
         """Padded input in model range and the zero state of every iteration variable."""
         model = self.model
@@ -96,12 +107,14 @@ class CodecFunctions:
                  tf.zeros_like(x), model.initial_gain(x))
         return x, state
 
+    @_plain
     def _encoder_half(self, x, state):
         enc_states, _, reconstruction, gain = state
         residual = self.model.encoder_input(x, reconstruction, gain)
         bits, enc_states = self.model.encoder_step(residual, enc_states, training=False)
         return tf.cast(bits, tf.int8), enc_states
 
+    @_plain
     def _iteration(self, x, state, active=None):
         """One whole iteration: encode the residual, binarize, decode, reconstruct.
 
@@ -141,26 +154,37 @@ class CodecFunctions:
         return codes.write(iterations - 1, bits[0]).stack()
 
     def _decode_loop(self, codes, height, width, keep_all):
-        model = self.model
         iterations = tf.shape(codes)[0]
         tf.debugging.assert_greater(iterations, 0, message="codes hold no iteration")
-        first = tf.cast(codes[:1], tf.float32)
-        dec_states = model.initial_decoder_state(first)
-        shape = tf.shape(codes)
-        canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * 16, shape[2] * 16, 3]))
-        reconstruction = canvas
-        gain = model.initial_gain(canvas)
+        dec_states, reconstruction, gain = self._decoder_start(codes)
         images = tf.TensorArray(tf.uint8, size=iterations if keep_all else 1)
         for t in tf.range(iterations):
-            bits = tf.cast(codes[t][None], tf.float32)
-            active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True))
-            output, dec_states = model.decoder_step(bits, dec_states)
-            reconstruction, gain = model.reconstruct(output, reconstruction, gain, active)
+            dec_states, reconstruction, gain = self._decoder_iteration(
+                codes[t], dec_states, reconstruction, gain)
             if keep_all:
                 images = images.write(t, to_uint8(reconstruction[0, :height, :width]))
         if keep_all:
             return images.stack()
         return to_uint8(reconstruction[0, :height, :width])
+
+    @_plain
+    def _decoder_start(self, codes):
+        """The decoder's zero state, blank canvas and unit gain for codes ``[T,h,w,bits]``."""
+        model = self.model
+        first = tf.cast(codes[:1], tf.float32)
+        shape = tf.shape(codes)
+        canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * 16, shape[2] * 16, 3]))
+        return model.initial_decoder_state(first), canvas, model.initial_gain(canvas)
+
+    @_plain
+    def _decoder_iteration(self, codes, dec_states, reconstruction, gain):
+        """Decode one iteration's codes ``[h,w,bits]``; positions whose codes are all 0
+        (stopped blocks of an adaptive file) keep their pixels."""
+        bits = tf.cast(codes[None], tf.float32)
+        active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True))
+        output, dec_states = self.model.decoder_step(bits, dec_states)
+        reconstruction, gain = self.model.reconstruct(output, reconstruction, gain, active)
+        return dec_states, reconstruction, gain
 
     def _decode(self, codes, height, width):
         return self._decode_loop(codes, height, width, keep_all=False)
@@ -212,6 +236,7 @@ class CodecFunctions:
                 "reconstruction": to_uint8(state[2][0, :height, :width])}
 
 
+@_plain
 def _pixel_mask(active):
     """Code-position mask ``[B,h,w,1]`` -> pixel mask ``[B,16h,16w,1]``."""
     return tf.repeat(tf.repeat(active, 16, axis=1), 16, axis=2)
@@ -220,6 +245,7 @@ def _pixel_mask(active):
 class _BlockError:
     """Per-block MSE of a reconstruction against the padded original (own pixels only)."""
 
+    @_plain
     def __init__(self, original, height, width, size, rows, cols):
         self.original = tf.cast(original, tf.float32)
         shape = tf.shape(original)
@@ -229,6 +255,7 @@ class _BlockError:
         self.size, self.rows, self.cols = size, rows, cols
         self.count = tf.maximum(self._block_sums(self.valid) * 3.0, 1.0)
 
+    @_plain
     def _block_sums(self, values):
         """Sum of ``values [H', W']`` over each block (zero-padded to whole blocks)."""
         shape = tf.shape(values)
@@ -237,6 +264,7 @@ class _BlockError:
         values = tf.reshape(values, tf.stack([self.rows, self.size, self.cols, self.size]))
         return tf.reduce_sum(values, axis=[1, 3])
 
+    @_plain
     def __call__(self, reconstruction):
         decoded = tf.cast(to_uint8(reconstruction[0]), tf.float32)
         error = tf.reduce_sum(tf.square(decoded - self.original), axis=-1) * self.valid

@@ -28,8 +28,10 @@ def _prefix_sizes(codec, height, width, channels, chunks, entropy, tile):
     return header_bytes + np.cumsum([len(chunk) + 8 for chunk in chunks])
 
 
-def _encode_all(codec, array, entropy):
+def _encode_all(codec, array, entropy, progress=None):
     codes, tile = codec.codes_for(array, codec.max_iterations)
+    if progress is not None:
+        progress("entropy")
     return codes, tile, codec.encode_chunks(codes, entropy)
 
 
@@ -48,15 +50,17 @@ def measure(metric, array, channels, decoded):
     return {"psnr": metrics.psnr, "ms_ssim": metrics.ms_ssim}[metric](original, decoded)
 
 
-def compress_to_budget(codec, array, channels, bpp, entropy, best_effort=True):
+def compress_to_budget(codec, array, channels, bpp, entropy, best_effort=True,
+                       progress=None):
     """The most iterations whose whole file fits ``bpp`` bits per pixel (at least 1).
 
     When even one iteration does not fit, ``best_effort=False`` raises
     :class:`TargetNotMetError` naming the smallest file instead of writing it.
+    ``progress`` is told the stages, as in :meth:`Codec.compress`.
     """
     _check_positive("bpp", bpp)
     height, width = array.shape[:2]
-    codes, tile, chunks = _encode_all(codec, array, entropy)
+    codes, tile, chunks = _encode_all(codec, array, entropy, progress)
     sizes = _prefix_sizes(codec, height, width, channels, chunks, entropy, tile)
     fits = np.nonzero(sizes * 8.0 <= bpp * height * width)[0]
     if not len(fits) and not best_effort:
@@ -68,13 +72,15 @@ def compress_to_budget(codec, array, channels, bpp, entropy, best_effort=True):
     return codec.write(codes[:keep], height, width, channels, entropy, chunks[:keep], tile)
 
 
-def compress_to_quality(codec, array, channels, metric, target, entropy, best_effort=True):
+def compress_to_quality(codec, array, channels, metric, target, entropy, best_effort=True,
+                        progress=None):
     """The fewest iterations whose decoded image reaches ``target`` (else all of them).
 
     ``metric`` is ``"ms_ssim"`` (RGB, channel-averaged) or ``"psnr"`` (dB), measured
     against the input exactly as the decoder will reconstruct it.  When no prefix
     reaches it, ``best_effort=False`` raises :class:`TargetNotMetError` naming the
-    quality of all the iterations instead of writing them.
+    quality of all the iterations instead of writing them.  ``progress`` is told the
+    stages, as in :meth:`Codec.compress`.
     """
     _check_positive(f"target {metric}", target)
     height, width = array.shape[:2]
@@ -86,7 +92,9 @@ def compress_to_quality(codec, array, channels, metric, target, entropy, best_ef
                                   f"(both sides >= {metrics.min_ms_ssim_size()}); use a PSNR target")
     elif metric != "psnr":
         raise TfrnncompError(f"unknown quality metric {metric!r}")
-    codes, tile, chunks = _encode_all(codec, array, entropy)
+    codes, tile, chunks = _encode_all(codec, array, entropy, progress)
+    if progress is not None:
+        progress("measure")
     header = codec.header_for(height, width, channels, len(codes), entropy, tile)
     images = codec.images_for(codes, header, every_iteration=True)
     keep = len(codes)

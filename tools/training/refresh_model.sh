@@ -53,7 +53,7 @@ step "train the BinaryRNN"
 [ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/train_entropy.py \
   --train "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
   --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
-  --epochs "${ENTROPY_EPOCHS:-9}" --minutes "${ENTROPY_MINUTES:-40}"
+  --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-20}"
 
 step "export the BinaryRNN"
 [ -f "$zoo/binaryrnn.bin" ] || "$python" tools/export_binaryrnn.py --run "$work/binaryrnn" \
