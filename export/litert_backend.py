@@ -14,7 +14,7 @@ fixed size are resized by LiteRT when an image of another (padded) size comes in
 the step graphs are fully convolutional.
 
 Neither TensorFlow nor Keras is imported here (only ``ai_edge_litert``, NumPy and the
-NumPy-only ``tfrnncomp.steps``/``tfrnncomp.bitstream``), except for the ``context``
+NumPy-only ``tfrnncomp.steps``/``tfrnncomp.format.container``), except for the ``context``
 entropy mode, whose range coder is tensorflow-compression's.
 """
 
@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from tfrnncomp import bitstream
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.steps import (PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps,
                              shapes_from_layout, step_callable)
 

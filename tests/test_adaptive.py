@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import smooth_image
-from tfrnncomp import adaptive, bitstream, blockmap
+from tfrnncomp import adaptive
+from tfrnncomp.format import blockmap, extensions
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
 from tfrnncomp.entropy import context
@@ -63,7 +65,7 @@ def test_the_iteration_map_round_trips_through_the_header(top):
     the_map[0, 0] = top
     header = bitstream.Header(model_id="m@1", height=150, width=200, channels=3,
                               pad_height=160, pad_width=224, iterations=top,
-                              extensions=blockmap.extension(2, the_map))
+                              extensions=extensions.iteration_map_extension(2, the_map))
     parsed, _ = bitstream.decode_header(bitstream.encode_header(header))
     block, values = parsed.iteration_map
     assert block == 2 and np.array_equal(values, the_map)
@@ -90,7 +92,7 @@ def test_active_positions_follow_the_map_and_never_restart():
 def forged(value, iterations=3):
     return bitstream.Header(model_id="m@1", height=60, width=60, channels=3, pad_height=64,
                             pad_width=64, iterations=iterations,
-                            extensions={blockmap.MAP_TAG: value})
+                            extensions={extensions.Tag.ITERATION_MAP: value})
 
 
 def raw_value(fmt, block, rows, cols, payload, compress=True):
@@ -132,7 +134,8 @@ def test_a_map_that_does_not_fit_the_chunk_sizes_is_refused(tiny_codec, varied):
     data = adaptive_file(tiny_codec, varied, "raw")
     header, start = bitstream.decode_header(data)
     longer = np.full_like(varied[1], varied[1].max())  # same top, every block active
-    forged_header = dataclasses.replace(header, extensions=blockmap.extension(2, longer))
+    forged_header = dataclasses.replace(
+        header, extensions=extensions.iteration_map_extension(2, longer))
     with pytest.raises(BitstreamError, match="expected .* for RAW codes"):
         tiny_codec.read(bitstream.encode_header(forged_header) + data[start:])
 

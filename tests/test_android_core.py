@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tfrnncomp import bitstream as bs
+from tfrnncomp.format import container as bs
 from tfrnncomp.errors import TfrnncompError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,7 +113,7 @@ def test_stored_context_chunks_and_files_still_match_the_python_coder():
 
 
 def test_binaryrnn_vector_files_still_decode_in_python_to_the_recorded_codes():
-    from tfrnncomp.codec import ENTROPY_MODEL_TAG
+    from tfrnncomp.format.extensions import Tag
     from tfrnncomp.entropy import binaryrnn_coder, integer_net, rangecoder
 
     checked = 0
@@ -122,7 +122,7 @@ def test_binaryrnn_vector_files_still_decode_in_python_to_the_recorded_codes():
             continue
         net = integer_net.IntegerNet.from_bytes(_read(fields["model"]))
         container = bs.read(_read(name))
-        assert container.header.extensions[ENTROPY_MODEL_TAG].decode() == net.entropy_id
+        assert container.header.extensions[Tag.ENTROPY_MODEL].decode() == net.entropy_id
         codes = binaryrnn_coder.decode(net, rangecoder.BinaryTable(), container.chunks,
                                        container.header.code_shape)
         with np.load(os.path.join(VECTORS, fields["codes"])) as recorded:

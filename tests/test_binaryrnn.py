@@ -193,7 +193,7 @@ def brnn_codec(tiny_codec, float_model):
 
 
 def test_a_binaryrnn_file_decodes_like_a_raw_file_and_cut_files_decode_their_chunks(brnn_codec):
-    from tfrnncomp import bitstream
+    from tfrnncomp.format import container as bitstream
 
     image = smooth_image(40, 70)
     data = brnn_codec.compress(image, 3, entropy="binaryrnn")
@@ -235,12 +235,12 @@ def test_another_entropy_model_or_codec_model_is_refused(brnn_codec, float_model
 def test_a_60_kb_entropy_model_id_in_a_file_is_cut_short_in_the_error(brnn_codec):
     import dataclasses
 
-    from tfrnncomp import bitstream
-    from tfrnncomp.codec import ENTROPY_MODEL_TAG
+    from tfrnncomp.format import container as bitstream
+    from tfrnncomp.format.extensions import Tag
 
     container = bitstream.read(brnn_codec.compress(smooth_image(32, 32), 1, entropy="binaryrnn"))
     extensions = dict(container.header.extensions)
-    extensions[ENTROPY_MODEL_TAG] = b"e" * 60000
+    extensions[Tag.ENTROPY_MODEL] = b"e" * 60000
     header = dataclasses.replace(container.header, extensions=extensions)
     with pytest.raises(ModelMismatchError) as error:
         brnn_codec.decompress(bitstream.write(header, container.chunks))
@@ -312,7 +312,7 @@ def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
     import types
 
     from export.litert_backend import _binaryrnn_codes
-    from tfrnncomp import bitstream
+    from tfrnncomp.format import container as bitstream
 
     data = brnn_codec.compress(smooth_image(32, 48), 2, entropy="binaryrnn")
     container = bitstream.read(data)

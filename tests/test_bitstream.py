@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tfrnncomp import bitstream as bs
+from tfrnncomp.format import container as bs
 from tfrnncomp.errors import (
     BitstreamError,
     ChecksumError,

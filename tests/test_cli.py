@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import png16, save_oriented, smooth_image, wide_image
-from tfrnncomp import bitstream, metrics
+from tfrnncomp import metrics
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -17,7 +17,8 @@ from PIL import Image
 
 from tests.conftest import (TINY_CONFIG, kodak_or_skip, png16, save_oriented,
                             smooth_image, wide_image)
-from tfrnncomp import bitstream, metrics
+from tfrnncomp import metrics
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.codec import Codec
 from tfrnncomp.errors import (
     BitstreamError,

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import smooth_image
-from tfrnncomp import bitstream, classic, evaluate, rd
+from tfrnncomp import classic, evaluate, rd
+from tfrnncomp.format import container as bitstream
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import smooth_image
-from tfrnncomp import bitstream, steps
+from tfrnncomp import steps
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.codec import Codec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

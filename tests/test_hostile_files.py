@@ -15,7 +15,9 @@ import pytest
 
 from tests.conftest import smooth_image
 from tests.fuzz.harnesses import fix_crcs
-from tfrnncomp import bitstream, tiling
+from tfrnncomp import tiling
+from tfrnncomp.format import container as bitstream
+from tfrnncomp.format.extensions import Tag
 from tfrnncomp.codec import Codec
 from tfrnncomp.errors import (
     BitstreamError,
@@ -444,7 +446,7 @@ def test_an_unknown_entropy_mode_value_raises_a_bitstream_error(tiny_codec, file
 ])
 def test_an_invalid_tile_extension_raises_a_bitstream_error(tiny_codec, files, value, message):
     container = bitstream.read(files["raw"])
-    header = dataclasses.replace(container.header, extensions={tiling.TILE_TAG: value})
+    header = dataclasses.replace(container.header, extensions={Tag.TILE: value})
     raises_exactly(BitstreamError, message, tiny_codec.decompress,
                    bitstream.write(header, container.chunks))
 
@@ -455,6 +457,6 @@ def test_a_tile_extension_larger_than_the_image_decodes_as_one_tile(tiny_codec, 
     container = bitstream.read(files[mode])
     for tile in (32, 0xFFFFFFE0):  # the whole 32x32 padded image, and the largest u32 tile
         header = dataclasses.replace(container.header,
-                                     extensions={tiling.TILE_TAG: struct.pack(">II", tile, tile)})
+                                     extensions={Tag.TILE: struct.pack(">II", tile, tile)})
         data = bitstream.write(header, container.chunks)
         assert np.array_equal(tiny_codec.decompress(data), prefixes[mode][-1])

@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import smooth_image
 from tfrnncomp import tiling
 from tfrnncomp.codec import Codec
+from tfrnncomp.format import extensions
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def test_a_tiled_file_records_its_tile_size_and_decodes_tile_by_tile(tiled_codec
     image = smooth_image(100, 150, seed=2)
     data = tiled_codec.compress(image, iterations=3)
     header = tiled_codec.read(data).header
-    assert tiling.tile_from_header(header) == 64
+    assert extensions.tile_of(header) == 64
     decoded = tiled_codec.decompress(data)
     # each tile's block of the code tensor decodes to that tile of the image
     codes = tiled_codec.decode_chunks(header, tiled_codec.read(data).chunks)

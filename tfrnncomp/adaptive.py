@@ -13,7 +13,7 @@ iteration costs the same raw bits, so ``L`` is the distortion-rate slope, in
 8-bit MSE units per iteration), and a second pass codes with that plan.  The
 one-pass rule ``slope`` (stop once the last iteration gained at most ``L``)
 is kept for the evaluation, where it measured worse.  The per-block iteration
-counts go into the header (:mod:`tfrnncomp.blockmap`, tag 2).
+counts go into the header (:mod:`tfrnncomp.format.blockmap`, extension ``Tag.ITERATION_MAP``).
 
 Per-block MS-SSIM is ill-defined on 32x32 pixels (its coarsest scale needs 161
 pixels a side), so an MS-SSIM target is not offered in adaptive mode; neither
@@ -25,7 +25,8 @@ import math
 
 import numpy as np
 
-from tfrnncomp import blockmap, tiling
+from tfrnncomp import tiling
+from tfrnncomp.format import blockmap
 from tfrnncomp.errors import TfrnncompError
 
 QUALITY, SLOPE, PLAN = 0, 1, 2  # rule ids of CodecFunctions.encode_adaptive

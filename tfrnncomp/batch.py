@@ -13,10 +13,12 @@ import os
 import signal
 import sys
 
-from tfrnncomp import bitstream, image_io
+from tfrnncomp import image_io
+from tfrnncomp.format import container as bitstream
+from tfrnncomp.format import extensions
 from tfrnncomp.errors import InputImageError, TfrnncompError, printable, shown_id, shown_path
 
-EXTENSION = ".trc"
+EXTENSION = bitstream.FILE_EXTENSION
 #: the file name meaning stdin (an input) or stdout (an output)
 STDIO = "-"
 
@@ -265,10 +267,9 @@ def _report(run, failures, brief=False):
 def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
     """Compress a folder tree into ``target``, mirroring it (see :mod:`tfrnncomp.folder`)."""
     from tfrnncomp import folder
-    from tfrnncomp.data import IMAGE_EXTENSIONS
 
     def keep(name):
-        return name.lower().endswith(tuple(IMAGE_EXTENSIONS)) and not name.startswith(".")
+        return name.lower().endswith(image_io.IMAGE_EXTENSIONS) and not name.startswith(".")
 
     os.makedirs(target, exist_ok=True)
     image_io.remove_stale_temporaries(target)  # left by a killed earlier run
@@ -302,7 +303,7 @@ def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS
     data = _read(path)
     container = bitstream.read(data, max_pixels=max_pixels)
     report = bitstream.info_dict(container)
-    report["extensions"] = decoded_extensions(container.header)
+    report["extensions"] = extensions.decoded(container.header)
     report["file"] = path
     report["raw_chunk_bytes"] = container.header.raw_chunk_bytes
     report["raw_bytes"] = sum(container.header.raw_chunk_bytes_at(i)
@@ -324,7 +325,7 @@ def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS
     chunks = codec.read(data).chunks
     steps = enumerate(chunks, start=1)
     for k, chunk in steps if progress is None else progress(steps, total=len(chunks)):
-        total += len(chunk) + 8
+        total += len(chunk) + bitstream.CHUNK_OVERHEAD
         decoded = codec.decompress(data, k)
         decoded = decoded if decoded.ndim == 3 else decoded[..., None].repeat(3, -1)
         row = {"iterations": k, "bytes": total, "bpp": total * 8.0 / pixels,
@@ -334,30 +335,6 @@ def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS
         rows.append(row)
     report["quality"] = rows
     return report
-
-
-def decoded_extensions(header):
-    """A header's extensions as values: ``tile`` (its side in pixels), ``iteration_map``
-    (block size and histogram, :func:`tfrnncomp.blockmap.summary`) and ``entropy_model``
-    (the id as text); other tags, and values that do not decode, stay hex by tag number."""
-    from tfrnncomp import blockmap, tiling
-    from tfrnncomp.codec import ENTROPY_MODEL_TAG
-
-    decoded = {}
-    for tag, value in header.extensions.items():
-        try:
-            if tag == tiling.TILE_TAG:
-                decoded["tile"] = tiling.tile_from_header(header)
-            elif tag == blockmap.MAP_TAG:
-                block, values = header.iteration_map
-                decoded["iteration_map"] = blockmap.summary(values, block)
-            elif tag == ENTROPY_MODEL_TAG:
-                decoded["entropy_model"] = value.decode("ascii")
-            else:
-                decoded[str(tag)] = value.hex()
-        except (TfrnncompError, UnicodeDecodeError):
-            decoded[str(tag)] = value.hex()
-    return decoded
 
 
 def format_info(report):

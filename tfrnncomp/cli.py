@@ -16,8 +16,6 @@ from tfrnncomp import __version__
 from tfrnncomp.errors import (InputImageWarning, TargetNotMetError, TfrnncompError, printable,
                               shown_path)
 
-EXTENSION = ".trc"
-
 
 _SINGLE_FILE_PROGRESS = ("single file: show a progress bar on stderr by stage, also when "
                          "stderr is not a terminal (on a terminal it is shown for images "
@@ -49,7 +47,7 @@ def _max_pixels(text):
 
 
 def _add_max_pixels(parser):
-    from tfrnncomp.bitstream import DEFAULT_MAX_PIXELS
+    from tfrnncomp.format.container import DEFAULT_MAX_PIXELS
 
     parser.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS,
                         help="largest image, in pixels, to code or decode: files claiming more "
@@ -354,7 +352,8 @@ def _image_pixels(path):
 
 def _trc_pixels(path):
     """The pixel count in a .trc file's header (None for stdin or a damaged header)."""
-    from tfrnncomp import bitstream, image_io
+    from tfrnncomp import image_io
+    from tfrnncomp.format import container as bitstream
     from tfrnncomp.batch import STDIO
 
     if path == STDIO:

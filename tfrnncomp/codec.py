@@ -1,17 +1,17 @@
 """The codec contract: ``compress(uint8[H,W,3]) -> bytes``, ``decompress(bytes) -> uint8``.
 
 A :class:`Codec` binds one model (by zoo name, directory or instance) to the
-bitstream format of :mod:`tfrnncomp.bitstream`.  Each iteration of the model
+file format of :mod:`tfrnncomp.format`.  Each iteration of the model
 (0.125 bpp before entropy coding, Toderici et al. 2017 Section 2) is one
 chunk of the file, so a file cut after any whole chunk still decodes, and
 ``decompress(data, iterations=k)`` decodes only the first ``k`` iterations.
 """
 
-import math
-
 import numpy as np
 
-from tfrnncomp import bitstream, blockmap, image_io, zoo
+from tfrnncomp import image_io, zoo
+from tfrnncomp.format import blockmap, extensions
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.errors import (BitstreamError, InputImageError, ModelMismatchError,
                               TfrnncompError, shown_id)
 
@@ -21,8 +21,6 @@ ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyM
 #: "auto": ``binaryrnn`` when the codec has a BinaryRNN for its model (it beats ``context`` on
 #: the validation split, results/entropy/validation.md), else ``context``
 DEFAULT_ENTROPY = "auto"
-#: header extension tag holding the id of the entropy model (mode binaryrnn)
-ENTROPY_MODEL_TAG = 3
 
 
 class Codec:
@@ -108,16 +106,14 @@ class Codec:
     def header_for(self, height, width, channels, iterations, entropy="raw", tile=None,
                    iteration_map=None):
         """The header of a file; ``iteration_map`` is ``(block, map)`` of an adaptive one."""
-        from tfrnncomp import tiling
-
         entropy = self.resolve_entropy(entropy)
-        multiple = 32
-        extensions = dict(tiling.extension(tile))
+        multiple = self.config.pad_multiple
+        records = dict(extensions.tile_extension(tile))
         if iteration_map is not None:
-            extensions.update(blockmap.extension(*iteration_map))
+            records.update(extensions.iteration_map_extension(*iteration_map))
         if _entropy_mode(entropy) == bitstream.EntropyMode.BINARYRNN:
-            extensions[ENTROPY_MODEL_TAG] = self.entropy_net.entropy_id.encode("ascii")
-        return bitstream.Header(extensions=extensions,
+            records.update(extensions.entropy_model_extension(self.entropy_net.entropy_id))
+        return bitstream.Header(extensions=records,
             model_id=self.model_id, height=height, width=width, channels=channels,
             pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
             iterations=iterations, entropy_mode=_entropy_mode(entropy),
@@ -126,21 +122,8 @@ class Codec:
     def file_size(self, height, width, iterations, channels=3):
         """Exact size in bytes of a raw-mode file of ``iterations`` iterations."""
         header = self.header_for(height, width, channels, iterations)
-        return len(bitstream.encode_header(header)) + iterations * (header.raw_chunk_bytes + 8)
-
-    def iterations_for_bpp(self, height, width, bpp):
-        """The most iterations whose raw-mode file (header included) fits ``bpp`` (at least 1).
-
-        It sizes raw files; for entropy-coded files :meth:`compress` measures the real
-        chunk sizes instead.
-        """
-        if not bpp > 0 or math.isinf(bpp):
-            raise TfrnncompError(f"bpp must be a positive number, got {bpp}")
-        best = 1
-        for iterations in range(1, self.max_iterations + 1):
-            if self.file_size(height, width, iterations) * 8.0 / (height * width) <= bpp:
-                best = iterations
-        return best
+        return len(bitstream.encode_header(header)) + iterations * (
+            header.raw_chunk_bytes + bitstream.CHUNK_OVERHEAD)
 
     @property
     def table(self):
@@ -215,13 +198,7 @@ class Codec:
     def _check_entropy_model(self, header):
         from tfrnncomp.entropy import integer_net
 
-        value = header.extensions.get(ENTROPY_MODEL_TAG)
-        if value is None:
-            raise BitstreamError("binaryrnn file has no entropy model id (extension 3)")
-        try:
-            file_id = value.decode("ascii")
-        except UnicodeDecodeError:
-            raise BitstreamError("entropy model id is not ASCII") from None
+        file_id = extensions.entropy_model_of(header)
         integer_net.check_binding(self.entropy_net, self.model_id, file_id)
 
     def _check_iterations(self, iterations):
@@ -247,7 +224,7 @@ class Codec:
         """Decode codes for ``header`` (tile by tile if the file is tiled)."""
         from tfrnncomp import tiling
 
-        tile = tiling.tile_from_header(header)
+        tile = extensions.tile_of(header)
         if header.iteration_map is not None:
             self._require_tf_backend("decoding a spatially adaptive file")
         codes = np.asarray(codes, np.int8)
@@ -383,9 +360,7 @@ class Codec:
             raise ModelMismatchError("file's code depth or block size does not match the model")
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
             self._check_entropy_model(header)
-        from tfrnncomp import tiling
-
-        if header.iteration_map is not None and tiling.tile_from_header(header) is not None:
+        if header.iteration_map is not None and extensions.tile_of(header) is not None:
             raise BitstreamError("a file cannot be both tiled and spatially adaptive")
         expected = self.header_for(header.height, header.width, header.channels, 1)
         if (header.pad_height, header.pad_width) != (expected.pad_height, expected.pad_width):

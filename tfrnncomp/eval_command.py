@@ -140,7 +140,7 @@ def add_parser(sub, **kwargs):
 
 def _check(args):
     """Refuse a missing or empty folder and an impossible --plot before any work."""
-    from tfrnncomp import evaluate, rdplot
+    from tfrnncomp import evaluate, image_io, rdplot
 
     if not os.path.isdir(args.folder):
         raise TfrnncompError(f"image folder {shown_path(args.folder)} not found")
@@ -152,7 +152,7 @@ def _check(args):
         dataset = evaluate.load_dataset(args.folder)
     except FileNotFoundError:
         raise TfrnncompError(f"no images in {shown_path(args.folder)} (looked for "
-                             f"{', '.join(evaluate.IMAGE_EXTENSIONS)})") from None
+                             f"{', '.join(image_io.LOSSLESS_EXTENSIONS)})") from None
     if args.plot and os.path.abspath(args.plot) in {
             os.path.join(dataset.path, name) for name in dataset.names}:
         raise TfrnncompError(f"--plot {shown_path(args.plot)} would overwrite an input image")

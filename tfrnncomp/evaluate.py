@@ -63,7 +63,6 @@ SCHEMA_VERSION = 1
 POINT_KEYS = ("setting", "bpp", "ms_ssim", "ms_ssim_db", "psnr", "psnr_hvs_m",
               "encode_seconds", "decode_seconds", "per_image")
 IMAGE_KEYS = ("image", "bytes", "bpp", "ms_ssim", "psnr", "psnr_hvs_m")
-IMAGE_EXTENSIONS = (".png", ".ppm", ".bmp", ".tif", ".tiff")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATASET = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "kodak"))
 PACKAGES = ("numpy", "scipy", "pillow", "tensorflow", "keras", "imagecodecs", "psnr-hvsm",
@@ -92,7 +91,8 @@ def load_dataset(path=DEFAULT_DATASET, limit=None, names=None):
     if not os.path.isdir(path):
         raise FileNotFoundError(f"image folder {path} not found")
     available = sorted(n for n in os.listdir(path)
-                       if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("."))
+                       if n.lower().endswith(image_io.LOSSLESS_EXTENSIONS)
+                       and not n.startswith("."))
     if names:
         missing = sorted(set(names) - set(available))
         if missing:
@@ -210,7 +210,7 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
     (``Codec.decompress_progressive``, identical images; ``decode_seconds`` is then that
     pass's time, shared by every point).
     """
-    from tfrnncomp import bitstream
+    from tfrnncomp.format import container as bitstream
     entropy = codec.resolve_entropy(entropy)
 
     iterations = sorted(set(iterations or range(1, codec.max_iterations + 1)))

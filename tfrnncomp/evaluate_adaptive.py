@@ -25,7 +25,9 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
     reconstruction, which is what the other rows measure (decoding is bit-exact, tested).
     Rows also hold the iteration map's bytes (``map_bytes``) and mean iterations per block.
     """
-    from tfrnncomp import adaptive, bitstream, blockmap
+    from tfrnncomp import adaptive
+    from tfrnncomp.format import blockmap
+    from tfrnncomp.format import container as bitstream
     from tfrnncomp.codec import DEFAULT_ENTROPY
 
     entropy = entropy or DEFAULT_ENTROPY

@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from tfrnncomp import batch, bitstream, image_io
+from tfrnncomp import batch, image_io
 from tfrnncomp.errors import TfrnncompError
+from tfrnncomp.format import container as bitstream
 
-EXTENSION = ".trc"
 #: seconds that images already being coded get to be written after Ctrl-C
 GRACE = 0.5
 #: seconds between the checks of a waiting thread (so Ctrl-C is never held up longer)

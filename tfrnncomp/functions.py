@@ -22,7 +22,7 @@ Encoding runs the decoder at every iteration, since the next iteration codes
 the residual of the current reconstruction (Toderici et al. 2017, Section 2);
 ``decode`` of the codes reproduces the encoder's reconstruction exactly.
 
-Spatially adaptive coding (Johnston et al. 2018; :mod:`tfrnncomp.blockmap`):
+Spatially adaptive coding (Johnston et al. 2018; :mod:`tfrnncomp.format.blockmap`):
 ``encode_adaptive`` stops each block of ``block x block`` code positions once
 it meets a stopping rule.  A stopped position's codes are 0 instead of +-1,
 and wherever a position's 32 codes are all 0 the decoder keeps the previous
@@ -101,8 +101,10 @@ class CodecFunctions:
     def _start(self, image):
         """Padded input in model range and the zero state of every iteration variable."""
         model = self.model
-        x = to_model_range(pad_image(image))[None]
-        code_shape = tf.stack([1, tf.shape(x)[1] // 16, tf.shape(x)[2] // 16, model.config.bits])
+        x = to_model_range(pad_image(image, model.config.pad_multiple))[None]
+        size = model.config.block_size
+        code_shape = tf.stack([1, tf.shape(x)[1] // size, tf.shape(x)[2] // size,
+                               model.config.bits])
         state = (model.initial_encoder_state(x), model.initial_decoder_state(tf.zeros(code_shape)),
                  tf.zeros_like(x), model.initial_gain(x))
         return x, state
@@ -173,7 +175,8 @@ class CodecFunctions:
         model = self.model
         first = tf.cast(codes[:1], tf.float32)
         shape = tf.shape(codes)
-        canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * 16, shape[2] * 16, 3]))
+        size = model.config.block_size
+        canvas = tf.zeros(tf.stack([tf.shape(first)[0], shape[1] * size, shape[2] * size, 3]))
         return model.initial_decoder_state(first), canvas, model.initial_gain(canvas)
 
     @_plain
@@ -211,9 +214,10 @@ class CodecFunctions:
         tf.debugging.assert_greater(block, 0, message="block must be >= 1")
         height, width = tf.shape(image)[0], tf.shape(image)[1]
         x, state = self._start(image)
-        code_h, code_w = tf.shape(x)[1] // 16, tf.shape(x)[2] // 16
+        size, multiple = self.model.config.block_size, self.model.config.pad_multiple
+        code_h, code_w = tf.shape(x)[1] // size, tf.shape(x)[2] // size
         rows, cols = (code_h + block - 1) // block, (code_w + block - 1) // block
-        measure = _BlockError(pad_image(image), height, width, block * 16, rows, cols)
+        measure = _BlockError(pad_image(image, multiple), height, width, block * size, rows, cols)
         active = tf.ones(tf.stack([rows, cols]), tf.bool)
         counts = tf.zeros(tf.stack([rows, cols]), tf.int32)
         previous = measure(state[2])

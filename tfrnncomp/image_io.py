@@ -22,6 +22,10 @@ from PIL import Image, ImageOps
 
 from tfrnncomp.errors import InputImageError, InputImageWarning, OutputError, TfrnncompError
 
+#: file name extensions read as images (folder mode, training data)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+#: the lossless ones: evaluation scores against them (a lossy original carries artefacts)
+LOSSLESS_EXTENSIONS = (".png", ".ppm", ".bmp", ".tif", ".tiff")
 _CONVERTIBLE = {"P", "CMYK", "YCbCr", "1"}
 #: Pillow's modes of 16-bit greyscale ("I" from some formats, e.g. 16-bit PGM)
 _GREY16 = ("I;16", "I;16B", "I;16L", "I;16N", "I")

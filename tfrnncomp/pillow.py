@@ -29,11 +29,11 @@ import io
 
 from PIL import Image, ImageFile
 
-from tfrnncomp import bitstream
+from tfrnncomp.format import container as bitstream
 
 FORMAT = "TRC"
 MIME = "image/x-tfrnncomp"
-EXTENSION = ".trc"
+EXTENSION = bitstream.FILE_EXTENSION
 
 
 @functools.lru_cache(maxsize=4)

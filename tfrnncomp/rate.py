@@ -9,7 +9,8 @@ most iterations and keeping the right prefix: no search over encodes.
 
 import numpy as np
 
-from tfrnncomp import bitstream, image_io, metrics
+from tfrnncomp import image_io, metrics
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.errors import InputImageError, TargetNotMetError, TfrnncompError
 
 #: how each quality metric is shown in messages: name, number format, unit
@@ -25,7 +26,7 @@ def _prefix_sizes(codec, height, width, channels, chunks, entropy, tile):
     """Whole-file size in bytes of every prefix of ``chunks`` (header included)."""
     header_bytes = len(bitstream.encode_header(
         codec.header_for(height, width, channels, 1, entropy, tile)))
-    return header_bytes + np.cumsum([len(chunk) + 8 for chunk in chunks])
+    return header_bytes + np.cumsum([len(chunk) + bitstream.CHUNK_OVERHEAD for chunk in chunks])
 
 
 def _encode_all(codec, array, entropy, progress=None):

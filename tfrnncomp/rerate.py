@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from tfrnncomp import bitstream, evaluate
+from tfrnncomp import evaluate
+from tfrnncomp.format import container as bitstream
 
 
 def _previous_rows(previous, codec, dataset):

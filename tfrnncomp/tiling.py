@@ -7,19 +7,15 @@ images are therefore coded in tiles of ``tile x tile`` pixels (a multiple of
 image's code tensor, because the model maps every 16x16 pixels to one code
 position (Toderici et al. 2017, Figure 1): the chunks, the entropy coder and
 progressive decoding are the same as untiled, and the header only records
-the tile size (extension tag :data:`TILE_TAG`), so the decoder decodes tile by
-tile too.  Tiles see no context across their borders; the evaluation measures
-what that costs (``tools/bench_speed.py --tile``).
+the tile size (extension ``Tag.TILE`` of :mod:`tfrnncomp.format.extensions`), so the
+decoder decodes tile by tile too.  Tiles see no context across their borders; the
+evaluation measures what that costs (``tools/bench_speed.py --tile``).
 """
-
-import struct
 
 import numpy as np
 
-from tfrnncomp.errors import BitstreamError, ConfigError
-
-#: header extension tag of the tile size (u32 tile height, u32 tile width)
-TILE_TAG = 1
+from tfrnncomp.errors import ConfigError
+from tfrnncomp.format.extensions import TILE_MULTIPLE
 #: images with more pixels than this are tiled by default
 AUTO_TILE_PIXELS = 2048 * 2048
 DEFAULT_TILE = 1024
@@ -31,7 +27,7 @@ def check_tile(tile):
     if isinstance(tile, str) and tile == "auto":
         return tile
     if tile is None or (isinstance(tile, (int, np.integer)) and not isinstance(tile, bool)
-                        and (tile == 0 or (tile >= 32 and tile % 32 == 0))):
+                        and (tile == 0 or (tile >= TILE_MULTIPLE and tile % TILE_MULTIPLE == 0))):
         return None if not tile else int(tile)
     raise ConfigError(f"tile size must be 'auto', None or a positive multiple of 32, "
                       f"got {tile!r}")
@@ -45,23 +41,7 @@ def choose_tile(height, width, tile="auto"):
     return tile
 
 
-def extension(tile):
-    return {TILE_TAG: struct.pack(">II", tile, tile)} if tile else {}
-
-
-def tile_from_header(header):
-    value = header.extensions.get(TILE_TAG)
-    if value is None:
-        return None
-    if len(value) != 8:
-        raise BitstreamError("tile extension must hold 8 bytes")
-    tile_h, tile_w = struct.unpack(">II", value)
-    if tile_h != tile_w or tile_h < 32 or tile_h % 32:
-        raise BitstreamError(f"invalid tile size {tile_h}x{tile_w} in the header")
-    return tile_h
-
-
-def _padded(array, multiple=32):
+def _padded(array, multiple=TILE_MULTIPLE):
     height, width = array.shape[:2]
     pad_h, pad_w = -height % multiple, -width % multiple
     return np.pad(array, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")

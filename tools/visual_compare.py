@@ -53,7 +53,7 @@ def detailed_spot(image, size, stride=16):
 
 def ours_by_iterations(codec, image, entropy):
     """``{k: file bytes}`` for every k: one encode, each prefix file is the header + k chunks."""
-    from tfrnncomp import bitstream
+    from tfrnncomp.format import container as bitstream
 
     data = codec.compress(image, iterations=codec.max_iterations, entropy=entropy)
     container = codec.read(data, strict=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Atheris harness (a): ``tfrnncomp.bitstream.read`` on arbitrary bytes.
+"""Atheris harness (a): ``tfrnncomp.format.container.read`` on arbitrary bytes.
 
 Run from the repository root with the venv active (see tests/fuzz/README.md)::
 
@@ -17,7 +17,7 @@ import atheris  # noqa: E402
 
 import numpy  # noqa: F401  (imported uninstrumented)
 
-with atheris.instrument_imports(include=["tfrnncomp.bitstream", "tfrnncomp.errors",
+with atheris.instrument_imports(include=["tfrnncomp.format", "tfrnncomp.errors",
                                          "tests.fuzz.harnesses"]):
     from tests.fuzz import harnesses
 

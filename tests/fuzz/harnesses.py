@@ -28,7 +28,7 @@ import zlib
 
 import numpy as np
 
-from tfrnncomp import bitstream
+from tfrnncomp.format import container as bitstream
 from tfrnncomp.errors import TfrnncompError
 
 #: pixel limit of the codec harness (padded size too): every decode has <= 64 code positions

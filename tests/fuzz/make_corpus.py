@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from tests.conftest import smooth_image  # noqa: E402
 from tests.fuzz import harnesses  # noqa: E402
-from tfrnncomp import bitstream  # noqa: E402
+from tfrnncomp.format import container as bitstream  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: (name, height, width, greyscale): every one within harnesses.CODEC_MAX_PIXELS

@@ -21,7 +21,7 @@ Because a row depends only on earlier rows and earlier iterations, the
 decoder decodes a whole row per range-decoder call, and iteration t needs
 only iterations < t: files stay progressive.
 
-Spatially adaptive files (:mod:`tfrnncomp.blockmap`) pass ``active``, a bool
+Spatially adaptive files (:mod:`tfrnncomp.format.blockmap`) pass ``active``, a bool
 ``[h, w]`` mask of the positions coded at this iteration: only their bits are
 coded and counted, and an inactive ``up`` neighbour counts as absent.  (An
 active position was active at the two earlier iterations too, since the map

@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from tfrnncomp import bitstream as bs
+from tfrnncomp.format import container as bs
 from tfrnncomp.errors import TfrnncompError
 
 TAG = 3  # header extension: the entropy model id

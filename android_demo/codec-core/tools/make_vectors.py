@@ -5,7 +5,7 @@ Run from the repository root (about half a minute on a CPU)::
     PYTHONPATH=. .venv/bin/python android_demo/codec-core/tools/make_vectors.py
 
 Everything is produced by the Python package itself (tensorflow-compression's
-range coder, :mod:`tfrnncomp.entropy.context`, :mod:`tfrnncomp.bitstream` and
+range coder, :mod:`tfrnncomp.entropy.context`, :mod:`tfrnncomp.format.container` and
 :class:`tfrnncomp.Codec` with a tiny untrained model), so the Java tests pin
 the Java port to the Python reference bit for bit.
 
@@ -49,7 +49,7 @@ GOLDEN = os.path.join(ROOT, "tests", "golden", "context_v1.npz")
 
 sys.path.insert(0, ROOT)
 
-from tfrnncomp import bitstream as bs  # noqa: E402
+from tfrnncomp.format import container as bs  # noqa: E402
 from tfrnncomp.entropy import context, rangecoder  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
 

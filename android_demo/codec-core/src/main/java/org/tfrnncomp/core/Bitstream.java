@@ -11,7 +11,7 @@ import java.util.zip.CRC32;
 
 /**
  * Reader and writer of the {@code .trc} container, byte-compatible with
- * {@code tfrnncomp/bitstream.py} (format version 1).
+ * {@code tfrnncomp/format/container.py} (format version 1).
  *
  * <pre>
  * magic "TRNC" | version u8 | flags u8 | model_id (u8 len + ASCII)

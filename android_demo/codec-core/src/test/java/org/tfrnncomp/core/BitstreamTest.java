@@ -13,7 +13,7 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import org.junit.Test;
 
-/** The .trc container against files written by tfrnncomp/bitstream.py and tfrnncomp.Codec. */
+/** The .trc container against files written by tfrnncomp/format/container.py and tfrnncomp.Codec. */
 public class BitstreamTest {
     static List<Codes> codesOf(Npz.Array array) {
         int[] s = array.shape;

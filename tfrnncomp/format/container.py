@@ -10,6 +10,7 @@ Layout (all integers big-endian)::
 
 The chunk CRC covers the 0-based chunk index, so reordered chunks fail.
 A file cut inside a chunk still decodes its leading whole chunks (progressive).
+The extension tags are registered in :mod:`tfrnncomp.format.extensions`.
 Only the standard library and numpy are used here.
 """
 
@@ -27,22 +28,26 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import blockmap
-from .errors import (
+from tfrnncomp.errors import (
     BitstreamError,
     ChecksumError,
     LimitError,
     TruncatedError,
     UnsupportedVersionError,
 )
+from tfrnncomp.format import blockmap
+from tfrnncomp.format.extensions import Tag
 
 __all__ = [
-    "MAGIC", "FORMAT_VERSION", "MAX_ITERATIONS", "DEFAULT_MAX_PIXELS",
+    "MAGIC", "FILE_EXTENSION", "FORMAT_VERSION", "MAX_ITERATIONS", "DEFAULT_MAX_PIXELS",
     "EntropyMode", "Header", "Container", "encode_header", "decode_header",
-    "write", "read", "check_chunk_floors", "pack_codes", "unpack_codes", "info_dict",
+    "CHUNK_OVERHEAD", "write", "read", "check_chunk_floors", "pack_codes", "unpack_codes",
+    "info_dict",
 ]
 
 MAGIC = b"TRNC"
+#: the file name extension of ``.trc`` files
+FILE_EXTENSION = ".trc"
 FORMAT_VERSION = 1
 MAX_ITERATIONS = 64
 DEFAULT_MAX_PIXELS = 1 << 26
@@ -59,13 +64,15 @@ _FIXED = struct.Struct(">IIBIIBBBBH")
 _U32 = struct.Struct(">I")
 _TLV = struct.Struct(">BH")
 _U32_MAX = 0xFFFFFFFF
+#: bytes each chunk adds to its payload: u32 length before it, u32 crc after it
+CHUNK_OVERHEAD = 2 * _U32.size
 
 
 class EntropyMode(enum.IntEnum):
     """How chunk payloads are coded: packed bits, or range-coded with a probability model."""
 
     RAW = 0
-    BINARYRNN = 1  # integer BinaryRNN (tfrnncomp/entropy/BINARYRNN.md), id in extension 3
+    BINARYRNN = 1  # integer BinaryRNN (tfrnncomp/entropy/BINARYRNN.md), id in Tag.ENTROPY_MODEL
     CONTEXT = 2  # adaptive context model (tfrnncomp/entropy/context.py)
 
 
@@ -146,9 +153,9 @@ class Header:
     def iteration_map(self):
         """``(block, map uint8[rows, cols])`` of a spatially adaptive file, else None.
 
-        Validated on first use (:func:`tfrnncomp.blockmap.decode`): BitstreamError if bad.
+        Validated on first use (:func:`tfrnncomp.format.blockmap.decode`): BitstreamError if bad.
         """
-        value = self.extensions.get(blockmap.MAP_TAG)
+        value = self.extensions.get(Tag.ITERATION_MAP)
         if value is None:
             return None
         return blockmap.decode(value, self.code_shape, self.iterations)
@@ -380,7 +387,7 @@ def read(data, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False) ->
                                      f"{header.raw_chunk_bytes_at(i)} for RAW codes")
             if size > bound:
                 raise BitstreamError(f"{where}: length {size} is above the bound of {bound}")
-        if n - pos < 4 or n - pos < 8 + size:
+        if n - pos < 4 or n - pos < CHUNK_OVERHEAD + size:
             if strict or not chunks:
                 raise TruncatedError(f"file ends inside {where}")
             return Container(header, chunks, complete=False)
@@ -388,7 +395,7 @@ def read(data, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False) ->
         if _U32.unpack_from(buf, pos + 4 + size)[0] != _chunk_crc(i, payload):
             raise ChecksumError(f"{where}: checksum mismatch")
         chunks.append(bytes(payload))
-        pos += 8 + size
+        pos += CHUNK_OVERHEAD + size
     if pos != n:
         raise BitstreamError(f"{n - pos} bytes of trailing data")
     return Container(header, chunks, complete=True)
@@ -446,7 +453,7 @@ def info_dict(container: Container) -> dict:
         code_shape=list(h.code_shape), entropy_mode=h.entropy_mode.name.lower(),
         iterations_declared=h.iterations, iterations_present=len(sizes),
         complete=container.complete, header_bytes=header_bytes, chunk_bytes=sizes,
-        total_bytes=header_bytes + sum(sizes) + 8 * len(sizes),
+        total_bytes=header_bytes + sum(sizes) + CHUNK_OVERHEAD * len(sizes),
         bits_per_pixel_after_chunk=bpp,
         extensions={str(tag): value.hex() for tag, value in h.extensions.items()},
     )

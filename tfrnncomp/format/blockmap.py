@@ -1,4 +1,4 @@
-"""The per-block iteration map of spatially adaptive files (header extension tag 2).
+"""The per-block iteration map of spatially adaptive files (extension ``Tag.ITERATION_MAP``).
 
 Spatially adaptive bit allocation (Johnston et al. 2018, "Improved lossy image
 compression with priming and spatially adaptive bit rates for recurrent
@@ -25,10 +25,8 @@ import zlib
 
 import numpy as np
 
-from .errors import BitstreamError
+from tfrnncomp.errors import BitstreamError
 
-#: header extension tag of the iteration map
-MAP_TAG = 2
 #: default block size in code positions (2 -> 32x32 pixels)
 DEFAULT_BLOCK = 2
 _HEAD = struct.Struct(">BBHH")
@@ -60,11 +58,6 @@ def encode(block, iteration_map):
     options = [_HEAD.pack(fmt, int(block), *values.shape)
                + _deflate(_payload(values, fmt)) for fmt in formats]
     return min(options, key=len)
-
-
-def extension(block, iteration_map):
-    """``{MAP_TAG: value}`` for :class:`tfrnncomp.bitstream.Header` extensions."""
-    return {MAP_TAG: encode(block, iteration_map)}
 
 
 def _deflate(data):
