@@ -23,7 +23,9 @@ import os
 
 import numpy as np
 
+from tfrnncomp.entropy import coding
 from tfrnncomp.format import container as bitstream
+from tfrnncomp.format.extensions import Tag
 from tfrnncomp.steps import (PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps,
                              shapes_from_layout, step_callable)
 
@@ -101,16 +103,7 @@ class LiteRTSteps:
         image = np.asarray(image, np.uint8)
         codes, _ = self.encode(image, iterations)
         header = self.header(image.shape[0], image.shape[1], int(iterations), 3, entropy)
-        if _mode(entropy) == bitstream.EntropyMode.RAW:
-            chunks = [bitstream.pack_codes(c) for c in codes]
-        else:
-            from tfrnncomp.entropy import context, rangecoder
-
-            bits = (codes > 0).astype(np.uint8)
-            table = rangecoder.BinaryTable()
-            chunks = [context.encode(table, bits[t], _previous(bits, t))
-                      for t in range(len(bits))]
-        return bitstream.write(header, chunks)
+        return bitstream.write(header, coding.coder_for(_mode(entropy)).encode(codes))
 
     def decompress(self, data, iterations=None):
         """Decode a ``.trc`` file of this model (raw or context entropy) to ``uint8[H,W,3]``."""
@@ -120,43 +113,33 @@ class LiteRTSteps:
             raise ValueError(f"file was written by model {header.model_id!r}, "
                              f"these step models are {self.model_id!r}")
         if header.iteration_map is not None:
-            raise ValueError("spatially adaptive files (iteration map, tag 2) are not supported "
+            raise ValueError("spatially adaptive files (an iteration map) are not supported "
                              "by the step-model host loop; decode them with tfrnncomp.Codec")
         bitstream.check_chunk_floors(container)  # bounds decode work per byte
         chunks = container.chunks[:iterations] if iterations else container.chunks
         if not chunks:
             raise ValueError("file holds no whole iteration")
-        if header.entropy_mode == bitstream.EntropyMode.RAW:
-            codes = np.stack([bitstream.unpack_codes(c, header.code_shape) for c in chunks])
-        elif header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
-            codes = _binaryrnn_codes(self, header, chunks)
-        elif header.entropy_mode != bitstream.EntropyMode.CONTEXT:
-            raise ValueError(f"entropy mode {header.entropy_mode.name.lower()} is not supported")
-        else:
-            from tfrnncomp.entropy import context, rangecoder
-
-            table, bits = rangecoder.BinaryTable(), []
-            for chunk in chunks:
-                bits.append(context.decode(table, chunk, header.code_shape,
-                                           _previous(bits, len(bits))))
-            codes = np.stack(bits).astype(np.int8) * 2 - 1
+        net = None
+        if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
+            net = _entropy_net(self, header)
+        codes = coding.coder_for(header.entropy_mode, net=net).decode(chunks, header.code_shape)
         from tfrnncomp.image_io import from_array
 
         return from_array(self.decode(codes, header.height, header.width), header.channels)
 
 
-def _binaryrnn_codes(steps, header, chunks):
-    """Codes of a ``binaryrnn`` file, after checking the entropy model binds to it."""
-    from tfrnncomp.entropy import binaryrnn_coder, integer_net, rangecoder
+def _entropy_net(steps, header):
+    """The integer BinaryRNN of a ``binaryrnn`` file, checked to bind to it."""
+    from tfrnncomp.entropy.coding import integer_net
 
     if steps.entropy_model is None:
         raise ValueError("entropy mode binaryrnn needs entropy_model= (the binaryrnn.bin)")
     net = steps.entropy_model
     if not isinstance(net, integer_net.IntegerNet):
         net = integer_net.IntegerNet.load(net)
-    file_id = header.extensions.get(3, b"").decode("ascii", "replace")
+    file_id = header.extensions.get(Tag.ENTROPY_MODEL, b"").decode("ascii", "replace")
     integer_net.check_binding(net, steps.model_id, file_id)
-    return binaryrnn_coder.decode(net, rangecoder.BinaryTable(), chunks, header.code_shape)
+    return net
 
 
 def _mode(entropy):
@@ -165,6 +148,3 @@ def _mode(entropy):
         raise ValueError(f"unknown entropy mode {entropy!r}; expected raw or context")
     return modes[entropy]
 
-
-def _previous(bits, t):
-    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)

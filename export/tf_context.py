@@ -1,4 +1,4 @@
-"""The ``context`` entropy mode (``tfrnncomp.entropy.context``) as TensorFlow graph ops.
+"""The ``context`` entropy mode (``tfrnncomp.entropy.coding.context``) as TensorFlow graph ops.
 
 Used by ``python -m export.savedmodel --with-range-coder``: the signatures
 ``compress_trc`` and ``decompress_trc`` range-code the codes inside the graph with

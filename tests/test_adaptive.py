@@ -13,7 +13,7 @@ from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
-from tfrnncomp.entropy import context
+from tfrnncomp.entropy.coding import context
 from tfrnncomp.errors import BitstreamError, TfrnncompError, TruncatedError
 from tests.test_cli import run, shared_codecs  # noqa: F401 - fixtures
 
@@ -204,7 +204,7 @@ def test_a_cut_adaptive_file_decodes_its_whole_iterations(tiny_codec, varied, en
 
 
 def test_the_context_model_codes_only_active_positions_and_ignores_the_others():
-    from tfrnncomp.entropy.rangecoder import BinaryTable
+    from tfrnncomp.entropy.coding.rangecoder import BinaryTable
 
     table = BinaryTable()
     rng = np.random.default_rng(5)

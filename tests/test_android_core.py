@@ -86,7 +86,7 @@ def test_stored_files_still_read_and_fail_as_the_vectors_say():
 
 def test_stored_context_chunks_and_files_still_match_the_python_coder():
     pytest.importorskip("tensorflow_compression_ops")
-    from tfrnncomp.entropy import context, rangecoder
+    from tfrnncomp.entropy.coding import context, rangecoder
 
     table = rangecoder.BinaryTable()
 
@@ -114,7 +114,7 @@ def test_stored_context_chunks_and_files_still_match_the_python_coder():
 
 def test_binaryrnn_vector_files_still_decode_in_python_to_the_recorded_codes():
     from tfrnncomp.format.extensions import Tag
-    from tfrnncomp.entropy import binaryrnn_coder, integer_net, rangecoder
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net, rangecoder
 
     checked = 0
     for kind, name, fields in _index():

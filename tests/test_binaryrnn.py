@@ -9,9 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from tfrnncomp.entropy import binaryrnn, binaryrnn_coder, integer_net, rangecoder
-from tfrnncomp.entropy.binaryrnn_export import quantize
-from tfrnncomp.entropy.binaryrnn_layers import LineLSTM, RowMaskedConv2D
+from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net, rangecoder
+from tfrnncomp.entropy.training import binaryrnn
+from tfrnncomp.entropy.training.quantize import quantize
+from tfrnncomp.entropy.training.layers import LineLSTM, RowMaskedConv2D
 from tfrnncomp.errors import BitstreamError, ChecksumError, ModelMismatchError
 
 from .conftest import smooth_image
@@ -311,18 +312,20 @@ def test_the_committed_port_vectors_still_match_this_package(table):
 def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
     import types
 
-    from export.litert_backend import _binaryrnn_codes
+    from export.litert_backend import _entropy_net
+    from tfrnncomp.entropy import coding
     from tfrnncomp.format import container as bitstream
 
     data = brnn_codec.compress(smooth_image(32, 48), 2, entropy="binaryrnn")
-    container = bitstream.read(data)
-    expected = brnn_codec.decode_chunks(container.header, container.chunks)
+    header, chunks = (container := bitstream.read(data)).header, container.chunks
+    expected = brnn_codec.decode_chunks(header, chunks)
     steps = types.SimpleNamespace(model_id=brnn_codec.model_id,
                                   entropy_model=brnn_codec.entropy_net)
-    assert np.array_equal(_binaryrnn_codes(steps, container.header, container.chunks), expected)
+    coder = coding.coder_for(header.entropy_mode, net=_entropy_net(steps, header))
+    assert np.array_equal(coder.decode(chunks, header.code_shape), expected)
     with pytest.raises(ValueError, match="needs entropy_model"):
-        _binaryrnn_codes(types.SimpleNamespace(model_id=brnn_codec.model_id, entropy_model=None),
-                         container.header, container.chunks)
+        _entropy_net(types.SimpleNamespace(model_id=brnn_codec.model_id, entropy_model=None),
+                     header)
 
 
 

@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from tfrnncomp.entropy import context, rangecoder
+from tfrnncomp.entropy.coding import context, rangecoder
+from tfrnncomp.entropy.coding.context import previous_bits
 from tfrnncomp.errors import BitstreamError
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "context_v1.npz")
@@ -28,15 +29,11 @@ def _structured_codes(t=4, h=6, w=9, d=32, seed=0):
     return np.stack(bits)
 
 
-def _previous(bits, t):
-    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)
-
-
 def _roundtrip(table, bits):
-    chunks = [context.encode(table, bits[t], _previous(bits, t)) for t in range(len(bits))]
+    chunks = [context.encode(table, bits[t], previous_bits(bits, t)) for t in range(len(bits))]
     decoded = []
     for t, chunk in enumerate(chunks):
-        decoded.append(context.decode(table, chunk, bits.shape[1:], _previous(decoded, t)))
+        decoded.append(context.decode(table, chunk, bits.shape[1:], previous_bits(decoded, t)))
     return chunks, np.stack(decoded)
 
 
@@ -57,21 +54,21 @@ def test_structured_codes_round_trip_and_cost_fewer_bits_than_raw(table):
 def test_the_coded_size_is_within_half_a_percent_of_the_models_cross_entropy(table):
     bits = _structured_codes(t=3, h=24, w=32)
     for t in range(3):
-        ideal = context.code_length(bits[t], _previous(bits, t))
-        actual = len(context.encode(table, bits[t], _previous(bits, t))) * 8
+        ideal = context.code_length(bits[t], previous_bits(bits, t))
+        actual = len(context.encode(table, bits[t], previous_bits(bits, t))) * 8
         assert ideal - 32 <= actual <= ideal * 1.005 + 32
 
 
 def test_the_context_model_is_causal_in_raster_row_order():
     bits = _structured_codes(t=3, h=5, w=4, d=8)
-    base = [context.indices_for(bits[t], _previous(bits, t)) for t in range(3)]
+    base = [context.indices_for(bits[t], previous_bits(bits, t)) for t in range(3)]
     rng = np.random.default_rng(3)
     for _ in range(20):
         t, y, x, d = (rng.integers(n) for n in bits.shape)
         changed = bits.copy()
         changed[t, y, x, d] ^= 1
         for u in range(3):
-            idx = context.indices_for(changed[u], _previous(changed, u))
+            idx = context.indices_for(changed[u], previous_bits(changed, u))
             if u < t:  # earlier iterations never see a later bit
                 np.testing.assert_array_equal(idx, base[u])
             elif u == t:  # the same iteration: rows up to y are unchanged
@@ -90,7 +87,7 @@ def test_probabilities_come_from_integer_counts_with_the_documented_formula():
 def test_golden_bytes_pin_the_context_format(table):
     """The portable format: these bytes must never change (Java decodes them too)."""
     bits = _structured_codes(t=3, h=4, w=6, seed=7)
-    chunks = [context.encode(table, bits[t], _previous(bits, t)) for t in range(3)]
+    chunks = [context.encode(table, bits[t], previous_bits(bits, t)) for t in range(3)]
     if REGENERATE or not os.path.exists(GOLDEN):
         if not REGENERATE:
             pytest.fail(f"golden file {GOLDEN} is missing; run with "
@@ -123,7 +120,7 @@ def test_dumped_code_tensors_read_back_exactly(tmp_path, tiny_codec):
     from PIL import Image
 
     from tests.conftest import smooth_image
-    from tfrnncomp.entropy.codes_data import codes_dataset, dump_codes
+    from tfrnncomp.entropy.training.codes_data import codes_dataset, dump_codes
 
     paths = []
     for i, size in enumerate([(40, 56), (70, 33)]):

@@ -10,6 +10,7 @@ chunk of the file, so a file cut after any whole chunk still decodes, and
 import numpy as np
 
 from tfrnncomp import image_io, zoo
+from tfrnncomp.entropy import coding
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.errors import (BitstreamError, InputImageError, ModelMismatchError,
@@ -32,7 +33,7 @@ class Codec:
         max_pixels: decompression-bomb guard: files whose header claims more
             pixels are refused before anything is allocated.
         entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
-            path, an :class:`~tfrnncomp.entropy.integer_net.IntegerNet`, or
+            path, an :class:`~tfrnncomp.entropy.coding.integer_net.IntegerNet`, or
             ``"auto"`` for the model directory's ``binaryrnn.bin`` if it has one.
         backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.functions`),
             ``"tf-xla"`` (the same graph compiled with XLA, once per image shape), or a
@@ -128,7 +129,7 @@ class Codec:
     @property
     def table(self):
         if self._table is None:
-            from tfrnncomp.entropy.rangecoder import BinaryTable
+            from tfrnncomp.entropy.coding.rangecoder import BinaryTable
 
             self._table = BinaryTable()
         return self._table
@@ -136,7 +137,7 @@ class Codec:
     @property
     def entropy_net(self):
         """The integer BinaryRNN of entropy mode ``binaryrnn`` (loaded on first use)."""
-        from tfrnncomp.entropy import integer_net
+        from tfrnncomp.entropy.coding import integer_net
 
         if self._entropy_model is None:
             raise TfrnncompError(f"model {shown_id(self.model_id)} has no BinaryRNN entropy "
@@ -146,57 +147,32 @@ class Codec:
         integer_net.check_binding(self._entropy_model, self.model_id)
         return self._entropy_model
 
+    def coder(self, entropy):
+        """The :class:`~tfrnncomp.entropy.coding.Coder` of an entropy mode (name or mode)."""
+        mode = _entropy_mode(self.resolve_entropy(entropy))
+        if mode == bitstream.EntropyMode.RAW:
+            return coding.coder_for(mode)
+        net = self.entropy_net if mode == bitstream.EntropyMode.BINARYRNN else None
+        return coding.coder_for(mode, self.table, net)
+
     def encode_chunks(self, codes, entropy, header=None):
         """Payloads of every iteration: packed bits (raw) or range-coded bits.
 
         With the ``header`` of an adaptive file only each iteration's active positions
         are coded.
         """
-        mode = _entropy_mode(self.resolve_entropy(entropy))
-        active = [None if header is None else header.active_positions(t)
-                  for t in range(len(codes))]
-        if mode == bitstream.EntropyMode.RAW:
-            return [bitstream.pack_codes(c) if a is None else blockmap.pack_active(c, a)
-                    for c, a in zip(codes, active)]
-        if mode == bitstream.EntropyMode.BINARYRNN:
-            from tfrnncomp.entropy import binaryrnn_coder
-
-            return binaryrnn_coder.encode(self.entropy_net, self.table, codes,
-                                          None if active[0] is None else np.stack(active))
-        from tfrnncomp.entropy import context
-
-        bits = (np.asarray(codes) > 0).astype(np.uint8)
-        return [context.encode(self.table, bits[t], _previous(bits, t), active[t])
-                for t in range(len(bits))]
+        coder = self.coder(entropy)
+        return coder.encode(codes, coding.active_positions(header, len(codes)))
 
     def decode_chunks(self, header, chunks):
         """Codes ``int8[T,h,w,bits]`` in {-1,+1} (0 where an adaptive file codes nothing)."""
-        active = [header.active_positions(t) for t in range(len(chunks))]
-        if header.entropy_mode == bitstream.EntropyMode.RAW:
-            return np.stack([
-                bitstream.unpack_codes(c, header.code_shape) if a is None
-                else blockmap.unpack_active(c, a, header.code_depth)
-                for c, a in zip(chunks, active)])
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
-            from tfrnncomp.entropy import binaryrnn_coder
-
             self._check_entropy_model(header)
-            return binaryrnn_coder.decode(self.entropy_net, self.table, chunks, header.code_shape,
-                                          None if header.iteration_map is None
-                                          else np.stack(active))
-        from tfrnncomp.entropy import context
-
-        bits = []
-        for chunk, mask in zip(chunks, active):
-            bits.append(context.decode(self.table, chunk, header.code_shape,
-                                       _previous(bits, len(bits)), mask))
-        codes = np.stack(bits).astype(np.int8) * 2 - 1
-        if header.iteration_map is not None:
-            codes *= np.stack(active)[..., None].astype(np.int8)
-        return codes
+        active = coding.active_positions(header, len(chunks))
+        return self.coder(header.entropy_mode).decode(chunks, header.code_shape, active)
 
     def _check_entropy_model(self, header):
-        from tfrnncomp.entropy import integer_net
+        from tfrnncomp.entropy.coding import integer_net
 
         file_id = extensions.entropy_model_of(header)
         integer_net.check_binding(self.entropy_net, self.model_id, file_id)
@@ -427,7 +403,3 @@ def _stage(progress, name):
     if progress is not None:
         progress(name)
 
-
-def _previous(bits, t):
-    """The two earlier iterations' 0/1 codes the context model conditions on."""
-    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)

@@ -31,12 +31,12 @@ def ideal_bits(codec, mode, codes):
     """The model's cross-entropy per iteration (None for raw)."""
     import numpy as np
 
-    from tfrnncomp.codec import _previous
-    from tfrnncomp.entropy import binaryrnn_coder, context
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, context
+    from tfrnncomp.entropy.coding.context import previous_bits
 
     if mode == "context":
         bits = (codes > 0).astype(np.uint8)
-        return [context.code_length(bits[t], _previous(bits, t)) for t in range(len(bits))]
+        return [context.code_length(bits[t], previous_bits(bits, t)) for t in range(len(bits))]
     if mode == "binaryrnn":
         return [float(v) for v in binaryrnn_coder.code_length(codec.entropy_net, codes)]
     return None

@@ -35,7 +35,7 @@ def main(argv=None):
 
     from tfrnncomp import data
     from tfrnncomp.codec import Codec
-    from tfrnncomp.entropy.codes_data import dump_codes
+    from tfrnncomp.entropy.training.codes_data import dump_codes
 
     files = data.split_files(data.list_images(args.data), args.split, root=args.data)
     if args.shard:

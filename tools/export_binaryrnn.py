@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _codes(paths, limit=None):
-    from tfrnncomp.entropy.codes_data import codes_dataset
+    from tfrnncomp.entropy.training.codes_data import codes_dataset
 
     data = codes_dataset(paths)
     if limit:
@@ -33,14 +33,15 @@ def validation_bits(model, net, tensors):
     """Bits per coded bit of every model on ``tensors`` (each ``[T, h, w, bits]``)."""
     import numpy as np
 
-    from tfrnncomp.codec import _previous
-    from tfrnncomp.entropy import binaryrnn, binaryrnn_coder, context
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, context
+    from tfrnncomp.entropy.coding.context import previous_bits
+    from tfrnncomp.entropy.training import binaryrnn
 
     totals = {"raw": 0.0, "context": 0.0, "binaryrnn_float": 0.0, "binaryrnn_integer": 0.0}
     for codes in tensors:
         bits = (codes > 0).astype(np.uint8)
         totals["raw"] += bits.size
-        totals["context"] += sum(context.code_length(bits[t], _previous(bits, t))
+        totals["context"] += sum(context.code_length(bits[t], previous_bits(bits, t))
                                  for t in range(len(bits)))
         p1 = binaryrnn.float_probabilities(model, codes)
         totals["binaryrnn_float"] += float(-np.log2(np.where(bits > 0, p1, 1 - p1)).sum())
@@ -66,9 +67,9 @@ def main(argv=None):
             print(f"export_binaryrnn: no code file {path}", file=sys.stderr)
             return 2
     from tfrnncomp import zoo
-    from tfrnncomp.entropy import binaryrnn
-    from tfrnncomp.entropy.binaryrnn_export import quantize
-    from tfrnncomp.entropy.integer_net import accumulator_bounds
+    from tfrnncomp.entropy.training import binaryrnn
+    from tfrnncomp.entropy.training.quantize import quantize
+    from tfrnncomp.entropy.coding.integer_net import accumulator_bounds
 
     with open(os.path.join(args.run, "config.json"), encoding="utf-8") as handle:
         config = binaryrnn.BinaryRNNConfig.from_dict(json.load(handle))

@@ -62,7 +62,7 @@ def main(argv=None):
             return 2
     import keras
 
-    from tfrnncomp.entropy import binaryrnn
+    from tfrnncomp.entropy.training import binaryrnn
 
     config = binaryrnn.BinaryRNNConfig(progressive=not args.no_progressive)
     model = binaryrnn.compile_model(binaryrnn.build_model(config), args.learning_rate)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Atheris harness (d): ``tfrnncomp.entropy.binaryrnn_coder.decode_iteration`` of the
+"""Atheris harness (d): ``tfrnncomp.entropy.coding.binaryrnn.decode_iteration`` of the
 shipped integer BinaryRNN on arbitrary payloads.
 
 The shape (at most 8x8 code positions, 32 bits deep), the iteration, the earlier

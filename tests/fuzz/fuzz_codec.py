@@ -30,7 +30,7 @@ import tfrnncomp.zoo  # noqa: F401,E402
 with atheris.instrument_imports(include=["tfrnncomp", "tests.fuzz.harnesses"]):
     from tests.fuzz import harnesses
     from tfrnncomp import codec as _codec, image_io  # noqa: F401
-    from tfrnncomp.entropy import context, rangecoder  # noqa: F401
+    from tfrnncomp.entropy.coding import context, rangecoder  # noqa: F401
 
 CODEC = None
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Atheris harness (b): ``tfrnncomp.entropy.context.decode`` on arbitrary payloads.
+"""Atheris harness (b): ``tfrnncomp.entropy.coding.context.decode`` on arbitrary payloads.
 
 The shape (at most 8x8x32) and the earlier iterations' bits come from the input too;
 the tensorflow-compression range decoder runs inside.  Run from the repository root
@@ -25,7 +25,8 @@ import tensorflow as tf  # noqa: E402
 with atheris.instrument_imports(include=["tfrnncomp.entropy", "tfrnncomp.errors",
                                          "tests.fuzz.harnesses"]):
     from tests.fuzz import harnesses
-    from tfrnncomp.entropy import binaryrnn_coder, context, integer_net, rangecoder  # noqa: F401
+    from tfrnncomp.entropy.coding import (binaryrnn, context, integer_net,  # noqa: F401
+                                          rangecoder)
 
 
 def run(check, warm_up):

@@ -125,7 +125,7 @@ _TABLE = None
 def _table():
     global _TABLE
     if _TABLE is None:
-        from tfrnncomp.entropy.rangecoder import BinaryTable
+        from tfrnncomp.entropy.coding.rangecoder import BinaryTable
 
         _TABLE = BinaryTable()
     return _TABLE
@@ -157,7 +157,7 @@ def parse_entropy_input(data):
 
 
 def check_entropy(data):
-    from tfrnncomp.entropy import context
+    from tfrnncomp.entropy.coding import context
 
     shape, previous, payload = parse_entropy_input(data)
     _hint(shape[0])
@@ -231,7 +231,7 @@ def _binaryrnn_net():
     global _NET
     if _NET is None:
         from tfrnncomp import zoo
-        from tfrnncomp.entropy import integer_net
+        from tfrnncomp.entropy.coding import integer_net
 
         _NET = integer_net.IntegerNet.load(zoo.entropy_model_path(zoo.DEFAULT_MODEL))
     return _NET
@@ -275,7 +275,7 @@ def parse_binaryrnn_input(data, depth=MAX_DEPTH):
 
 
 def check_binaryrnn(data):
-    from tfrnncomp.entropy import binaryrnn_coder
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder
 
     net = _binaryrnn_net()
     shape, t, previous, active, payload = parse_binaryrnn_input(data, net.config["bits"])

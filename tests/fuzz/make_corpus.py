@@ -84,7 +84,7 @@ def main(argv=None):
                          harnesses.entropy_input(container.header.code_shape, chunk, previous))
 
     # a few unusual but valid shapes for the entropy decoder: other depths, empty payloads
-    from tfrnncomp.entropy import context
+    from tfrnncomp.entropy.coding import context
 
     rng = np.random.default_rng(0)
     for shape in [(1, 1, 1), (3, 5, 8), (8, 1, 17), (8, 8, 32)]:
@@ -124,7 +124,7 @@ def main(argv=None):
 
 def binaryrnn_seeds(out):
     """Chunks of the shipped BinaryRNN (iterations 1-3 of random codes; some adaptive)."""
-    from tfrnncomp.entropy import binaryrnn_coder
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder
 
     net = harnesses._binaryrnn_net()
     depth, count = net.config["bits"], 0

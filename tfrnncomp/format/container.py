@@ -73,7 +73,7 @@ class EntropyMode(enum.IntEnum):
 
     RAW = 0
     BINARYRNN = 1  # integer BinaryRNN (tfrnncomp/entropy/BINARYRNN.md), id in Tag.ENTROPY_MODEL
-    CONTEXT = 2  # adaptive context model (tfrnncomp/entropy/context.py)
+    CONTEXT = 2  # adaptive context model (tfrnncomp/entropy/coding/context.py)
 
 
 class _FrozenMap(Mapping):

@@ -28,8 +28,8 @@ def tiny_binaryrnn(codec_model_id, codes, seed):
     """A tiny progressive BinaryRNN (8 channels), quantized on ``codes``."""
     import tensorflow as tf
 
-    from tfrnncomp.entropy import binaryrnn
-    from tfrnncomp.entropy.binaryrnn_export import quantize
+    from tfrnncomp.entropy.training import binaryrnn
+    from tfrnncomp.entropy.training.quantize import quantize
 
     tf.keras.utils.set_random_seed(seed)  # Keras 3 initializers ignore tf.random.set_seed
     model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=True))

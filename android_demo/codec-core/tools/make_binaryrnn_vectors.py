@@ -41,8 +41,8 @@ def structured(rng, t, h, w, flip=0.15):
 def tiny_net(progressive, seed, codec_model_id="tiny@00000000"):
     import tensorflow as tf
 
-    from tfrnncomp.entropy import binaryrnn
-    from tfrnncomp.entropy.binaryrnn_export import quantize
+    from tfrnncomp.entropy.training import binaryrnn
+    from tfrnncomp.entropy.training.quantize import quantize
 
     tf.keras.utils.set_random_seed(seed)  # Keras 3 initializers ignore tf.random.set_seed
     model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=progressive))
@@ -53,7 +53,7 @@ def tiny_net(progressive, seed, codec_model_id="tiny@00000000"):
 
 
 def write_case(out, lines, name, net, model_file, codes, active=None):
-    from tfrnncomp.entropy import binaryrnn_coder, rangecoder
+    from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, rangecoder
 
     table = rangecoder.BinaryTable()
     trace = {}
@@ -78,7 +78,7 @@ def main():
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args()
     from tfrnncomp import zoo
-    from tfrnncomp.entropy.integer_net import IntegerNet
+    from tfrnncomp.entropy.coding.integer_net import IntegerNet
 
     out = os.path.abspath(args.out)
     if os.path.isdir(out):

@@ -5,7 +5,7 @@ Run from the repository root (about half a minute on a CPU)::
     PYTHONPATH=. .venv/bin/python android_demo/codec-core/tools/make_vectors.py
 
 Everything is produced by the Python package itself (tensorflow-compression's
-range coder, :mod:`tfrnncomp.entropy.context`, :mod:`tfrnncomp.format.container` and
+range coder, :mod:`tfrnncomp.entropy.coding.context`, :mod:`tfrnncomp.format.container` and
 :class:`tfrnncomp.Codec` with a tiny untrained model), so the Java tests pin
 the Java port to the Python reference bit for bit.
 
@@ -50,7 +50,8 @@ GOLDEN = os.path.join(ROOT, "tests", "golden", "context_v1.npz")
 sys.path.insert(0, ROOT)
 
 from tfrnncomp.format import container as bs  # noqa: E402
-from tfrnncomp.entropy import context, rangecoder  # noqa: E402
+from tfrnncomp.entropy.coding import context, rangecoder  # noqa: E402
+from tfrnncomp.entropy.coding.context import previous_bits  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
 
 TINY_CONFIG = {"name": "tiny", "cell": "gru", "width": 0.0625, "train_iterations": 2,
@@ -272,10 +273,6 @@ def range_coder_vectors(w, table, rng):
 
 # --- (b) the context model -------------------------------------------------------------
 
-def _previous(bits, t):
-    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)
-
-
 def structured_codes(t, h, w, d, seed, flip=0.2):
     """Biased, persistent bits (the same recipe as tests/test_entropy.py)."""
     rng = np.random.default_rng(seed)
@@ -289,10 +286,10 @@ def structured_codes(t, h, w, d, seed, flip=0.2):
 
 def context_vector(w, table, name, bits, chunks=None):
     if chunks is None:
-        chunks = [context.encode(table, bits[t], _previous(bits, t)) for t in range(len(bits))]
+        chunks = [context.encode(table, bits[t], previous_bits(bits, t)) for t in range(len(bits))]
     decoded = []
     for t, chunk in enumerate(chunks):
-        decoded.append(context.decode(table, chunk, bits.shape[1:], _previous(decoded, t)))
+        decoded.append(context.decode(table, chunk, bits.shape[1:], previous_bits(decoded, t)))
     assert np.array_equal(np.stack(decoded), bits)
     flat, offsets = _concat([np.frombuffer(c, np.uint8) for c in chunks], np.uint8)
     w.entry("context", w.npz(name, bits=bits.astype(np.uint8), chunks=flat,
@@ -443,7 +440,7 @@ def _decode_codes(container):
         table, bits = rangecoder.BinaryTable(), []
         for chunk in container.chunks:
             bits.append(context.decode(table, chunk, header.code_shape,
-                                       _previous(bits, len(bits))))
+                                       previous_bits(bits, len(bits))))
         return np.stack(bits).astype(np.int8) * 2 - 1
     except TfrnncompError as error:
         return str(error)

@@ -4,7 +4,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Entropy mode {@code binaryrnn}: range decoding with the integer BinaryRNN
- * ({@code tfrnncomp/entropy/binaryrnn_coder.py}, spec {@code BINARYRNN.md}
+ * ({@code tfrnncomp/entropy/coding/binaryrnn.py}, spec {@code BINARYRNN.md}
  * section 4). Each iteration is one chunk, its own range-coder stream; the
  * decoder computes a code row's table indices ({@link BinaryRnnRows}) from the
  * rows above and the two earlier iterations, decodes the row's active bits in

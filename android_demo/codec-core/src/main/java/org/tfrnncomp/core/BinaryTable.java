@@ -1,7 +1,8 @@
 package org.tfrnncomp.core;
 
 /**
- * The binary CDF table of tfrnncomp's range coding ({@code tfrnncomp/entropy/rangecoder.py}).
+ * The binary CDF table of tfrnncomp's range coding
+ * ({@code tfrnncomp/entropy/coding/rangecoder.py}).
  *
  * <p>Row {@code i} of the lookup table handed to tensorflow-compression is
  * {@code [precision = 12, 0, i + 1, 4096]}: a positive precision (no overflow /

@@ -2,7 +2,7 @@ package org.tfrnncomp.core;
 
 /**
  * The integer context model of entropy mode "context": an exact port of
- * {@code tfrnncomp/entropy/context.py}.
+ * {@code tfrnncomp/entropy/coding/context.py}.
  *
  * <p>The bits of one iteration ({@code [h][w][depth]}, C order, values 0/1) are
  * coded in raster order. The context of bit {@code c_t(y, x, d)} is

@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.Test;
 
-/** The context model against tfrnncomp/entropy/context.py (tools/make_vectors.py). */
+/** The context model against tfrnncomp/entropy/coding/context.py (tools/make_vectors.py). */
 public class ContextModelTest {
     @Test
     public void probabilitiesFollowTheDocumentedIntegerFormula() {

@@ -16,8 +16,9 @@ and decode to 0.  ``active=None`` codes everything.
 
 import numpy as np
 
-from tfrnncomp.entropy import rangecoder
+from tfrnncomp.entropy.coding import rangecoder
 from tfrnncomp.errors import BitstreamError
+from tfrnncomp.format.container import EntropyMode
 
 ROW_BLOCK = 32  # rows of im2col at once on the encoder side (bounds memory)
 
@@ -143,3 +144,20 @@ def decode(net, table, payloads, shape, active=None):
         mask = None if active is None else np.asarray(active[t], bool)
         out[t] = decode_iteration(net, table, payload, t, previous_codes(out, t), shape, mask)
     return out.astype(np.int8)
+
+
+class BinaryRNNCoder:
+    """The :class:`~tfrnncomp.entropy.coding.Coder` of mode ``binaryrnn`` with one integer
+    BinaryRNN ``net``."""
+
+    mode = EntropyMode.BINARYRNN
+
+    def __init__(self, net, table=None):
+        self.net = net
+        self.table = rangecoder.BinaryTable() if table is None else table
+
+    def encode(self, codes, active=None):
+        return encode(self.net, self.table, codes, active)
+
+    def decode(self, chunks, shape, active=None):
+        return decode(self.net, self.table, chunks, shape, active)

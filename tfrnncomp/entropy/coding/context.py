@@ -1,7 +1,7 @@
 """A portable adaptive context model for the binarizer's codes (entropy mode ``context``).
 
 The paper codes bits with a BinaryRNN (Toderici et al. 2017, Section 3);
-this mode is the exact, portable alternative that issue #3 asks for: every
+this mode is an exact, portable alternative: every
 probability is computed with integer arithmetic only, so NumPy, Java and any
 other runtime derive the same range-coder indices bit for bit.
 
@@ -31,8 +31,9 @@ is monotone, so its ``c_{t-1}``, ``c_{t-2}`` are real bits.)  Without
 
 import numpy as np
 
-from tfrnncomp.entropy import rangecoder
+from tfrnncomp.entropy.coding import rangecoder
 from tfrnncomp.errors import BitstreamError
+from tfrnncomp.format.container import EntropyMode
 
 ABSENT = 2
 STATES = 3
@@ -145,3 +146,32 @@ def decode(table, payload, shape, previous=(None, None), active=None):
     if not decoder.finish():
         raise BitstreamError("entropy-coded chunk is inconsistent (range decoder check failed)")
     return out
+
+
+def previous_bits(bits, t):
+    """The two earlier iterations' 0/1 codes that iteration ``t`` is conditioned on."""
+    return (bits[t - 1] if t >= 1 else None, bits[t - 2] if t >= 2 else None)
+
+
+class ContextCoder:
+    """The :class:`~tfrnncomp.entropy.coding.Coder` of mode ``context``."""
+
+    mode = EntropyMode.CONTEXT
+
+    def __init__(self, table=None):
+        self.table = rangecoder.BinaryTable() if table is None else table
+
+    def encode(self, codes, active=None):
+        bits = (np.asarray(codes) > 0).astype(np.uint8)
+        return [encode(self.table, bits[t], previous_bits(bits, t),
+                       None if active is None else active[t]) for t in range(len(bits))]
+
+    def decode(self, chunks, shape, active=None):
+        bits = []
+        for t, chunk in enumerate(chunks):
+            bits.append(decode(self.table, chunk, shape, previous_bits(bits, t),
+                               None if active is None else active[t]))
+        codes = np.stack(bits).astype(np.int8) * 2 - 1
+        if active is not None:
+            codes *= active[..., None].astype(np.int8)
+        return codes

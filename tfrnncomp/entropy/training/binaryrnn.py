@@ -5,11 +5,11 @@ coded) of shape ``[B, h, w, bits]`` the model predicts ``P(bit = 1)`` of every
 bit from
 
 1. a row-masked 7-column convolution over the 3 code rows above
-   (:class:`~tfrnncomp.entropy.binaryrnn_layers.RowMaskedConv2D`), plus, in
+   (:class:`~tfrnncomp.entropy.training.layers.RowMaskedConv2D`), plus, in
    the *progressive* variant (the paper's Figure 3), a 3x3 convolution over
    the two earlier iterations' codes ``concat(c_{t-1}, c_{t-2})`` at any
    position (zeros where absent) and a learned embedding of the iteration ``t``;
-2. a line LSTM over the rows (:class:`~tfrnncomp.entropy.binaryrnn_layers.LineLSTM`);
+2. a line LSTM over the rows (:class:`~tfrnncomp.entropy.training.layers.LineLSTM`);
 3. a 1x1 convolution + ReLU and a 1x1 convolution to ``bits`` logits.
 
 The mask is *row-causal*: every probability of code row ``y`` depends only on
@@ -17,7 +17,7 @@ rows ``< y`` of the same iteration (and on earlier iterations).  That is
 stricter than the issue's raster order ("a position's bits are predicted
 only from earlier positions") and lets the decoder decode a whole row per
 range-decoder call.  The coding path never runs this float model: it runs
-its integer export (:mod:`tfrnncomp.entropy.integer_net`).
+its integer export (:mod:`tfrnncomp.entropy.coding.integer_net`).
 """
 
 import dataclasses
@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrnncomp.entropy.binaryrnn_layers import LineLSTM, RowMaskedConv2D
+from tfrnncomp.entropy.training.layers import LineLSTM, RowMaskedConv2D
 from tfrnncomp.errors import ConfigError
 
 
@@ -153,7 +153,7 @@ def iteration_samples(codes):
 
 def training_dataset(paths, batch_size, shuffle=2048, seed=0, repeat=False):
     """Batches of :func:`iteration_samples` from code TFRecords (all one crop size)."""
-    from tfrnncomp.entropy.codes_data import codes_dataset
+    from tfrnncomp.entropy.training.codes_data import codes_dataset
 
     data = codes_dataset(paths).cache()
     if repeat:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from tfrnncomp.entropy import integer_net as inet
+from tfrnncomp.entropy.coding import integer_net as inet
 
 MULTIPLIER_BITS = 15
 
@@ -51,7 +51,7 @@ def tables():
 
 def calibrate(model, code_tensors, percentile=99.99):
     """Activation scales (features, hidden) from float runs on ``code_tensors``."""
-    from tfrnncomp.entropy.binaryrnn import iteration_samples
+    from tfrnncomp.entropy.training.binaryrnn import iteration_samples
 
     features, hidden = [], []
     for codes in code_tensors:
