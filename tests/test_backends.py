@@ -64,7 +64,7 @@ def test_the_cli_reports_a_missing_litert_in_one_line(tmp_path, monkeypatch, cap
                                                        tiny_model_dir):
     from PIL import Image
 
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)

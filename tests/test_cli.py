@@ -22,7 +22,7 @@ from PIL import Image
 from tests.conftest import png16, save_oriented, smooth_image, wide_image
 from tfrnncomp import metrics
 from tfrnncomp.format import container as bitstream
-from tfrnncomp.cli import main
+from tfrnncomp.apps.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SHARED = {}
@@ -238,7 +238,7 @@ def test_iterations_out_of_range_fail_in_one_line_before_tensorflow_is_imported(
         tiny_model_dir):
     for command in ("compress", "decompress"):
         argv = [command, "a.png", "b.trc", "--iterations", "0", "--model", tiny_model_dir]
-        script = ("import sys; from tfrnncomp import cli; "
+        script = ("import sys; from tfrnncomp.apps import cli; "
                   f"rc = cli.main({argv!r}); print('tensorflow' in sys.modules, rc)")
         result = subprocess.run([sys.executable, "-c", script], cwd=REPO, timeout=120,
                                 capture_output=True, text=True)
@@ -790,7 +790,7 @@ def test_successful_commands_leave_no_temporary_files(run, shared_codecs, worksp
 # -- the installed entry point ----------------------------------------------------------------
 def test_the_command_line_runs_as_a_module_and_as_the_console_script_and_prints_its_help():
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    commands = [[sys.executable, "-m", "tfrnncomp.cli", "--help"]]
+    commands = [[sys.executable, "-m", "tfrnncomp", "--help"]]
     script = os.path.join(os.path.dirname(sys.executable), "tfrnncomp")
     if os.path.isfile(script):  # installed with pip: the console script too
         commands.append([script, "--help"])
@@ -825,7 +825,8 @@ def test_train_help_shows_the_defaults_of_its_options(capsys):
 
 
 def test_train_takes_the_precision_and_xla_options_of_the_training_config(monkeypatch, tmp_path):
-    from tfrnncomp import cli, train
+    from tfrnncomp import train
+    from tfrnncomp.apps import cli
 
     seen = {}
     monkeypatch.setattr(train, "train", lambda config, training, out, **kw: seen.update(

@@ -53,7 +53,7 @@ if os.environ.get("DRIVER_DETERMINISTIC_BINARIZER") == "1":
         return bits + (x - ops.stop_gradient(x)) if training else bits
 
     binarizer.SignBinarizer.call = call
-from tfrnncomp.cli import main
+from tfrnncomp.apps.cli import main
 
 sys.exit(main(sys.argv[1:]))
 '''
@@ -281,17 +281,17 @@ def _train_args(tmp_path, *extra):
 
 
 def test_the_train_command_accepts_a_strategy_and_a_number_of_cpu_devices(tmp_path):
-    from tfrnncomp.cli import _parser
+    from tfrnncomp.apps.parser import build_parser
 
-    args = _parser().parse_args(_train_args(tmp_path, "--strategy", "mirrored",
+    args = build_parser().parse_args(_train_args(tmp_path, "--strategy", "mirrored",
                                             "--cpu-devices", "2"))
     assert (args.strategy, args.cpu_devices) == ("mirrored", 2)
-    args = _parser().parse_args(_train_args(tmp_path))
+    args = build_parser().parse_args(_train_args(tmp_path))
     assert (args.strategy, args.cpu_devices) == ("default", None)
 
 
 def test_the_train_command_rejects_an_unknown_strategy_with_a_one_line_error(tmp_path, capsys):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     assert main(_train_args(tmp_path, "--strategy", "horovod")) == 2
     assert capsys.readouterr().err.splitlines() == [
@@ -300,7 +300,7 @@ def test_the_train_command_rejects_an_unknown_strategy_with_a_one_line_error(tmp
 
 
 def test_multi_worker_without_tf_config_is_a_one_line_error(tmp_path, capsys, monkeypatch):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert main(_train_args(tmp_path, "--strategy", "multi_worker")) == 2

@@ -234,7 +234,7 @@ def eval_cli(capsys, monkeypatch, tiny_codec, tiny_model_dir):
     """``eval_cli(folder, *flags)`` -> (exit code, stdout, stderr) of ``tfrnncomp eval`` with
     the tiny model at iterations 1-2 (the already loaded tiny codec is reused)."""
     from tfrnncomp import codec as codec_module
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     real = codec_module.Codec
     monkeypatch.setattr(codec_module, "Codec", lambda model=None, **kwargs: tiny_codec
@@ -319,7 +319,7 @@ def test_eval_of_a_missing_folder_or_one_without_images_is_a_one_line_error(eval
 def test_eval_iterations_take_a_range_or_a_list(text, expected):
     import argparse
 
-    from tfrnncomp.eval_command import parse_iterations
+    from tfrnncomp.apps.eval_command import parse_iterations
 
     if expected is None:
         with pytest.raises(argparse.ArgumentTypeError):

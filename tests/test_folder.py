@@ -15,7 +15,7 @@ import time
 from PIL import Image
 
 from tests.conftest import smooth_image
-from tfrnncomp.cli import main
+from tfrnncomp.apps.cli import main
 
 
 def _tree(root, count):
@@ -70,7 +70,7 @@ def _cli(*args, timeout=240):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "tfrnncomp.cli", *map(str, args)], env=env,
+    return subprocess.run([sys.executable, "-m", "tfrnncomp", *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -170,7 +170,7 @@ def _interrupt_once(command, source, target, tiny_model_dir, *flags):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=repo)
     terminal = _Terminal()
     child = subprocess.Popen(
-        [sys.executable, "-m", "tfrnncomp.cli", command, str(source), str(target), "--model",
+        [sys.executable, "-m", "tfrnncomp", command, str(source), str(target), "--model",
          tiny_model_dir, *flags], env=env, stdout=subprocess.PIPE, stderr=terminal.slave,
         text=True)
     os.close(terminal.slave)
@@ -258,7 +258,7 @@ def test_the_progress_bar_ends_at_the_count_of_files_written_with_two_jobs(
     terminal = _Terminal()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     child = subprocess.run(
-        [sys.executable, "-m", "tfrnncomp.cli", "compress", str(tmp_path / "in"),
+        [sys.executable, "-m", "tfrnncomp", "compress", str(tmp_path / "in"),
          str(tmp_path / "out"), "--model", tiny_model_dir, "--iterations", "2", "--jobs", "2"],
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=repo), text=True,
         stdout=subprocess.PIPE, stderr=terminal.slave, timeout=240)

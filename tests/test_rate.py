@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import smooth_image
 from tfrnncomp import metrics
-from tfrnncomp.cli import _size
+from tfrnncomp.apps.parser import parse_size
 from tfrnncomp.errors import InputImageError, TargetNotMetError, TfrnncompError
 
 
@@ -80,5 +80,5 @@ def test_rate_settings_are_validated(tiny_codec, image):
 
 
 def test_sizes_parse_with_decimal_and_binary_units():
-    assert _size("40KB") == 40000 and _size("40kib") == 40960
-    assert _size("1.5MB") == 1500000 and _size("123") == 123
+    assert parse_size("40KB") == 40000 and parse_size("40kib") == 40960
+    assert parse_size("1.5MB") == 1500000 and parse_size("123") == 123

@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.conftest import smooth_image
 from tfrnncomp import image_io
-from tfrnncomp.cli import main
+from tfrnncomp.apps.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,7 +41,7 @@ def test_a_folder_run_killed_with_sigkill_leaves_no_partial_outputs_and_a_rerun_
         tmp_path, tiny_model_dir, tiny_codec):
     source = _folder(tmp_path / "in", 24)
     target = tmp_path / "out"
-    command = [sys.executable, "-m", "tfrnncomp.cli", "compress", str(source), str(target),
+    command = [sys.executable, "-m", "tfrnncomp", "compress", str(source), str(target),
                "--model", tiny_model_dir, "--iterations", "4"]
     process = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -147,7 +147,7 @@ def test_the_same_image_gives_byte_identical_files_in_separate_processes(tmp_pat
     outputs = []
     for run in range(2):
         target = tmp_path / f"a{run}.trc"
-        subprocess.run([sys.executable, "-m", "tfrnncomp.cli", "compress", str(source),
+        subprocess.run([sys.executable, "-m", "tfrnncomp", "compress", str(source),
                         str(target), "--model", tiny_model_dir, "--iterations", "5"],
                        env=_env(), check=True, stdout=subprocess.DEVNULL)
         outputs.append(target.read_bytes())

@@ -12,16 +12,16 @@ import pytest
 from PIL import Image
 
 from tests.conftest import load_tool, smooth_image
-from tfrnncomp import cli, progress
+from tfrnncomp.apps import cli, parser, progress
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli(args, folder):
-    """Run ``python -m tfrnncomp.cli ARGS`` with TensorFlow's log level left unset."""
+    """Run ``python -m tfrnncomp ARGS`` with TensorFlow's log level left unset."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "tfrnncomp.cli", *args], cwd=folder, env=env,
+    return subprocess.run([sys.executable, "-m", "tfrnncomp", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -47,7 +47,7 @@ def test_a_plain_compress_prints_no_tensorflow_start_up_lines_and_verbose_is_acc
     (["info", "a.trc", "--verbose"], True),
 ])
 def test_verbose_is_a_global_flag_given_before_or_after_the_command(argv, verbose):
-    assert cli._parser().parse_args(argv).verbose is verbose
+    assert parser.build_parser().parse_args(argv).verbose is verbose
 
 
 def test_quieting_keeps_the_log_levels_the_user_chose(monkeypatch):

@@ -59,7 +59,7 @@ def test_spread_picks_evenly_from_first_to_last():
 
 
 def test_the_train_command_logs_whole_image_validation_and_keeps_the_best_weights(tmp_path):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
     from tfrnncomp.model import RNNCompressionModel
 
     data = tmp_path / "images"
@@ -273,7 +273,7 @@ def _one_error_line(capsys):
 
 def test_an_empty_validation_split_is_refused_with_advice_and_nothing_is_written(
         tmp_path, capsys):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "ten", _training_names(10), size=64)
     assert main(_train_argv(tmp_path, data)) == 2
@@ -296,7 +296,7 @@ def test_an_empty_validation_split_is_refused_with_advice_and_nothing_is_written
         "validation images smaller than the crop"])
 def test_a_run_whose_inputs_are_invalid_writes_nothing_into_its_run_directory(
         tmp_path, capsys, extra, message):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "data", _validation_names(2), size=64)  # all held out
     extra = [str(data) if arg == "DATA" else arg for arg in extra]
@@ -308,7 +308,7 @@ def test_a_run_whose_inputs_are_invalid_writes_nothing_into_its_run_directory(
 def test_validation_fraction_holds_out_part_of_a_small_folder_and_the_run_records_it(
         tmp_path):
     from tfrnncomp import data as data_lib
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "ten", _training_names(10))
     fraction = data_lib.smallest_fraction(data_lib.list_images(data), root=str(data))
@@ -323,7 +323,7 @@ def test_validation_fraction_holds_out_part_of_a_small_folder_and_the_run_record
 
 def test_validation_data_validates_on_its_own_folder_all_of_data_trains_and_the_run_resumes(
         tmp_path):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "data", _validation_names(2))  # all held out by the split
     held_out = _folder(tmp_path / "held_out", ["only.png"])
@@ -345,7 +345,7 @@ def test_validation_data_validates_on_its_own_folder_all_of_data_trains_and_the_
 
 def test_rerunning_a_finished_run_says_it_already_finished_and_changes_nothing(
         tmp_path, capsys):
-    from tfrnncomp.cli import main
+    from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "data", _training_names(2), size=64)
     argv = _train_argv(tmp_path, data, "--validation-images", "0")

@@ -7,7 +7,7 @@
 Writes OUT/<codec>.json (schema: tfrnncomp/evaluate.py).  Codecs that cannot run here (no
 ffmpeg/libx265, no AVIF in Pillow, no imagecodecs) are skipped with a message; a missing image
 folder is skipped with a message and exit status 0.  `tfrnncomp eval FOLDER --compare CODECS`
-runs the same sweeps (tfrnncomp/eval_command.py).
+runs the same sweeps (tfrnncomp/apps/eval_command.py).
 """
 
 import argparse
@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tfrnncomp import classic, evaluate  # noqa: E402
-from tfrnncomp.eval_command import parse_codecs, run_classics  # noqa: E402
+from tfrnncomp.apps.eval_command import parse_codecs, run_classics  # noqa: E402
 
 
 def _number(text):

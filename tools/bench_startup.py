@@ -14,7 +14,7 @@ step alike) and the median over the repeats is reported:
   of a 1x1 / 64x64 image (traces the encoder's ``tf.function``), and
   ``second_compress_*`` the same call again (no tracing);
 - ``api_process_1x1``: that whole 1x1 process, start to exit (wall time);
-- ``cli_compress_1x1``: ``python -m tfrnncomp.cli compress a.png a.trc`` of a 1x1 PNG,
+- ``cli_compress_1x1``: ``python -m tfrnncomp compress a.png a.trc`` of a 1x1 PNG,
   end to end (wall time).
 
 Writes OUT (JSON, with the CPU and versions of :func:`tfrnncomp.evaluate.environment`)
@@ -63,7 +63,7 @@ STEPS = (
     ("first_compress_64x64", "first `compress` of a 64x64 image (traces the encoder)"),
     ("second_compress_64x64", "second `compress` of a 64x64 image"),
     ("api_process_1x1", "the whole 1x1 library process, start to exit"),
-    ("cli_compress_1x1", "`python -m tfrnncomp.cli compress` of a 1x1 PNG, end to end"),
+    ("cli_compress_1x1", "`python -m tfrnncomp compress` of a 1x1 PNG, end to end"),
 )
 
 
@@ -94,7 +94,7 @@ def one_repeat(model, folder):
         times[f"second_compress_{name}"] = child["second_compress"]
         if size == 1:
             times["codec"], times["api_process_1x1"] = child["codec"], wall
-    command = [python, "-m", "tfrnncomp.cli", "compress", "a.png", "a.trc", "--force"]
+    command = [python, "-m", "tfrnncomp", "compress", "a.png", "a.trc", "--force"]
     times["cli_compress_1x1"] = _run(command + (["--model", model] if model else []),
                                      folder)[0]
     return times

@@ -13,7 +13,7 @@ With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gai
 lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
 allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
 A missing image folder is skipped with a message and exit status 0.  The plain sweep is also
-the installed command `tfrnncomp eval FOLDER` (tfrnncomp/eval_command.py).
+the installed command `tfrnncomp eval FOLDER` (tfrnncomp/apps/eval_command.py).
 """
 
 import argparse
@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp import evaluate  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
-from tfrnncomp.eval_command import check_iterations, parse_iterations  # noqa: E402
+from tfrnncomp.apps.eval_command import check_iterations, parse_iterations  # noqa: E402
 
 
 def main(argv=None):

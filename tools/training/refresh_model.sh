@@ -25,7 +25,7 @@ if [ ! -f "$work/exported" ]; then
   step "export the weights"
   cp tools/training/default/config.json "$work/export/config.json"
   cp "$weights" "$work/export/latest.weights.h5"
-  "$python" -m tfrnncomp.cli export-weights "$work/export" "$work/model"
+  "$python" -m tfrnncomp export-weights "$work/export" "$work/model"
   cp "$work/model/model.weights.h5" "$zoo/model.weights.h5"
   # the old BinaryRNN belongs to the old weights: the codec must not pick it up
   rm -f "$zoo/binaryrnn.bin"

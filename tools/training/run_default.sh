@@ -25,7 +25,7 @@ if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoin
   fi
   echo "seeded $run_dir from the committed checkpoint"
 fi
-nohup "$python" -m tfrnncomp.cli train --data "$data" --config "$here/default/config.json" \
+nohup "$python" -m tfrnncomp train --data "$data" --config "$here/default/config.json" \
   --out "$run_dir" --patch-size 64 --batch-size 8 --steps-per-epoch 100 --epochs 100000 \
   --learning-rate 1.25e-4 --decay-steps 20000 --validation-steps 5 \
   --validation-images 8 --validation-crop 256 >> "$run_dir/train.out" 2>&1 &

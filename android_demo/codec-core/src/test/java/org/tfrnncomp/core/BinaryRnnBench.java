@@ -163,7 +163,7 @@ public final class BinaryRnnBench {
             + "| best thread CPU s |\n"
             + "|---|---|---|---|---|---|---|\n" + String.join("\n", rows) + "\n\n"
             + "Command: `" + command + "` (file names shortened to the last path part; "
-            + "a `.trc` input was written by `python -m tfrnncomp.cli compress --iterations 16 "
+            + "a `.trc` input was written by `python -m tfrnncomp compress --iterations 16 "
             + "--entropy binaryrnn IMAGE.png FILE.trc` with the shipped model).\n";
         String json = "{\n  \"entropy_id\": \"" + model.entropyId() + "\",\n  \"jvm\": \""
             + jvm + "\",\n  \"runs\": " + RUNS + ",\n  \"results\": [\n"

@@ -1,13 +1,7 @@
-"""Batch compression of large collections: ``tfrnncomp compress DIR OUTDIR --jobs N``.
+"""The worker threads of folder mode: ``jobs`` threads prepare outputs while one feeds them
+tasks, each output written atomically under one lock.
 
-Images stream through a ``tf.data`` pipeline (parallel reading and decoding,
-prefetch) into ``N`` compression workers sharing one :class:`~tfrnncomp.Codec`
-(it is thread-safe).  The run resumes where it stopped: an output that already
-exists and verifies (whole file, checksums, same model) is skipped; anything
-else is redone.  Failures are recorded per file and never stop the batch.
-Outputs are written atomically, so a killed run leaves no partial file.
-
-Ctrl-C stops a run within about a second: no new image is started, images still
+Ctrl-C stops a run within about a second: no new file is started, files still
 being coded get :data:`GRACE` seconds to be written and are dropped after that
 (their workers are daemon threads), and :class:`Interrupted` carries the
 :class:`Summary` of what was written, so a rerun does exactly the rest.
@@ -20,11 +14,8 @@ import sys
 import threading
 import time
 
-import numpy as np
-
-from tfrnncomp import batch, image_io
+from tfrnncomp.apps.files import write_output
 from tfrnncomp.errors import TfrnncompError
-from tfrnncomp.format import container as bitstream
 
 #: seconds that images already being coded get to be written after Ctrl-C
 GRACE = 0.5
@@ -68,115 +59,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, summary):
         super().__init__()
         self.summary = summary
-
-
-def plan(pairs):
-    """Drop inputs that map to an output already claimed (a.png and a.jpg -> a.trc)."""
-    claimed, planned, failures = {}, [], []
-    for source, target in pairs:
-        if target in claimed:
-            failures.append((source, f"{target} is also the output of {claimed[target]}; "
-                                     "rename one of them"))
-            continue
-        claimed[target] = source
-        planned.append((source, target))
-    return planned, failures
-
-
-def verifies(codec, path):
-    """True if ``path`` is a whole, checksum-clean file written by ``codec``'s model."""
-    try:
-        with image_io.open_regular(path) as handle:  # an output that is a FIFO: no wait
-            container = bitstream.read(handle.read(), strict=True)
-    except (OSError, TfrnncompError):
-        return False
-    return container.complete and container.header.model_id == codec.model_id
-
-
-def _load(path):
-    """Read one image for the pipeline: ``(uint8[H,W,3], channels, error message)``."""
-    path = os.fsdecode(path)
-    try:
-        array, channels = image_io.to_array(image_io.open_image(path))
-        return array, np.int32(channels), b""
-    except TfrnncompError as error:
-        message = str(error).encode("utf-8", "surrogateescape")
-        return np.zeros((0, 0, 3), np.uint8), np.int32(0), message
-
-
-def image_pipeline(paths, jobs):
-    """``tf.data`` pipeline yielding ``(image, channels, error)`` in input order."""
-    import tensorflow as tf
-
-    def load(path):
-        return tuple(tf.numpy_function(_load, [path], [tf.uint8, tf.int32, tf.string]))
-
-    dataset = tf.data.Dataset.from_tensor_slices([os.fsencode(p) for p in paths] or [b""])
-    if not paths:
-        dataset = dataset.take(0)
-    return dataset.map(load, num_parallel_calls=max(1, jobs), deterministic=True).prefetch(jobs)
-
-
-def _todo(codec, pairs, force, summary):
-    """``(todo, damaged)``: the pairs to code, and the outputs found not to verify (to be
-    replaced); verified outputs count as skipped."""
-    todo, damaged = [], set()
-    for source, target in pairs:
-        if force or not os.path.lexists(target):
-            todo.append((source, target))
-        elif verifies(codec, target):
-            summary.skipped += 1
-        else:
-            todo.append((source, target))
-            damaged.add(target)
-    return todo, damaged
-
-
-def compress_folder(codec, pairs, *, force=False, jobs=1, progress=None, **kwargs):
-    """Compress ``(source, target)`` pairs; returns a :class:`Summary`.
-
-    ``progress(total=N)`` makes a progress bar (``update``, ``close``), advanced as each
-    file is written or fails.  Ctrl-C raises :class:`Interrupted` (see :func:`run`).
-    """
-    summary = Summary()
-    pairs, summary.failed = plan(pairs)
-    try:
-        todo, damaged = _todo(codec, pairs, force, summary)
-    except KeyboardInterrupt:
-        summary.interrupted = len(pairs) - summary.skipped
-        raise Interrupted(summary) from None
-
-    def prepare(source, target, loaded):
-        image, channels, error = (value.numpy() for value in loaded)
-        if error:
-            raise TfrnncompError(error.decode("utf-8", "surrogateescape"))
-        data = codec.compress(image if int(channels) == 3 else image[..., 0], **kwargs)
-        stats = os.path.getsize(source), len(data), image.shape[0] * image.shape[1]
-        return data, force or target in damaged, stats
-
-    def tasks():
-        loaded = image_pipeline([source for source, _ in todo], jobs)
-        return ((source, target, images) for (source, target), images in zip(todo, loaded))
-
-    return run(prepare, tasks, len(todo), jobs=jobs, summary=summary, progress=progress)
-
-
-def decompress_folder(codec, pairs, *, force=False, iterations=None, progress=None):
-    """Decompress ``(source, target)`` pairs to images (format from each target's extension);
-    an existing output is skipped unless ``force``.  Returns a :class:`Summary`."""
-    summary = Summary()
-    pairs, summary.failed = plan(pairs)
-    todo = [(s, t) for s, t in pairs if force or not os.path.lexists(t)]
-    summary.skipped = len(pairs) - len(todo)
-
-    def prepare(source, target, _):
-        data = batch.decompressed_image(codec, source, target, iterations)
-        return data, force, (os.path.getsize(source), len(data), 0)
-
-    def tasks():
-        return ((source, target, None) for source, target in todo)
-
-    return run(prepare, tasks, len(todo), summary=summary, progress=progress)
 
 
 def run(prepare, tasks, total, *, jobs=1, summary=None, progress=None):
@@ -341,7 +223,7 @@ def _write(target, data, replace, stats):
     except OSError as error:
         return f"{target}: cannot make its folder ({error.strerror or error})"
     try:
-        batch.write_output(target, data, replace=replace)
+        write_output(target, data, replace=replace)
     except TfrnncompError as error:
         return str(error)
     return stats
@@ -359,11 +241,3 @@ def exit_now_if_coding(status):
         except (OSError, ValueError):
             pass
     os._exit(status)
-
-
-def report(summary, stream=None, brief=False):
-    """Print the failures (on stderr) and the summary line (``brief``: counts only); returns
-    the exit status, 1 if any file failed."""
-    batch.print_failures(summary.failed, stream or sys.stderr)
-    print(summary.counts() if brief else summary.line())
-    return 1 if summary.failed else 0
