@@ -14,7 +14,7 @@ fixed size are resized by LiteRT when an image of another (padded) size comes in
 the step graphs are fully convolutional.
 
 Neither TensorFlow nor Keras is imported here (only ``ai_edge_litert``, NumPy and the
-NumPy-only ``tfrnncomp.steps``/``tfrnncomp.format.container``), except for the ``context``
+NumPy-only ``tfrnncomp.runtime.steps``/``tfrnncomp.format.container``), except for the ``context``
 entropy mode, whose range coder is tensorflow-compression's.
 """
 
@@ -26,16 +26,14 @@ import numpy as np
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.format.extensions import Tag
-from tfrnncomp.steps import (PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps,
-                             shapes_from_layout, step_callable)
-
-from tfrnncomp.litert import DEFAULT_THREADS, StepModel  # noqa: F401
+from tfrnncomp.runtime.litert import DEFAULT_THREADS, StepModel, StepPair
+from tfrnncomp.runtime.steps import PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps
 
 MANIFEST = "tflite.json"
 
 
 class LiteRTSteps:
-    """Encoder/decoder step callables for :func:`tfrnncomp.steps.run_steps` on LiteRT.
+    """Encoder/decoder step callables for :func:`tfrnncomp.runtime.steps.run_steps` on LiteRT.
 
     ``directory`` is an ``export.tflite`` output (``tflite.json`` + ``*.tflite``).
     ``entropy_model`` (a path to the integer BinaryRNN ``binaryrnn.bin`` of the same codec
@@ -55,11 +53,9 @@ class LiteRTSteps:
         self.model_id = self.manifest["model_id"]
         self._models = {}
         self.entropy_model = entropy_model
-        self.encoder = step_callable(self._encode, self._shapes("encoder"))
-        self.decoder = step_callable(self._decode, self._shapes("decoder"))
-
-    def _shapes(self, part):
-        return lambda h, w: shapes_from_layout(self.layout[part], h, w)
+        pair = StepPair(self._on_first_call("encoder_step"), self._on_first_call("decoder_step"),
+                        self.layout)
+        self.encoder, self.decoder = pair.encoder, pair.decoder
 
     def model(self, step):
         if step not in self._models:
@@ -68,18 +64,9 @@ class LiteRTSteps:
                                            num_threads=self.num_threads)
         return self._models[step]
 
-    def _encode(self, image, reconstruction, gain, states):
-        out = self.model("encoder_step")(
-            image=image, reconstruction=reconstruction, gain=gain,
-            **{f"encoder_state_{i}": s for i, s in enumerate(states)})
-        return out["bits"], [out[f"encoder_state_{i}"] for i in range(len(states))]
-
-    def _decode(self, bits, reconstruction, gain, states):
-        out = self.model("decoder_step")(
-            bits=bits, reconstruction=reconstruction, gain=gain,
-            **{f"decoder_state_{i}": s for i, s in enumerate(states)})
-        return (out["reconstruction"], out["gain"],
-                [out[f"decoder_state_{i}"] for i in range(len(states))])
+    def _on_first_call(self, step):
+        """The step model ``step`` as a callable that loads it when first called."""
+        return lambda **inputs: self.model(step)(**inputs)
 
     # -- codec ---------------------------------------------------------------------------
     def encode(self, image, iterations, callback=None):

@@ -9,7 +9,7 @@ writes ``OUT/<version>/`` with the signatures
 ``decompress`` codes int8[T,h,w,32], height int32[], width int32[] -> image uint8[H,W,3]
 ``serving_default``  = ``compress`` (TF Serving needs a default)
 
-built from the same ``tf.function``s as the package (:mod:`tfrnncomp.functions`), with
+built from the same ``tf.function``s as the package (:mod:`tfrnncomp.runtime.graph`), with
 dynamic H and W, so a server reproduces :meth:`tfrnncomp.Codec.encode_codes` bit for bit.
 Only stock TensorFlow ops are used.  ``OUT/<version>/assets.extra/tfrnncomp.json`` holds
 the model id and config a client needs to write ``.trc`` headers (TF Serving ignores it).
@@ -51,7 +51,7 @@ def build_archive(model, with_range_coder=False):
     import keras
     import tensorflow as tf
 
-    from tfrnncomp.functions import CodecFunctions
+    from tfrnncomp.runtime.graph import CodecFunctions
 
     functions = CodecFunctions(model)
     max_iterations = int(model.config.max_iterations)

@@ -3,12 +3,12 @@
     python -m export.tflite --model gru-w25 --out exported/tflite --height 512 --width 768 \\
         [--quantize float32,float16,dynamic_int8,int8] [--dynamic] [--calibration-data DIR]
 
-The step functions of :mod:`tfrnncomp.steps` (recurrent states as explicit inputs and
+The step functions of :mod:`tfrnncomp.runtime.steps` (recurrent states as explicit inputs and
 outputs) are written as a SavedModel with ``keras.export.ExportArchive`` and converted
 with ``tf.lite.TFLiteConverter.from_saved_model``, one file per step and variant:
 ``OUT/encoder_step.<variant>.tflite`` and ``OUT/decoder_step.<variant>.tflite``, plus
 ``OUT/tflite.json`` (model id, input size, variants).  Inputs and outputs stay float32
-in every variant, so the same host loop (:func:`tfrnncomp.steps.run_steps`) drives them:
+in every variant, so the same host loop (:func:`tfrnncomp.runtime.steps.run_steps`) drives them:
 
 ``float32``       plain conversion (all builtin ops: CONV_2D, LOGISTIC, TANH, SPLIT, ...)
 ``float16``       float16 weights, float32 compute (half the file)
@@ -33,7 +33,7 @@ import tempfile
 
 import numpy as np
 
-from tfrnncomp.litert import STEPS, VARIANTS, convert, write_step_saved_model  # noqa: F401
+from tfrnncomp.runtime.litert import STEPS, VARIANTS, convert, write_step_saved_model  # noqa: F401
 
 PATCH = 128
 
@@ -95,7 +95,7 @@ def representative_dataset(model, images, iterations, step):
     shrinking residuals of late iterations are calibrated too.  Samples are produced
     lazily (a 512x768 sample of the decoder step holds ~25 MB of state).
     """
-    from tfrnncomp.steps import TFSteps, pad_image, to_model_range
+    from tfrnncomp.runtime.steps import TFSteps, pad_image, to_model_range
 
     tf_steps = TFSteps(model)
 
@@ -128,7 +128,7 @@ def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
     """Convert both steps in every variant into ``out``; returns the manifest dict."""
     from tfrnncomp import zoo
     from tfrnncomp.model import RNNCompressionModel
-    from tfrnncomp.steps import padded_size, state_layout
+    from tfrnncomp.runtime.steps import padded_size, state_layout
 
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)

@@ -24,7 +24,7 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def litert_codec(tiny_model, cache_dir):
     pytest.importorskip("ai_edge_litert")
-    from tfrnncomp import litert
+    from tfrnncomp.runtime import litert
     from tfrnncomp.codec import Codec
 
     codec = Codec(tiny_model, backend="litert")
@@ -105,7 +105,7 @@ def test_a_litert_encoded_file_decodes_with_tf_and_vice_versa(litert_codec, tiny
 
 def test_converted_step_models_are_cached_on_disk_and_reused(litert_codec, tiny_model,
                                                             cache_dir, image, monkeypatch):
-    from tfrnncomp import litert
+    from tfrnncomp.runtime import litert
 
     litert_codec.compress(image, iterations=1)  # converted (or already) for 64 x 96
     monkeypatch.setattr(litert, "convert_steps",

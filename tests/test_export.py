@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import smooth_image
-from tfrnncomp import steps
+from tfrnncomp.runtime import steps
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.codec import Codec
 

@@ -89,7 +89,7 @@ def test_the_train_command_logs_whole_image_validation_and_keeps_the_best_weight
     model = RNNCompressionModel(TINY_CONFIG).build_for_inference()
     model.load_weights(str(run / "best.weights.h5"))
     names, crops = validation.validation_crops(str(data), 192, 2)
-    from tfrnncomp.functions import CodecFunctions
+    from tfrnncomp.runtime.graph import CodecFunctions
 
     curve = validation.iteration_curve(CodecFunctions(model), crops, 16)
     assert validation.score(curve) == pytest.approx(float(best["score"]), abs=1e-3)

@@ -20,7 +20,8 @@ import os
 import numpy as np
 import pytest
 
-from tfrnncomp import steps, zoo
+from tfrnncomp import zoo
+from tfrnncomp.runtime import steps
 
 HEIGHT, WIDTH, ITERATIONS = 48, 64, 2
 SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -35,9 +35,9 @@ class Codec:
         entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
             path, an :class:`~tfrnncomp.entropy.coding.integer_net.IntegerNet`, or
             ``"auto"`` for the model directory's ``binaryrnn.bin`` if it has one.
-        backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.functions`),
+        backend: ``"tf"`` (the TensorFlow graph of :mod:`tfrnncomp.runtime.graph`),
             ``"tf-xla"`` (the same graph compiled with XLA, once per image shape), or a
-            LiteRT backend of :mod:`tfrnncomp.litert` (``"litert"`` float32,
+            LiteRT backend of :mod:`tfrnncomp.runtime.litert` (``"litert"`` float32,
             ``"litert-float16"``, ``"litert-dynamic-int8"``; needs ai-edge-litert).
             Every backend reads and writes the same files.
         threads: LiteRT interpreter threads (default 2).
@@ -52,10 +52,10 @@ class Codec:
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
                  entropy_model="auto", backend="tf", threads=None):
-        from tfrnncomp import litert, tiling
+        from tfrnncomp import runtime, tiling
         from tfrnncomp.model import RNNCompressionModel
 
-        variant = litert.variant_for(backend)  # an unknown backend fails before loading
+        runtime.check_backend(backend)  # an unknown backend fails before loading
         tile = tiling.check_tile(tile)  # so does a bad tile size (ConfigError)
 
         if isinstance(model, RNNCompressionModel):
@@ -71,13 +71,7 @@ class Codec:
         self.max_pixels = max_pixels
         self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
         self.backend = backend
-        if variant is None:
-            from tfrnncomp.functions import CodecFunctions
-
-            self.functions = CodecFunctions(self.model, jit_compile=backend == "tf-xla")
-        else:
-            self.functions = litert.LiteRTFunctions(self.model, variant,
-                                                    threads or litert.DEFAULT_THREADS)
+        self.functions = runtime.backend_for(self.model, backend, threads)
         self._table = None
         self._entropy_model = entropy_model
 
@@ -202,7 +196,7 @@ class Codec:
 
         tile = extensions.tile_of(header)
         if header.iteration_map is not None:
-            self._require_tf_backend("decoding a spatially adaptive file")
+            self._require_adaptive_backend("decoding a spatially adaptive file")
         codes = np.asarray(codes, np.int8)
         height, width = np.int32(header.height), np.int32(header.width)
         if tile is not None:
@@ -284,10 +278,10 @@ class Codec:
         _stage(progress, "entropy")
         return self.write(codes, height, width, channels, entropy, tile=tile)
 
-    def _require_tf_backend(self, what):
+    def _require_adaptive_backend(self, what):
         """Adaptive files keep stopped blocks' pixels inside the TF graph; the LiteRT step
         models do not implement that mask, so they must not decode such files."""
-        if self.backend not in ("tf", "tf-xla"):
+        if not self.functions.adaptive:
             from tfrnncomp.errors import BackendError
 
             raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses "
@@ -296,7 +290,7 @@ class Codec:
     def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
         from tfrnncomp import adaptive
 
-        self._require_tf_backend("spatially adaptive coding")
+        self._require_adaptive_backend("spatially adaptive coding")
         allowed = {"target_psnr"} if slope is None else {"iterations"}
         refused = [name for name in given if name not in allowed]
         if refused:

@@ -165,7 +165,7 @@ class WholeImageValidation(keras.callbacks.Callback):
         inference graph) whatever precision or strategy the training model uses.
         """
         if self._functions is None:
-            from tfrnncomp.functions import CodecFunctions
+            from tfrnncomp.runtime.graph import CodecFunctions
             from tfrnncomp.model import RNNCompressionModel
 
             copy = RNNCompressionModel(self.model.config.to_dict(), dtype="float32")

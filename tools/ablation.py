@@ -139,7 +139,7 @@ def measure(model, dataset, budget):
     """The harness's rows at every iteration, rate = raw code bits (k x 0.125 bpp)."""
     import numpy as np
 
-    from tfrnncomp.functions import CodecFunctions
+    from tfrnncomp.runtime.graph import CodecFunctions
 
     functions = CodecFunctions(model)
     measurer = evaluate.Measurer()

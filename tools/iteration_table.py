@@ -100,7 +100,7 @@ def main(argv=None):
         names, images = dataset.names, dataset.images
         source = dataset.info()
     from tfrnncomp import zoo
-    from tfrnncomp.functions import CodecFunctions
+    from tfrnncomp.runtime.graph import CodecFunctions
 
     model = load_model(args)
     start = time.time()

@@ -135,8 +135,8 @@ def profile(kodak, image_name, model_name, iterations, repeats):
     from PIL import Image
 
     import tfrnncomp
-    from tfrnncomp import steps
-    from tfrnncomp.functions import pad_image
+    from tfrnncomp.runtime import steps
+    from tfrnncomp.runtime.graph import pad_image
 
     path = os.path.join(kodak, image_name)
     with open(path, "rb") as handle:

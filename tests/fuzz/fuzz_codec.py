@@ -23,7 +23,7 @@ import numpy  # noqa: F401,E402  (imported uninstrumented)
 import tensorflow as tf  # noqa: E402
 
 # the model and its tf.functions stay uninstrumented (they are traced by TensorFlow)
-import tfrnncomp.functions  # noqa: F401,E402
+import tfrnncomp.runtime.graph  # noqa: F401,E402
 import tfrnncomp.model  # noqa: F401,E402
 import tfrnncomp.zoo  # noqa: F401,E402
 

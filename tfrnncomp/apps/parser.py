@@ -43,7 +43,7 @@ def _add_max_pixels(parser):
 
 
 def _add_backend(parser):
-    from tfrnncomp.litert import BACKENDS
+    from tfrnncomp.runtime.litert import BACKENDS
 
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="tf",
                         help="runtime of the model: tf (TensorFlow graph, default) or a LiteRT "

@@ -8,7 +8,7 @@ blocks) once it is good enough.  ``M[by, bx]`` in ``1..T`` is the number of
 iterations block ``(by, bx)`` received; a block is active at iteration ``t``
 (1-based) iff ``M >= t``, so a block that stopped stays stopped.  Inactive
 positions carry no bits: their codes are 0 for the decoder, and their pixels
-keep the previous reconstruction (:mod:`tfrnncomp.functions`).
+keep the previous reconstruction (:mod:`tfrnncomp.runtime.graph`).
 
 Extension value (big-endian)::
 

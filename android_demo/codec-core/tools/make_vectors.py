@@ -563,7 +563,7 @@ def error_vectors(w, files):
         _record(w, f"craft_{name}", data, "")
 
 
-# --- (e) the host loop: pixels and the decoder-step loop of tfrnncomp.steps -----------------
+# --- (e) the host loop: pixels and the decoder-step loop of tfrnncomp.runtime.steps -----------------
 
 #: state layout of the fake decoder step: [scale, channels] per state
 FAKE_LAYOUT = [[16, 4], [8, 3]]
@@ -584,7 +584,8 @@ def fake_decoder_step(bits, reconstruction, gain, states):
 
 
 def host_loop_vectors(w, rng):
-    from tfrnncomp import image_io, steps
+    from tfrnncomp import image_io
+    from tfrnncomp.runtime import steps
 
     # to_uint8 / from_array on random values, extremes and exact rounding ties
     recon = rng.normal(0, 0.35, (64, 96, 3)).astype(np.float32)

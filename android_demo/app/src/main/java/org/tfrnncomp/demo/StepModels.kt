@@ -117,7 +117,7 @@ class TfliteDecoderStep(interpreter: Interpreter) : DecoderStep {
 }
 
 /**
- * The encoder host loop of `tfrnncomp.steps.run_steps`: each iteration runs the
+ * The encoder host loop of `tfrnncomp.runtime.steps.run_steps`: each iteration runs the
  * encoder step on the residual, then the decoder step (the next iteration codes
  * what is still missing).
  */

@@ -1,7 +1,7 @@
 package org.tfrnncomp.core;
 
 /**
- * One call of the exported {@code decoder_step} model ({@code tfrnncomp.steps}):
+ * One call of the exported {@code decoder_step} model ({@code tfrnncomp.runtime.steps}):
  *
  * <pre>
  * decoder_step(bits [1,h,w,D], reconstruction [1,H,W,3], gain [1,H,W,1], decoder_state_i...)

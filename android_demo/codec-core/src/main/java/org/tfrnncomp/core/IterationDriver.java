@@ -5,7 +5,7 @@ package org.tfrnncomp.core;
  * at a time. {@link Decoder#run} calls {@link #begin} once, then {@link #step}
  * for iterations 0, 1, 2, ... with that iteration's codes, then {@link #end}.
  *
- * <p>The reference is {@code tfrnncomp.steps.run_decoder_steps}:
+ * <p>The reference is {@code tfrnncomp.runtime.steps.run_decoder_steps}:
  *
  * <pre>
  * begin:  decoder_state_i = zeros; reconstruction = zeros [1, padH, padW, 3]; gain = ones [1, padH, padW, 1]

@@ -2,7 +2,7 @@ package org.tfrnncomp.core;
 
 /**
  * Shapes of the recurrent states of the exported step models
- * ({@code tfrnncomp.steps.state_layout}, the {@code "state_layout"} of
+ * ({@code tfrnncomp.runtime.steps.state_layout}, the {@code "state_layout"} of
  * {@code tflite.json}): state i of a padded {@code H x W} image has shape
  * {@code [1, H / scale_i, W / scale_i, channels_i]}.
  */

@@ -1,7 +1,7 @@
 package org.tfrnncomp.core;
 
 /**
- * The host loop of {@code tfrnncomp.steps.run_decoder_steps} as an
+ * The host loop of {@code tfrnncomp.runtime.steps.run_decoder_steps} as an
  * {@link IterationDriver}: zero states, zero reconstruction and unit gain at
  * {@link #begin}, one {@link DecoderStep} call per iteration, and after each the
  * cropped image ({@link Pixels#toArgb}) handed to a {@link FrameListener}.

@@ -67,7 +67,10 @@ def to_uint8(image_float):
 
 
 class CodecFunctions:
-    """The model's encode/decode ``tf.function``s with fixed input signatures."""
+    """The model's encode/decode ``tf.function``s with fixed input signatures (the
+    :class:`~tfrnncomp.runtime.Backend` of ``"tf"`` and ``"tf-xla"``)."""
+
+    adaptive = True
 
     def __init__(self, model, jit_compile=False):
         self.model = model

@@ -3,13 +3,13 @@
     codec = tfrnncomp.Codec(backend="litert-dynamic-int8")   # or "litert" (float32), ...
     data = codec.compress(image, iterations=8)               # decodes with the TF backend too
 
-The step functions of :mod:`tfrnncomp.steps` (one iteration of Toderici et al.
+The step functions of :mod:`tfrnncomp.runtime.steps` (one iteration of Toderici et al.
 2017's encoder or decoder, recurrent states as explicit inputs and outputs) are
 converted to LiteRT models on first use, one pair per padded image shape (the
 converter sees static shapes), and cached: in memory (a few shapes) and, unless
 ``cache_dir=None``, on disk under ``$TFRNNCOMP_CACHE`` or the user cache dir
 (``~/.cache/tfrnncomp/litert/<model id>/<variant>-<H>x<W>/``, written
-atomically).  The NumPy host loop of :mod:`tfrnncomp.steps` drives them, with
+atomically).  The NumPy host loop of :mod:`tfrnncomp.runtime.steps` drives them, with
 LiteRT's default op resolver (XNNPACK for float and dynamic-range kernels).
 
 Variants: ``float32`` (outputs match TF within ~1e-5), ``float16`` (float16
@@ -26,7 +26,7 @@ import tempfile
 
 import numpy as np
 
-from tfrnncomp import steps
+from tfrnncomp.runtime import steps
 from tfrnncomp.errors import BackendError
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -133,7 +133,7 @@ class StepModel:
 
 
 class StepPair:
-    """Encoder and decoder step callables for :func:`tfrnncomp.steps.run_steps`."""
+    """Encoder and decoder step callables for :func:`tfrnncomp.runtime.steps.run_steps`."""
 
     def __init__(self, encoder_model, decoder_model, layout):
         self.encoder_model, self.decoder_model = encoder_model, decoder_model
@@ -155,11 +155,14 @@ class StepPair:
 
 
 class LiteRTFunctions:
-    """The interface of :class:`tfrnncomp.functions.CodecFunctions`, run by LiteRT.
+    """The interface of :class:`tfrnncomp.runtime.graph.CodecFunctions`, run by LiteRT.
 
     ``encode_codes``, ``encode``, ``decode`` and ``decode_all`` take and return
-    NumPy arrays.  Step models are converted per padded shape on first use.
+    NumPy arrays.  Step models are converted per padded shape on first use.  Stopped
+    blocks of spatially adaptive files are not masked here: no adaptive coding.
     """
+
+    adaptive = False
 
     def __init__(self, model, variant="float32", num_threads=DEFAULT_THREADS,
                  cache_dir="auto"):

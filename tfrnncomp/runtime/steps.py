@@ -1,6 +1,6 @@
 """One iteration at a time: step ``tf.function``s with explicit state, and a host loop.
 
-:mod:`tfrnncomp.functions` runs every iteration inside one graph.  Runtimes that
+:mod:`tfrnncomp.runtime.graph` runs every iteration inside one graph.  Runtimes that
 cannot (TFLite/LiteRT, or a host that wants to stop after any iteration) use
 two step functions instead, whose recurrent states are plain inputs and
 outputs:
@@ -25,7 +25,7 @@ LiteRT deployment does not load TensorFlow.
 
 import numpy as np
 
-#: images are edge-padded to multiples of this (as in :mod:`tfrnncomp.functions`)
+#: images are edge-padded to multiples of this (as in :mod:`tfrnncomp.runtime.graph`)
 PAD_MULTIPLE = 32
 
 
@@ -189,7 +189,7 @@ def step_callable(fn, state_shapes):
 
 # -- the host loop ------------------------------------------------------------------
 def pad_image(image, multiple=PAD_MULTIPLE):
-    """NumPy twin of :func:`tfrnncomp.functions.pad_image` (edge padding)."""
+    """NumPy twin of :func:`tfrnncomp.runtime.graph.pad_image` (edge padding)."""
     height, width = image.shape[:2]
     ph, pw = padded_size(height, width, multiple)
     return np.pad(image, ((0, ph - height), (0, pw - width), (0, 0)), mode="edge")
@@ -219,7 +219,7 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     stop at any by passing a smaller ``iterations``; the codes are a prefix).
 
     Returns ``(codes int8[T,H'/16,W'/16,bits], reconstruction uint8[H,W,3])``
-    like :func:`tfrnncomp.functions.CodecFunctions.encode`.  With ``codes_only``
+    like :func:`tfrnncomp.runtime.graph.CodecFunctions.encode`.  With ``codes_only``
     the decoder of the last iteration is skipped (nothing reads it) and the
     reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.
     """

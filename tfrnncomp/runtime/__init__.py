@@ -1,0 +1,46 @@
+"""Runtimes of the model's iterations behind one :class:`Backend` interface: the TensorFlow
+graph (:mod:`.graph`), and step models run by the NumPy host loop (:mod:`.steps`, :mod:`.litert`)."""
+
+from typing import Protocol
+
+
+class Backend(Protocol):
+    """What a :class:`~tfrnncomp.Codec` needs of a runtime; NumPy arrays (or tensors) in and
+    out, any image size (padded inside to the model's multiple)."""
+
+    #: whether :meth:`encode_adaptive` exists and stopped blocks keep their pixels when
+    #: decoding (spatially adaptive files)
+    adaptive: bool
+
+    def encode(self, image, iterations):
+        """``{"codes": int8[T,h,w,bits], "reconstruction": uint8[H,W,3]}`` of a uint8 image."""
+
+    def encode_codes(self, image, iterations):
+        """Only the codes ``int8[T,h,w,bits]``."""
+
+    def decode(self, codes, height, width):
+        """The image ``uint8[height,width,3]`` after every iteration of ``codes``."""
+
+    def decode_all(self, codes, height, width):
+        """The image after each iteration, ``uint8[T,height,width,3]``, in one pass."""
+
+
+def check_backend(name):
+    """``name`` if it names a backend, else :class:`~tfrnncomp.errors.BackendError`."""
+    from tfrnncomp.runtime import litert
+
+    litert.variant_for(name)
+    return name
+
+
+def backend_for(model, name="tf", threads=None) -> Backend:
+    """The backend ``name`` of :data:`tfrnncomp.runtime.litert.BACKENDS` running ``model``:
+    ``"tf"`` (the graph), ``"tf-xla"`` (compiled with XLA) or a LiteRT variant."""
+    from tfrnncomp.runtime import litert
+
+    variant = litert.variant_for(name)
+    if variant is None:
+        from tfrnncomp.runtime.graph import CodecFunctions
+
+        return CodecFunctions(model, jit_compile=name == "tf-xla")
+    return litert.LiteRTFunctions(model, variant, threads or litert.DEFAULT_THREADS)
