@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import smooth_image
-from tfrnncomp import adaptive
+from tfrnncomp.codec import adaptive
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
-from tfrnncomp.adaptive import lagrangian_plan
+from tfrnncomp.codec.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
 from tfrnncomp.entropy.coding import context
 from tfrnncomp.errors import BitstreamError, TfrnncompError, TruncatedError
@@ -284,8 +284,8 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
 
     from PIL import Image
 
-    from tfrnncomp import evaluate
-    from tfrnncomp.evaluate_adaptive import run_adaptive
+    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval.evaluate_adaptive import run_adaptive
 
     Image.fromarray(smooth_image(64, 96, seed=2)).save(tmp_path / "a.png")
     dataset = evaluate.load_dataset(str(tmp_path))

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conftest import TINY_CONFIG, load_tool
-from tfrnncomp import flops
+from tfrnncomp.eval import flops
 
 tool = load_tool("bench_roofline.py")
 

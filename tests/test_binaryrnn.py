@@ -330,7 +330,7 @@ def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
 
 
 def test_an_adaptive_binaryrnn_file_codes_only_active_positions_and_decodes_exactly(brnn_codec):
-    from tfrnncomp import adaptive
+    from tfrnncomp.codec import adaptive
 
     image = smooth_image(48, 64, seed=5)
     _, first = brnn_codec.encode_codes(image, 1)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import smooth_image
-from tfrnncomp import classic
+from tfrnncomp.eval import classic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

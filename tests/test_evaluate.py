@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import smooth_image
-from tfrnncomp import classic, evaluate, rd
+from tfrnncomp.eval import classic, evaluate, rd
 from tfrnncomp.format import container as bitstream
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -291,7 +291,7 @@ def test_eval_plot_writes_a_png(eval_cli, small_folder, tmp_path):
 
 def test_eval_plot_without_matplotlib_is_one_line_naming_the_eval_extra(eval_cli, small_folder,
                                                                          monkeypatch, tmp_path):
-    from tfrnncomp import rdplot
+    from tfrnncomp.eval import rdplot
 
     monkeypatch.setattr(rdplot, "matplotlib_unavailable", lambda: "no matplotlib")
     code, _, err = eval_cli(small_folder, "--plot", tmp_path / "rd.png")

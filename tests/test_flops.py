@@ -1,10 +1,10 @@
-"""Tests of the MAC count (tfrnncomp.flops) against the convolutions in the traced graph."""
+"""Tests of the MAC count (tfrnncomp.eval.flops) against the convolutions in the traced graph."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrnncomp import flops
+from tfrnncomp.eval import flops
 from tfrnncomp.config import REFERENCE
 from tfrnncomp.model import RNNCompressionModel
 

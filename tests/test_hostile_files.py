@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import smooth_image
 from tests.fuzz.harnesses import fix_crcs
-from tfrnncomp import tiling
+from tfrnncomp.codec import tiling
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.format.extensions import Tag
 from tfrnncomp.codec import Codec

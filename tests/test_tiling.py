@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import smooth_image
-from tfrnncomp import tiling
+from tfrnncomp.codec import tiling
 from tfrnncomp.codec import Codec
 from tfrnncomp.format import extensions
 

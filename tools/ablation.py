@@ -14,8 +14,8 @@ reproducible) on the *train* split of the folder and is measured on centre crops
 *validation* split (``tfrnncomp.data.split_files``), never on Kodak.
 
 Rate is the raw bits of the codes, k x 0.125 bpp after k iterations (no header, no entropy
-coding); quality is the harness's MS-SSIM and PSNR (``tfrnncomp.evaluate.Measurer``); the score
-is the area under the MS-SSIM curve over 0.125 .. iterations x 0.125 bpp (``tfrnncomp.rd.auc``).
+coding); quality is the harness's MS-SSIM and PSNR (``tfrnncomp.eval.evaluate.Measurer``); the score
+is the area under the MS-SSIM curve over 0.125 .. iterations x 0.125 bpp (``tfrnncomp.eval.rd.auc``).
 
 Each variant's result is written to OUT/variants/NAME.json (harness schema plus an "ablation"
 object) and skipped when it exists with the same budget, so a killed run continues where it
@@ -35,7 +35,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp import evaluate, image_io  # noqa: E402
+from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.eval import evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(REPO, "..", "shared", "data", "train")
@@ -162,7 +163,8 @@ def measure(model, dataset, budget):
 
 
 def run_variant(name, factor, settings, args, budget, dataset, log):
-    from tfrnncomp import rd, train
+    from tfrnncomp import train
+    from tfrnncomp.eval import rd
 
     config = model_config(name, settings, budget)
     training = training_config(args.data, settings, budget)

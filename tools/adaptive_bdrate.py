@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""BD-rate of spatially adaptive coding against fixed iterations (tfrnncomp/adaptive.py).
+"""BD-rate of spatially adaptive coding against fixed iterations (tfrnncomp/codec/adaptive.py).
 
     python tools/adaptive_bdrate.py --fixed results/kodak6/tfrnncomp-gru-w25.json \
         results/kodak6/tfrnncomp-gru-w25-adaptive*.json --out results/kodak6/adaptive_bdrate
 
 For each adaptive results file (tools/evaluate_model.py --adaptive ...): BD-rate against the
 fixed-iteration curve on PSNR and on MS-SSIM (dB), negative = fewer bits for the same quality
-(tfrnncomp/rd.py: bjontegaard, pchip, over the quality range both curves reach), the bpp range,
+(tfrnncomp/eval/rd.py: bjontegaard, pchip, over the quality range both curves reach), the bpp range,
 and the iteration map's share of the bytes.  If the fixed file covers more images, its points
 are recomputed from its per-image rows on the adaptive file's images, so both curves are on
 the same images.  Adaptive files with the same result name (one sweep run in parts, on the
@@ -19,7 +19,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfrnncomp import evaluate, image_io, rd  # noqa: E402
+from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.eval import evaluate, rd
 
 
 def on_images(result, names):

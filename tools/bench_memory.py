@@ -129,7 +129,7 @@ def main(argv=None):
         return 0
     if args.calls < 2 or args.every < 1:
         parser.error("--calls must be >= 2 and --every >= 1")
-    from tfrnncomp import evaluate
+    from tfrnncomp.eval import evaluate
     from tfrnncomp.codec import Codec
     from tfrnncomp.data import load_image
 

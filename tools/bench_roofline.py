@@ -5,7 +5,7 @@
                                    [--speed results/speed/speed.json] --out results/speed
 
 Counts the multiply-accumulates (MACs) of every convolution of one iteration
-(:mod:`tfrnncomp.flops`, Toderici et al. 2017 Figure 1) for a Kodak-size image
+(:mod:`tfrnncomp.eval.flops`, Toderici et al. 2017 Figure 1) for a Kodak-size image
 (768x512), then times each distinct convolution alone, fp32, random weights,
 with TensorFlow's own kernels and with XLA, and keeps the faster.  The floor of
 a workload is the sum of its convolutions' MACs, each divided by the best rate
@@ -56,7 +56,7 @@ def time_matmul(size, repeats):
 
 
 def time_conv(conv, repeats, modes=("tf", "xla")):
-    """``{mode: seconds}`` of one :class:`tfrnncomp.flops.Conv` at batch 1."""
+    """``{mode: seconds}`` of one :class:`tfrnncomp.eval.flops.Conv` at batch 1."""
     import tensorflow as tf
 
     x = tf.random.normal([1, conv.height * conv.stride, conv.width * conv.stride, conv.c_in])
@@ -88,7 +88,7 @@ def floors(convs, seconds, iterations):
 
 
 def workload(name, config, height, width, iterations, seconds_by_geometry, target, target_note):
-    from tfrnncomp import flops
+    from tfrnncomp.eval import flops
 
     convs = flops.convolutions(config, height, width)
     encode_macs, decode_macs = flops.codec_macs(config, height, width, iterations)
@@ -217,7 +217,8 @@ def main(argv=None):
               file=sys.stderr)
     from bench_speed import SIZES, cpu_description
 
-    from tfrnncomp import flops, zoo
+    from tfrnncomp import zoo
+    from tfrnncomp.eval import flops
     from tfrnncomp.config import REFERENCE
 
     pytorch = _load(args.pytorch_reference)

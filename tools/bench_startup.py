@@ -17,7 +17,7 @@ step alike) and the median over the repeats is reported:
 - ``cli_compress_1x1``: ``python -m tfrnncomp compress a.png a.trc`` of a 1x1 PNG,
   end to end (wall time).
 
-Writes OUT (JSON, with the CPU and versions of :func:`tfrnncomp.evaluate.environment`)
+Writes OUT (JSON, with the CPU and versions of :func:`tfrnncomp.eval.evaluate.environment`)
 and OUT with ``.md`` beside it.
 """
 
@@ -144,7 +144,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    from tfrnncomp import evaluate, image_io
+    from tfrnncomp import image_io
+    from tfrnncomp.eval import evaluate
 
     steps = run(args.model, args.repeats, log=lambda m: print(m, file=sys.stderr, flush=True))
     result = {"model": args.model, "repeats": args.repeats, "steps": steps,

@@ -35,7 +35,8 @@ sys.path.insert(0, ROOT)
 
 from export import tflite  # noqa: E402
 from export.litert_backend import LiteRTSteps  # noqa: E402
-from tfrnncomp import evaluate, metrics  # noqa: E402
+from tfrnncomp import metrics  # noqa: E402
+from tfrnncomp.eval import evaluate
 from tfrnncomp.runtime.steps import to_uint8  # noqa: E402
 
 

@@ -100,7 +100,7 @@ def main(argv=None):
         else:
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]))
-    from tfrnncomp import evaluate
+    from tfrnncomp.eval import evaluate
     from tfrnncomp.image_io import atomic_write_bytes
 
     base = next((r["median_s"] for r in rows if r.get("variant") == "tf" and "median_s" in r), None)

@@ -10,7 +10,7 @@
 Each image is encoded once at the largest iteration count; every k-iteration file (the header
 plus the first k chunks) is decoded and measured like the classic codecs (tools/bench_codecs.py).
 With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
-lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/adaptive.py) each image is encoded once per setting with spatially adaptive bit
+lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/codec/adaptive.py) each image is encoded once per setting with spatially adaptive bit
 allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
 A missing image folder is skipped with a message and exit status 0.  The plain sweep is also
 the installed command `tfrnncomp eval FOLDER` (tfrnncomp/apps/eval_command.py).
@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp import evaluate  # noqa: E402
+from tfrnncomp.eval import evaluate  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
 from tfrnncomp.apps.eval_command import check_iterations, parse_iterations  # noqa: E402
 
@@ -76,7 +76,7 @@ def main(argv=None):
     start = time.time()
     log = None if args.quiet else evaluate.log_stderr
     if args.metrics_from:
-        from tfrnncomp import rerate
+        from tfrnncomp.eval import rerate
 
         previous = evaluate.load_result(args.metrics_from)
         result = rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
@@ -85,7 +85,7 @@ def main(argv=None):
         if not args.settings:
             parser.error("--adaptive needs --settings")
         settings = [float(v) for v in args.settings.split(",")]
-        from tfrnncomp.evaluate_adaptive import run_adaptive
+        from tfrnncomp.eval.evaluate_adaptive import run_adaptive
 
         result = run_adaptive(codec, dataset, settings, rule=args.adaptive, block=args.block,
                               entropy=args.entropy, name=args.name, log=log)

@@ -25,7 +25,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp import evaluate, validation  # noqa: E402
+from tfrnncomp import validation  # noqa: E402
+from tfrnncomp.eval import evaluate
 
 
 def load_model(args):

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Rate-distortion plots of results files (tfrnncomp/evaluate.py schema).
+"""Rate-distortion plots of results files (tfrnncomp/eval/evaluate.py schema).
 
     python tools/plot_rd.py results/kodak/*.json --out plots/ [--max-bpp 2.5] [--title Kodak]
 
 Writes OUT/ms_ssim_db.png, OUT/psnr.png and OUT/psnr_hvs_m.png, each with every result file.
 tfrnncomp results are drawn with thick lines; classic codecs with thin lines (the drawing is
-tfrnncomp/rdplot.py, shared with `tfrnncomp eval --plot`).
+tfrnncomp/eval/rdplot.py, shared with `tfrnncomp eval --plot`).
 """
 
 import argparse
@@ -14,8 +14,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfrnncomp import evaluate, rdplot  # noqa: E402
-from tfrnncomp.rdplot import MARKERS, PLOTS, plot  # noqa: E402,F401  (this tool's old names)
+from tfrnncomp.eval import evaluate, rdplot  # noqa: E402
+from tfrnncomp.eval.rdplot import MARKERS, PLOTS, plot  # noqa: E402,F401  (this tool's old names)
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Markdown tables of results files: MS-SSIM and PSNR at 0.125/0.25/0.5/1/2 bpp, AUC over
-0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP (definitions: tfrnncomp/rd.py).
+0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP (definitions: tfrnncomp/eval/rd.py).
 
     python tools/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
                                [--webp results/kodak/webp.json] [--method pchip|akima]
@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfrnncomp import evaluate, rd  # noqa: E402
+from tfrnncomp.eval import evaluate, rd  # noqa: E402
 
 
 def main(argv=None):

@@ -128,7 +128,7 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"training_arms: training images {args.data} not found; skipped")
         return 0
-    from tfrnncomp import evaluate
+    from tfrnncomp.eval import evaluate
     from tfrnncomp.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)

@@ -9,7 +9,7 @@ For each image and target rate, tfrnncomp uses the iteration count whose whole f
 included, context entropy coding) is closest to the target; JPEG 4:2:0 and WebP (method 6) use the
 largest quality whose file is at most that size (every quality is tried: size is not monotone
 in quality everywhere).  Labels give bpp, PSNR and MS-SSIM of the *whole* image (the harness's
-metrics, ``tfrnncomp.evaluate.Measurer``); the crop (default: the most detailed 256x256 window,
+metrics, ``tfrnncomp.eval.evaluate.Measurer``); the crop (default: the most detailed 256x256 window,
 by luma gradient energy) is shown at 1:1 (``--scale 2``: 2x, nearest neighbour).  Writes
 OUT/<image>.png (one figure per image, rows = rates) and OUT/visual.json + OUT/visual.md with
 every number.  A missing image folder is skipped with exit status 0.
@@ -27,7 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tfrnncomp import classic, evaluate, image_io  # noqa: E402
+from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.eval import classic, evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSIC = (("jpeg420", "JPEG 4:2:0", range(1, 96)), ("webp", "WebP", range(0, 101)))

@@ -118,7 +118,7 @@ def _summary_line(summary):
     """``out.trc: 11936 bytes, 0.7421 bpp, 1 iteration``, the quality reached for a quality
     target, and a missed goal (written with --best-effort)."""
     from tfrnncomp.apps.files import STDIO
-    from tfrnncomp.rate import shown_quality
+    from tfrnncomp.codec.rate import shown_quality
 
     count = summary["iterations"]
     name = "stdout" if summary["file"] == STDIO else shown_path(summary["file"])

@@ -1,5 +1,5 @@
 """``tfrnncomp eval``: rate-distortion of a model over a folder of images, optionally against
-classic codecs, in the results format of :mod:`tfrnncomp.evaluate`.
+classic codecs, in the results format of :mod:`tfrnncomp.eval.evaluate`.
 
 The parsing helpers, the classic-codec loop and the table are shared with the scripts of
 ``tools/`` (evaluate_model.py, bench_codecs.py), so the command and the scripts measure the same
@@ -12,7 +12,7 @@ import sys
 
 from tfrnncomp.errors import TfrnncompError, shown_path
 
-#: short names accepted by ``--compare`` besides the names of :data:`tfrnncomp.classic.CODECS`
+#: short names accepted by ``--compare`` besides the names of :data:`tfrnncomp.eval.classic.CODECS`
 ALIASES = {"jpeg": "jpeg420", "jxl": "jpegxl", "j2k": "jpeg2000", "jp2": "jpeg2000",
            "h265": "hevc", "x265": "hevc"}
 
@@ -24,7 +24,7 @@ stdout gets one table per codec: bpp, PSNR and MS-SSIM averaged over the images 
 '-' for images under 161 pixels a side).
 
 --json OUT.json writes one file per codec, each one result of the schema of
-results/kodak/*.json (tfrnncomp/evaluate.py): the model's result in OUT.json, each --compare
+results/kodak/*.json (tfrnncomp/eval/evaluate.py): the model's result in OUT.json, each --compare
 codec's in OUT-<codec>.json beside it (e.g. OUT-jpeg420.json), so every file works with
 tools/rd_summary.py and tools/plot_rd.py.  --plot draws PSNR and MS-SSIM (dB) against bpp,
 every codec in one PNG (needs matplotlib: pip install tfrnncomp[eval])."""
@@ -57,7 +57,7 @@ def check_iterations(codec, iterations):
 
 def parse_codecs(text):
     """``"jpeg,webp"`` -> classic codec names (``jpeg`` is ``jpeg420``), in order, once each."""
-    from tfrnncomp import classic
+    from tfrnncomp.eval import classic
 
     names = []
     for name in (n.strip().lower() for n in text.split(",")):
@@ -75,7 +75,7 @@ def run_classics(names, dataset, settings=None, log=None, program="tfrnncomp eva
     one that cannot (no imagecodecs, no AVIF in Pillow, ...) gets one line on stderr instead."""
     import time
 
-    from tfrnncomp import classic, evaluate
+    from tfrnncomp.eval import classic, evaluate
 
     for name in names:
         codec = classic.get(name)
@@ -140,7 +140,8 @@ def add_parser(sub, **kwargs):
 
 def _check(args):
     """Refuse a missing or empty folder and an impossible --plot before any work."""
-    from tfrnncomp import evaluate, image_io, rdplot
+    from tfrnncomp import image_io
+    from tfrnncomp.eval import evaluate, rdplot
 
     if not os.path.isdir(args.folder):
         raise TfrnncompError(f"image folder {shown_path(args.folder)} not found")
@@ -162,7 +163,7 @@ def _check(args):
 def evaluate_folder(args, log=None):
     """The results of the model and of each runnable ``--compare`` codec on the folder's images,
     the model's first; the dataset with them."""
-    from tfrnncomp import evaluate
+    from tfrnncomp.eval import evaluate
     from tfrnncomp.codec import Codec
 
     dataset = _check(args)
@@ -176,7 +177,7 @@ def evaluate_folder(args, log=None):
 
 def main(args):
     """Run ``tfrnncomp eval`` for parsed arguments; returns the exit status."""
-    from tfrnncomp import evaluate, rdplot
+    from tfrnncomp.eval import evaluate, rdplot
 
     log = None if args.quiet else evaluate.log_stderr
     dataset, results = evaluate_folder(args, log=log)

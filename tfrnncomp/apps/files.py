@@ -152,7 +152,7 @@ def compress_summary(codec, image, data, **settings):
     a goal of :data:`GOALS`, its name and value (``target``, ``target_value``), ``met`` (not
     for adaptive files) and, for a quality target, the quality reached (``psnr`` or
     ``ms_ssim``, measured on the decoded file)."""
-    from tfrnncomp import rate
+    from tfrnncomp.codec import rate
 
     header = bitstream.read(data, max_pixels=None).header
     pixels = header.height * header.width

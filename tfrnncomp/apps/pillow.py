@@ -8,7 +8,7 @@
 Format name ``TRC``, extension ``.trc``, MIME type ``image/x-tfrnncomp``.
 Save options: ``iterations`` (1..16), ``bpp`` (a whole-file budget),
 ``quality`` (0..100, mapped linearly to 1..the model's useful iterations), ``adaptive=True``
-with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.adaptive`),
+with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.codec.adaptive`),
 ``model`` (zoo name or directory, default the shipped model), ``entropy``
 (``context`` or ``raw``), ``drop_alpha``.  Open options go through ``Image.open(...)`` as usual;
 ``im.draft(None, None)`` is not supported, but ``tfrnncomp.pillow.open_iterations``

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from tfrnncomp import evaluate, rd  # noqa: E402
+from tfrnncomp.eval import evaluate, rd  # noqa: E402
 from tfrnncomp.image_io import atomic_write_bytes  # noqa: E402
 
 

@@ -52,7 +52,8 @@ class Codec:
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
                  entropy_model="auto", backend="tf", threads=None):
-        from tfrnncomp import runtime, tiling
+        from tfrnncomp import runtime
+        from tfrnncomp.codec import tiling
         from tfrnncomp.model import RNNCompressionModel
 
         runtime.check_backend(backend)  # an unknown backend fails before loading
@@ -182,7 +183,7 @@ class Codec:
     # -- codec ------------------------------------------------------------------------
     def codes_for(self, array, iterations):
         """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large."""
-        from tfrnncomp import tiling
+        from tfrnncomp.codec import tiling
 
         tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
         if tile is None:
@@ -192,7 +193,7 @@ class Codec:
 
     def images_for(self, codes, header, every_iteration=False):
         """Decode codes for ``header`` (tile by tile if the file is tiled)."""
-        from tfrnncomp import tiling
+        from tfrnncomp.codec import tiling
 
         tile = extensions.tile_of(header)
         if header.iteration_map is not None:
@@ -226,7 +227,7 @@ class Codec:
         :attr:`default_iterations`: 8, or fewer where the model's quality stops rising), ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes),
         or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
         iterations that reach it, else all).  Budgets and targets need one
-        encode, not a search: the codes are progressive (:mod:`tfrnncomp.rate`).
+        encode, not a search: the codes are progressive (:mod:`tfrnncomp.codec.rate`).
         A budget below one iteration's file, or a target no prefix reaches, gives the
         nearest file (one iteration, or all of them); ``best_effort=False`` raises
         :class:`~tfrnncomp.errors.TargetNotMetError` naming that file instead.
@@ -235,7 +236,7 @@ class Codec:
         default: binaryrnn if this codec has a BinaryRNN, else context).
 
         ``adaptive=True`` allocates iterations per block of ``block x block`` code
-        positions (:mod:`tfrnncomp.adaptive`): with ``target_psnr`` each block stops
+        positions (:mod:`tfrnncomp.codec.adaptive`): with ``target_psnr`` each block stops
         once its own PSNR reaches it; with ``slope`` once its last iteration gained at
         most that much MSE (``iterations`` then caps the count, default the maximum).
 
@@ -243,7 +244,7 @@ class Codec:
         all iterations in one graph call), ``"entropy"`` and, for a quality target,
         ``"measure"`` (decoding every prefix to score it).
         """
-        from tfrnncomp import rate
+        from tfrnncomp.codec import rate
 
         entropy = self.resolve_entropy(entropy)
         array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
@@ -288,7 +289,7 @@ class Codec:
                                f"{self.backend!r}")
 
     def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
-        from tfrnncomp import adaptive
+        from tfrnncomp.codec import adaptive
 
         self._require_adaptive_backend("spatially adaptive coding")
         allowed = {"target_psnr"} if slope is None else {"iterations"}

@@ -3,7 +3,7 @@
 Entropy coding is lossless (Toderici et al. 2017, Section 3): the k-iteration prefix of a file
 decodes to the same codes, hence the same image, in every entropy mode. So when a curve of the
 same model on the same images exists (``previous``, written by
-:func:`tfrnncomp.evaluate.run_model`), the quality of each point is already known and only the
+:func:`tfrnncomp.eval.evaluate.run_model`), the quality of each point is already known and only the
 file sizes change. :func:`rerate_model` encodes every image once in the new mode, checks that
 the entropy decoder returns exactly the encoder's codes, measures the real k-iteration file
 sizes (header declaring k plus the first k chunks) and takes the quality metrics of the same
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tfrnncomp import evaluate
+from tfrnncomp.eval import evaluate
 from tfrnncomp.format import container as bitstream
 
 

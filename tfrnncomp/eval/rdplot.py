@@ -1,4 +1,4 @@
-"""Rate-distortion plots of results (the :mod:`tfrnncomp.evaluate` schema), with matplotlib.
+"""Rate-distortion plots of results (the :mod:`tfrnncomp.eval.evaluate` schema), with matplotlib.
 
 tfrnncomp results are drawn with thick lines, classic codecs with thin ones.  matplotlib is an
 optional dependency (``pip install tfrnncomp[eval]``); it is imported only when drawing.
@@ -6,7 +6,7 @@ optional dependency (``pip install tfrnncomp[eval]``); it is imported only when 
 
 import os
 
-from tfrnncomp import rd
+from tfrnncomp.eval import rd
 
 #: (metric, axis label) of every plot tools/plot_rd.py draws
 PLOTS = (("ms_ssim_db", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM), RGB"),

@@ -1,8 +1,8 @@
-"""Evaluation of spatially adaptive coding (:mod:`tfrnncomp.adaptive`) in the shared harness.
+"""Evaluation of spatially adaptive coding (:mod:`tfrnncomp.codec.adaptive`) in the shared harness.
 
-The runner of :mod:`tfrnncomp.evaluate` for adaptive settings: the same :class:`Measurer`, the
+The runner of :mod:`tfrnncomp.eval.evaluate` for adaptive settings: the same :class:`Measurer`, the
 same results schema (``setting_name`` ``adaptive_<rule>``; rows add ``map_bytes`` and
-``mean_iterations``), so :mod:`tfrnncomp.rd` and ``tools/adaptive_bdrate.py`` compare it with the
+``mean_iterations``), so :mod:`tfrnncomp.eval.rd` and ``tools/adaptive_bdrate.py`` compare it with the
 fixed-iteration curve.
 """
 
@@ -10,12 +10,12 @@ import time
 
 import numpy as np
 
-from tfrnncomp.evaluate import Measurer, _log_point, make_point, new_result
+from tfrnncomp.eval.evaluate import Measurer, _log_point, make_point, new_result
 
 
 def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, name=None,
                  log=None):
-    """Evaluate spatially adaptive coding (:mod:`tfrnncomp.adaptive`) at each setting.
+    """Evaluate spatially adaptive coding (:mod:`tfrnncomp.codec.adaptive`) at each setting.
 
     ``rule`` ``"psnr"``: settings are per-block PSNR targets; ``"slope"``: one-pass
     MSE-gain thresholds; ``"lagrangian"``: two-pass equal-slope allocation (its first
@@ -25,7 +25,7 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
     reconstruction, which is what the other rows measure (decoding is bit-exact, tested).
     Rows also hold the iteration map's bytes (``map_bytes``) and mean iterations per block.
     """
-    from tfrnncomp import adaptive
+    from tfrnncomp.codec import adaptive
     from tfrnncomp.format import blockmap
     from tfrnncomp.format import container as bitstream
     from tfrnncomp.codec import DEFAULT_ENTROPY

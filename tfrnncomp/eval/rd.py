@@ -1,4 +1,4 @@
-"""Rate-distortion summaries of results files (:mod:`tfrnncomp.evaluate`): values at fixed
+"""Rate-distortion summaries of results files (:mod:`tfrnncomp.eval.evaluate`): values at fixed
 rates, area under the curve, BD-rate, and a markdown table.
 
 * A curve is a result's points sorted by bpp, with points lacking the metric dropped.

@@ -18,14 +18,14 @@ counts go into the header (:mod:`tfrnncomp.format.blockmap`, extension ``Tag.ITE
 Per-block MS-SSIM is ill-defined on 32x32 pixels (its coarsest scale needs 161
 pixels a side), so an MS-SSIM target is not offered in adaptive mode; neither
 is a pure rate budget (it would need a search over slopes).  Tiled images
-(above :data:`tfrnncomp.tiling.AUTO_TILE_PIXELS`) are refused.
+(above :data:`tfrnncomp.codec.tiling.AUTO_TILE_PIXELS`) are refused.
 """
 
 import math
 
 import numpy as np
 
-from tfrnncomp import tiling
+from tfrnncomp.codec import tiling
 from tfrnncomp.format import blockmap
 from tfrnncomp.errors import TfrnncompError
 

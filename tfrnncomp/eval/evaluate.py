@@ -2,7 +2,7 @@
 
 Every codec is measured by the same code (:class:`Measurer`) on the same images, and every run
 is stored as one JSON file (:func:`write_result`, atomic).  Summaries (AUC, BD-rate, tables) are in
-:mod:`tfrnncomp.rd`; the classic codecs in :mod:`tfrnncomp.classic`.
+:mod:`tfrnncomp.eval.rd`; the classic codecs in :mod:`tfrnncomp.eval.classic`.
 
 Results schema, ``schema_version`` 1::
 
@@ -63,7 +63,7 @@ SCHEMA_VERSION = 1
 POINT_KEYS = ("setting", "bpp", "ms_ssim", "ms_ssim_db", "psnr", "psnr_hvs_m",
               "encode_seconds", "decode_seconds", "per_image")
 IMAGE_KEYS = ("image", "bytes", "bpp", "ms_ssim", "psnr", "psnr_hvs_m")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DATASET = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "kodak"))
 PACKAGES = ("numpy", "scipy", "pillow", "tensorflow", "keras", "imagecodecs", "psnr-hvsm",
             "bjontegaard", "matplotlib")
@@ -176,7 +176,7 @@ def _log_point(log, name, point):
 
 # -- runners ------------------------------------------------------------------------------------
 def run_classic(codec, dataset, settings=None, log=None):
-    """Sweep a :class:`tfrnncomp.classic.ClassicCodec` over ``settings`` (default: its sweep)."""
+    """Sweep a :class:`tfrnncomp.eval.classic.ClassicCodec` over ``settings`` (default: its sweep)."""
     reason = codec.unavailable()
     if reason:
         raise RuntimeError(f"{codec.name}: {reason}")

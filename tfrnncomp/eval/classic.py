@@ -1,4 +1,4 @@
-"""Classic image codecs behind one small interface, for :mod:`tfrnncomp.evaluate`.
+"""Classic image codecs behind one small interface, for :mod:`tfrnncomp.eval.evaluate`.
 
 Each :class:`ClassicCodec` turns an RGB ``uint8[H,W,3]`` image and one sweep
 setting into the bytes of a complete file (what would be written to disk:
