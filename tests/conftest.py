@@ -1,6 +1,6 @@
-"""Shared fixtures: a tiny untrained model (fast), the shipped model, data paths."""
+"""Shared fixtures: a tiny untrained model (fast), the shipped model, a seeded generator
+(helpers shared by the tests are in :mod:`tests.helpers`)."""
 
-import importlib.util
 import os
 
 import numpy as np
@@ -8,28 +8,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED_DATA = os.environ.get("TFRNNCOMP_DATA",
-                             os.path.join(HERE, "..", "..", "shared", "data"))
-KODAK = os.path.join(SHARED_DATA, "kodak")
-
-TINY_CONFIG = {"name": "tiny", "cell": "gru", "width": 0.0625, "train_iterations": 2,
-               "max_iterations": 16}
-
-
-def load_tool(name):
-    """A script of ``tools/`` (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(
-        f"tool_{name.removesuffix('.py')}", os.path.join(HERE, "..", "tools", name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def kodak_or_skip():
-    if not os.path.isdir(KODAK):
-        pytest.skip(f"Kodak images not found at {KODAK} (set TFRNNCOMP_DATA)")
-    return KODAK
+from tests.helpers import TINY_CONFIG  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -63,49 +42,3 @@ def shipped_codec():
 @pytest.fixture()
 def rng():
     return np.random.default_rng(1234)
-
-
-def smooth_image(height, width, seed=0):
-    """A smooth colour image with some texture (compresses like a photo, not like noise)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    channels = [np.sin(x / (7 + 3 * c)) * np.cos(y / (5 + 2 * c)) for c in range(3)]
-    image = 127.5 + 90 * np.stack(channels, -1) + rng.normal(0, 6, (height, width, 3))
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def png16(array):
-    """The bytes of a 16-bit PNG (greyscale ``HxW`` or RGB ``HxWx3`` uint16), written by hand:
-    Pillow writes no 16-bit RGB PNG."""
-    import struct
-    import zlib
-
-    height, width = array.shape[:2]
-    rows = np.asarray(array, ">u2").reshape(height, -1)
-    raw = b"".join(b"\0" + row.tobytes() for row in rows)
-
-    def chunk(kind, data):
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 16, 2 if array.ndim == 3 else 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
-
-def wide_image(height, width, seed=0, grey=False):
-    """``(uint16 image, uint8 image of its high bytes)``: :func:`smooth_image` times 256 plus
-    random low bytes."""
-    high = smooth_image(height, width, seed)[..., 0] if grey else smooth_image(height, width, seed)
-    low = np.random.default_rng(seed).integers(0, 256, high.shape)
-    return (high.astype(np.uint16) * 256 + low).astype(np.uint16), high
-
-
-def save_oriented(path, array, orientation):
-    """Save ``array`` as a PNG whose EXIF orientation tag is ``orientation``."""
-    from PIL import Image
-
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    Image.fromarray(array).save(path, format="PNG", exif=exif)
-    return str(path)

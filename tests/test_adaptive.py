@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp.codec import adaptive
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream

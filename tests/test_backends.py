@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp import metrics
 from tfrnncomp.errors import BackendError
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import TINY_CONFIG, load_tool
+from tests.helpers import TINY_CONFIG, load_tool
 from tfrnncomp.eval import flops
 
 tool = load_tool("bench_roofline.py")

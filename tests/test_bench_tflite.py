@@ -7,7 +7,7 @@ the images done so far (the tool rewrites its results after every image).
 
 import pytest
 
-from tests.conftest import load_tool
+from tests.helpers import load_tool
 
 
 @pytest.fixture(scope="module")

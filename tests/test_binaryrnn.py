@@ -15,7 +15,7 @@ from tfrnncomp.entropy.training.quantize import quantize
 from tfrnncomp.entropy.training.layers import LineLSTM, RowMaskedConv2D
 from tfrnncomp.errors import BitstreamError, ChecksumError, ModelMismatchError
 
-from .conftest import smooth_image
+from tests.helpers import smooth_image
 
 TINY = binaryrnn.BinaryRNNConfig(channels=16)
 

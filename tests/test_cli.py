@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import png16, save_oriented, smooth_image, wide_image
+from tests.helpers import png16, save_oriented, smooth_image, wide_image
 from tfrnncomp import metrics
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.apps.cli import main

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import (TINY_CONFIG, kodak_or_skip, png16, save_oriented,
+from tests.helpers import (TINY_CONFIG, kodak_or_skip, png16, save_oriented,
                             smooth_image, wide_image)
 from tfrnncomp import metrics
 from tfrnncomp.format import container as bitstream

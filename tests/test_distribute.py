@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIG, smooth_image
+from tests.helpers import TINY_CONFIG, smooth_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 600  # generous: a loaded 2-core machine runs these steps 10x slower

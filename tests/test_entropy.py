@@ -119,7 +119,7 @@ def test_encoding_rejects_values_other_than_zero_and_one(table):
 def test_dumped_code_tensors_read_back_exactly(tmp_path, tiny_codec):
     from PIL import Image
 
-    from tests.conftest import smooth_image
+    from tests.helpers import smooth_image
     from tfrnncomp.entropy.training.codes_data import codes_dataset, dump_codes
 
     paths = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp.eval import classic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

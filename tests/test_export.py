@@ -22,7 +22,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp.runtime import steps
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.codec import Codec
@@ -86,7 +86,7 @@ def test_host_loop_over_tf_steps_reproduces_encode_exactly(tiny_codec, tf_steps,
     {"reconstruction": "one_shot", "cell": "lstm", "gdn": True},
 ])
 def test_host_loop_is_exact_for_every_reconstruction_mode_and_cell(variant):
-    from tests.conftest import TINY_CONFIG
+    from tests.helpers import TINY_CONFIG
     from tfrnncomp.model import RNNCompressionModel
 
     model = RNNCompressionModel(dict(TINY_CONFIG, **variant)).build_for_inference()

@@ -14,7 +14,7 @@ import time
 
 from PIL import Image
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp.apps.cli import main
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "codec_v1.json")
 REGENERATE = os.environ.get("TFRNNCOMP_REGENERATE_GOLDEN") == "1"

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tests.fuzz.harnesses import fix_crcs
 from tfrnncomp.codec import tiling
 from tfrnncomp.format import container as bitstream

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_tool
+from tests.helpers import load_tool
 
 
 @pytest.fixture(scope="module")

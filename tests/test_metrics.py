@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from tests.conftest import KODAK
+from tests.helpers import KODAK
 from tfrnncomp import metrics
 
 KODIM01 = os.path.join(KODAK, "kodim01.png")

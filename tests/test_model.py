@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_CONFIG
+from tests.helpers import TINY_CONFIG
 from tfrnncomp.config import REFERENCE, ModelConfig, load_config
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model import RNNCompressionModel

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageFile
 
 import tfrnncomp.pillow  # noqa: F401  (registers the format)
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 
 
 @pytest.fixture()

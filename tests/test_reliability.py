@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp import image_io
 from tfrnncomp.apps.cli import main
 

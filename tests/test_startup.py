@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from tests.conftest import load_tool, smooth_image
+from tests.helpers import load_tool, smooth_image
 from tfrnncomp.apps import cli, parser, progress
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

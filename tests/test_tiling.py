@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import smooth_image
+from tests.helpers import smooth_image
 from tfrnncomp.codec import tiling
 from tfrnncomp.codec import Codec
 from tfrnncomp.format import extensions

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIG, load_tool, smooth_image
+from tests.helpers import TINY_CONFIG, load_tool, smooth_image
 from tfrnncomp import validation
 
 

@@ -177,10 +177,10 @@ def check_entropy(data):
 
 # -- (c) the whole decoder -----------------------------------------------------------------
 def make_tiny_codec():
-    """The tests' tiny untrained model (conftest.TINY_CONFIG) with fixed weights (seed 0)."""
+    """The tests' tiny untrained model (helpers.TINY_CONFIG) with fixed weights (seed 0)."""
     import keras
 
-    from tests.conftest import TINY_CONFIG
+    from tests.helpers import TINY_CONFIG
     from tfrnncomp.codec import Codec
     from tfrnncomp.model import RNNCompressionModel
 

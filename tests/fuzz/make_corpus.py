@@ -1,6 +1,6 @@
 """Write the seed corpus of the fuzz harnesses from real files of the tiny model.
 
-Real ``.trc`` files of the tests' tiny untrained model (``tests/conftest.py``
+Real ``.trc`` files of the tests' tiny untrained model (``tests/helpers.py``
 TINY_CONFIG, weights fixed by seed 0 so the model id is stable), at 1..4
 iterations, in both entropy modes (``raw`` and ``context``), for a few tiny
 images (RGB and greyscale), plus tiled files (32x32 tiles, the tile size in a header
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tests.conftest import smooth_image  # noqa: E402
+from tests.helpers import smooth_image  # noqa: E402
 from tests.fuzz import harnesses  # noqa: E402
 from tfrnncomp.format import container as bitstream  # noqa: E402
 

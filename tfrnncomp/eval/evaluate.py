@@ -176,7 +176,8 @@ def _log_point(log, name, point):
 
 # -- runners ------------------------------------------------------------------------------------
 def run_classic(codec, dataset, settings=None, log=None):
-    """Sweep a :class:`tfrnncomp.eval.classic.ClassicCodec` over ``settings`` (default: its sweep)."""
+    """Sweep a :class:`~tfrnncomp.eval.classic.ClassicCodec` over ``settings`` (default:
+    its sweep)."""
     reason = codec.unavailable()
     if reason:
         raise RuntimeError(f"{codec.name}: {reason}")

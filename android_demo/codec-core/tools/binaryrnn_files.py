@@ -121,7 +121,7 @@ def shipped_binaryrnn_vector(w, shipped, root):
     if os.path.isfile(path):
         image, source = image_io.to_array(path)[0][160:256, 320:448], "kodim23[160:256,320:448]"
     else:
-        from tests.conftest import smooth_image
+        from tests.helpers import smooth_image
 
         image, source = smooth_image(96, 128, seed=4), "smooth_image(96,128,seed=4)"
     data = shipped.compress(image, iterations=8, entropy="binaryrnn")

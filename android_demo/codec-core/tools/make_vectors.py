@@ -332,7 +332,7 @@ def context_vectors(w, table, rng):
 
 # --- (c) whole files ---------------------------------------------------------------------
 
-from tests.conftest import smooth_image  # noqa: E402  (the test suite's image generator)
+from tests.helpers import smooth_image  # noqa: E402  (the test suite's image generator)
 
 
 def trc_vector(w, codec, name, image, iterations, entropy):
@@ -563,7 +563,7 @@ def error_vectors(w, files):
         _record(w, f"craft_{name}", data, "")
 
 
-# --- (e) the host loop: pixels and the decoder-step loop of tfrnncomp.runtime.steps -----------------
+# --- (e) the host loop: pixels and the decoder-step loop of tfrnncomp.runtime.steps ---------
 
 #: state layout of the fake decoder step: [scale, channels] per state
 FAKE_LAYOUT = [[16, 4], [8, 3]]
