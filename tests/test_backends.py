@@ -113,6 +113,7 @@ def test_converted_step_models_are_cached_on_disk_and_reused(litert_codec, tiny_
     fresh = litert.LiteRTFunctions(litert_codec.model, "float32", cache_dir=cache_dir)
     codes = fresh.encode_codes(image, 2)
     assert codes.shape == (2, 4, 6, 32)
+    np.testing.assert_array_equal(codes, litert_codec.functions.encode_codes(image, 2))
 
 
 @pytest.mark.parametrize("backend", ["tf", "tf-xla"])

@@ -34,7 +34,7 @@ import functools
 
 import tensorflow as tf
 
-PAD_MULTIPLE = 32
+from tfrnncomp.runtime.steps import PAD_MULTIPLE
 #: marks a function without Python control flow on tensors: AutoGraph calls it as it is
 _plain = tf.autograph.experimental.do_not_convert
 

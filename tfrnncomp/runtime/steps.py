@@ -25,7 +25,7 @@ LiteRT deployment does not load TensorFlow.
 
 import numpy as np
 
-#: images are edge-padded to multiples of this (as in :mod:`tfrnncomp.runtime.graph`)
+#: images are edge-padded to multiples of this (here and in :mod:`tfrnncomp.runtime.graph`)
 PAD_MULTIPLE = 32
 
 
