@@ -1,4 +1,4 @@
-"""tools/bench_tflite.py reports what issue #5 asks of the TFLite table.
+"""tools/bench_tflite.py reports what the TFLite table needs.
 
 Per variant: file size, MS-SSIM and PSNR and their difference to TF at every
 checkpoint (4, 8 and 16 iterations), and encode and decode seconds; the means cover

@@ -1,4 +1,4 @@
-"""The visual comparison and the architecture ablation tools (issue #4), on tiny inputs."""
+"""The visual comparison and the architecture ablation tools, on tiny inputs."""
 
 import importlib.util
 import inspect

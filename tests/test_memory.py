@@ -1,4 +1,4 @@
-"""Many compress/decompress calls in one process neither retrace nor grow memory (issue #8 §4).
+"""Many compress/decompress calls in one process neither retrace nor grow memory.
 
 A short run of ``tools/bench_memory.py`` on the tiny model; the 1000-call run on the
 shipped model is quoted in README "Speed and memory" (``results/memory/growth.json``).

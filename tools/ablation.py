@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Architecture ablation at CPU scale (issue #4, Section 3; Toderici et al. 2017, Sections 3-4).
+"""Architecture ablation at CPU scale (Toderici et al. 2017, Sections 3-4).
 
     python tools/ablation.py [--data ../shared/data/train] [--out results/ablation]
                              [--runs ../runs/ablation] [--steps 200] [--batch-size 16]

@@ -1,4 +1,4 @@
-"""Benchmark the entropy modes on Kodak (Toderici et al. 2017, Section 3; issue #3, section 4).
+"""Benchmark the entropy modes on Kodak (Toderici et al. 2017, Section 3).
 
     python tools/bench_entropy.py --out results/entropy            # all 24 images
     python tools/bench_entropy.py --limit 4 --out /tmp/entropy     # a quick run

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Memory growth over many compress and decompress calls in one process (issue #8, section 4).
+"""Memory growth over many compress and decompress calls in one process.
 
     python tools/bench_memory.py [--model gru-w25] [--calls 1000] [--crop 128] \\
         [--iterations 2,4,8] [--entropy raw,context] [--every 50] [--warmup 50] \\

@@ -1,4 +1,4 @@
-"""Time the public PyTorch implementation of the paper-size model on this machine (issue #7).
+"""Time the public PyTorch implementation of the paper-size model on this machine.
 
 Issue #7 quotes 42 s encode / 29 s decode for one Kodak image at 8 iterations
 with 2 threads for github.com/1zb/pytorch-image-comp-rnn (Toderici et al. 2017,
@@ -34,7 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "shared", "data", "kodak", "kodim01.png")
-#: issue #7: what the reference took on the issue's machine, one Kodak image, 8 iterations, 2 threads
+#: what the reference took on the machine it was first reported on, one Kodak image, 8 iterations, 2 threads
 ISSUE_REPORTED_S = {"encode_s": 42.0, "decode_s": 29.0}
 #: (channels, downscale) of their RNN states, as in their encoder.py / decoder.py
 ENCODER_STATES = ((256, 4), (512, 8), (512, 16))

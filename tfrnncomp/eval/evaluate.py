@@ -166,7 +166,7 @@ def make_point(setting, rows):
     return {key: point[key] for key in POINT_KEYS}
 
 
-def _log_point(log, name, point):
+def log_point(log, name, point):
     if log:
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
         log(f"{name} {point['setting']}: {fmt(point['bpp'], '.4f')} bpp  MS-SSIM "
@@ -195,7 +195,7 @@ def run_classic(codec, dataset, settings=None, log=None):
             rows.append(measure.row(name, image, decoded, len(data), encoded - start,
                                     done - encoded))
         points.append(make_point(setting, rows))
-        _log_point(log, codec.name, points[-1])
+        log_point(log, codec.name, points[-1])
     info = codec.info()
     info["settings"] = settings
     return new_result(codec.name, codec.description, info, dataset, points, measure.notes)
@@ -244,7 +244,7 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
             log(f"{image_name}: encoded {top} iterations in {encode_seconds:.2f} s")
     points = [make_point(k, rows[k]) for k in iterations]
     for point in points:
-        _log_point(log, name or "tfrnncomp", point)
+        log_point(log, name or "tfrnncomp", point)
     model_name = codec.config.name
     info = {"family": "tfrnncomp", "setting_name": "iterations", "settings": iterations,
             "model_id": codec.model_id, "config": codec.config.to_dict(),

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from tfrnncomp.eval.evaluate import Measurer, _log_point, make_point, new_result
+from tfrnncomp.eval.evaluate import Measurer, log_point, make_point, new_result
 
 
 def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, name=None,
@@ -65,7 +65,7 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
         point = make_point(setting, rows)
         point["decode_seconds"] = rows[0]["decode_seconds"]
         points.append(point)
-        _log_point(log, name or "adaptive", point)
+        log_point(log, name or "adaptive", point)
     info = {"family": "tfrnncomp", "setting_name": f"adaptive_{rule}", "settings": list(settings),
             "model_id": codec.model_id, "config": codec.config.to_dict(),
             "entropy_mode": entropy, "adaptive": {"rule": rule, "block": block,
