@@ -136,27 +136,26 @@ class CodecFunctions:
         return bits[0], (enc_states, dec_states, reconstruction, gain)
 
     def _encode(self, image, iterations):
+        return self._encode_loop(image, iterations, codes_only=False)
+
+    def _encode_codes(self, image, iterations):
+        """Codes only: the decoder is skipped at the last iteration (nothing reads it)."""
+        return self._encode_loop(image, iterations, codes_only=True)
+
+    def _encode_loop(self, image, iterations, codes_only):
+        """The encoder's iterations: ``{codes, reconstruction}``, or only the codes."""
         tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
         height, width = tf.shape(image)[0], tf.shape(image)[1]
         x, state = self._start(image)
         codes = tf.TensorArray(tf.int8, size=iterations)
-        for t in tf.range(iterations):
+        for t in tf.range(iterations - 1 if codes_only else iterations):
             bits, state = self._iteration(x, state)
             codes = codes.write(t, bits)
-        reconstruction = state[2]
+        if codes_only:
+            bits, _ = self._encoder_half(x, state)
+            return codes.write(iterations - 1, bits[0]).stack()
         return {"codes": codes.stack(),
-                "reconstruction": to_uint8(reconstruction[0, :height, :width])}
-
-    def _encode_codes(self, image, iterations):
-        """Codes only: the decoder is skipped at the last iteration (nothing reads it)."""
-        tf.debugging.assert_greater(iterations, 0, message="iterations must be >= 1")
-        x, state = self._start(image)
-        codes = tf.TensorArray(tf.int8, size=iterations)
-        for t in tf.range(iterations - 1):
-            bits, state = self._iteration(x, state)
-            codes = codes.write(t, bits)
-        bits, _ = self._encoder_half(x, state)
-        return codes.write(iterations - 1, bits[0]).stack()
+                "reconstruction": to_uint8(state[2][0, :height, :width])}
 
     def _decode_loop(self, codes, height, width, keep_all):
         iterations = tf.shape(codes)[0]
