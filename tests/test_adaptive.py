@@ -11,6 +11,7 @@ from tests.helpers import smooth_image
 from tfrnncomp.codec import adaptive
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
+from tfrnncomp.format import header as header_module
 from tfrnncomp.codec.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
 from tfrnncomp.entropy.coding import context
@@ -125,7 +126,7 @@ def test_an_invalid_iteration_map_raises_bitstream_error(value, message):
 def _bytes(header):
     """The header's bytes without validating its extensions (to test the reader)."""
     data = bitstream.encode_header(dataclasses.replace(header, extensions={}))
-    ext = bitstream._encode_extensions(header.extensions)
+    ext = header_module._encode_extensions(header.extensions)
     body = bytearray(data[:-6]) + struct.pack(">H", len(ext)) + ext
     return bytes(body) + struct.pack(">I", zlib.crc32(bytes(body)))
 

@@ -36,7 +36,7 @@ CODEC_MAX_PIXELS = 128 * 128
 MAX_SIDE = 8
 MAX_DEPTH = 32
 
-_FIXED_SIZE = 23  # bitstream._FIXED.size: the fixed header fields after the model id
+_FIXED_SIZE = 23  # header._FIXED.size: the fixed header fields after the model id
 
 
 def fix_crcs(data):

@@ -11,7 +11,7 @@ the same bits.  The coder itself is tensorflow-compression's range coder
 
 import numpy as np
 
-from tfrnncomp.format.container import RANGE_PRECISION
+from tfrnncomp.format.header import RANGE_PRECISION
 from tfrnncomp.errors import BitstreamError
 
 PRECISION = RANGE_PRECISION
