@@ -1,4 +1,5 @@
-"""The whole codec pinned: a fixed image compresses to the same bytes in every mode, and\ndecodes to the same pixels."""
+"""The whole codec pinned: a fixed image compresses to the same bytes in every mode, and
+decodes to the same pixels."""
 
 import hashlib
 import json

@@ -1,5 +1,6 @@
 """Runtimes of the model's iterations behind one :class:`Backend` interface: the TensorFlow
-graph (:mod:`.graph`), and step models run by the NumPy host loop (:mod:`.steps`, :mod:`.litert`)."""
+graph (:mod:`.graph`), and step models run by the NumPy host loop (:mod:`.steps`,
+:mod:`.litert`)."""
 
 from typing import Protocol
 
