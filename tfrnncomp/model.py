@@ -16,10 +16,12 @@ so the decoder recomputes it without side information.
 
 Pixels are in [-0.5, 0.5].  The training loss is the L1 norm of the residual
 averaged over iterations (Section 3).
+
+The model trains with Keras' own ``fit`` on any Keras 3 backend (TensorFlow, JAX, PyTorch):
+it overrides only ``compute_loss``, and every layer is written in ``keras.ops``.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfrnncomp.config import ModelConfig, iteration_weights
@@ -54,7 +56,7 @@ class GainEstimator(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")
 class RNNCompressionModel(keras.Model):
-    """Encoder, binarizer and decoder of the paper, with a custom ``train_step``.
+    """Encoder, binarizer and decoder of the paper; its loss is :meth:`compute_loss`.
 
     ``model(x)`` runs ``config.train_iterations`` iterations on a batch of
     images in [-0.5, 0.5] and returns the reconstruction after each iteration,
@@ -150,7 +152,7 @@ class RNNCompressionModel(keras.Model):
         else:
             reconstruction = previous + output / gain
         if active is not None:
-            reconstruction = tf.where(active, reconstruction, previous)
+            reconstruction = ops.where(active, reconstruction, previous)
         if mode == "residual_scaling":
             return reconstruction, self.gain_estimator(reconstruction)
         return reconstruction, gain
@@ -181,37 +183,32 @@ class RNNCompressionModel(keras.Model):
             outputs.append(reconstruction)
         return ops.stack(outputs)
 
-    def iteration_losses(self, images, training=False):
-        """L1 of the residual after each iteration, shape ``[T]``."""
-        reconstructions = self(images, training=training)
+    @staticmethod
+    def iteration_losses(images, reconstructions):
+        """L1 of the residual after each iteration, shape ``[T]`` (``reconstructions`` is
+        ``model(images)``)."""
         images = ops.cast(images, reconstructions.dtype)
         return ops.cast(ops.mean(ops.abs(images[None] - reconstructions), axis=(1, 2, 3, 4)),
                         "float32")
 
-    def _step_metrics(self, losses):
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The weighted sum of the iterations' L1 losses of the batch ``x`` (``y`` is unused).
+
+        Also records the loss and the first and last iteration's L1 in :attr:`metrics`.  Under
+        ``tf.distribute`` the returned loss is divided by the replicas, whose gradients are
+        summed, so the step follows the global batch's mean.
+        """
+        from tfrnncomp.distribute import replicas_in_sync
+
+        losses = self.iteration_losses(x, y_pred)
         weights = ops.convert_to_tensor(
             iteration_weights(self.config, int(losses.shape[0])), dtype="float32")
         loss = ops.sum(losses * weights)
         self.loss_tracker.update_state(loss)
         self.first_tracker.update_state(losses[0])
         self.last_tracker.update_state(losses[-1])
-        return loss
-
-    def train_step(self, data):
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        with tf.GradientTape() as tape:
-            loss = self._step_metrics(self.iteration_losses(images, training=True))
-            # tf.distribute sums gradients over replicas: average the per-replica losses
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(loss / replicas if replicas > 1 else loss)
-        gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        self._step_metrics(self.iteration_losses(images, training=False))
-        return {m.name: m.result() for m in self.metrics}
+        replicas = replicas_in_sync()
+        return loss / replicas if replicas > 1 else loss
 
     @property
     def metrics(self):
