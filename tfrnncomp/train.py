@@ -19,6 +19,10 @@ inputs (model config, data folders, train/validation split, validation crops) ar
 ``tf.distribute`` strategy: the model is built and compiled in its scope, ``batch_size`` is the
 GLOBAL batch (split over the replicas), and with several workers only the chief writes into
 RUN_DIR while the others write into a scratch directory.
+
+On the other Keras 3 backends (``KERAS_BACKEND=jax`` or ``torch``) a run trains on one device
+with the ``default`` strategy and reads its random-crop patches through
+:class:`tfrnncomp.patches.PatchBatches` instead of ``tf.data``.
 """
 
 import json
@@ -231,8 +235,32 @@ def whole_image_validation(training: TrainingConfig, run_dir):
         os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
 
 
+def _on_tensorflow():
+    return keras.backend.backend() == "tensorflow"
+
+
+def _patch_batches(training: TrainingConfig):
+    """The training and patch validation batches of a run off TensorFlow (a ``PyDataset``)."""
+    from tfrnncomp.patches import PatchBatches
+
+    if training.hard_patches or data_lib._is_tfds(training.data):
+        raise ConfigError(f"hard patches and TFDS sources need the TensorFlow backend "
+                          f"(KERAS_BACKEND is {keras.backend.backend()!r})")
+    train_split, validation_split, validation_source = _splits(training)
+    common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
+                  patches_per_image=training.patches_per_image,
+                  validation_fraction=training.validation_fraction)
+    dataset = PatchBatches(training.data, seed=training.seed, split=train_split, **common)
+    validation = None
+    if training.validation_steps:
+        validation = PatchBatches(validation_source, seed=1234, split=validation_split, **common)
+    return dataset, validation
+
+
 def _datasets(training: TrainingConfig, out_dir, multi_worker):
     """The training and patch validation datasets of a run (validation None when off)."""
+    if not _on_tensorflow():
+        return _patch_batches(training)
     train_split, validation_split, validation_source = _splits(training)
     common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
                   patches_per_image=training.patches_per_image,
@@ -261,6 +289,16 @@ def finished_epoch(run_dir):
         return 0
 
 
+def _strategy(training: TrainingConfig):
+    """The run's ``tf.distribute`` strategy; None off TensorFlow, where only "default" runs."""
+    if _on_tensorflow():
+        return distribute.make_strategy(training.strategy)
+    if distribute.check_strategy(training.strategy) != "default":
+        raise ConfigError(f"--strategy {training.strategy} needs the TensorFlow backend "
+                          f"(KERAS_BACKEND is {keras.backend.backend()!r})")
+    return None
+
+
 def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=(),
           strategy=None):
     """Train (or resume) a model on ``training.data``; returns the Keras History.
@@ -271,8 +309,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     ``training.strategy``.
     """
     config = load_config(config)
-    strategy = strategy or distribute.make_strategy(training.strategy)
-    replicas = strategy.num_replicas_in_sync
+    strategy = strategy or _strategy(training)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     if training.batch_size % replicas:
         raise ConfigError(f"the batch size ({training.batch_size}) is the global batch: it must "
                           f"be a multiple of the {replicas} replicas")
@@ -296,7 +334,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     # for a "symbolic build" (a no-op here: the model and optimizer are built, nothing else is
     # compiled) and trains on a second pass, whose shuffle differs: the run would not see the
     # batches a default-strategy run with the same --seed sees.  Skip it.
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if strategy is not None:
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     distribute.global_mean_logs(model, strategy)
     extra = [SyncFromChief(strategy)] if multi_worker else []
     try:
