@@ -1,0 +1,106 @@
+"""Training off TensorFlow: the accelerator run's preparation, a JAX run's checkpoint in TensorFlow.
+
+The JAX test trains the tiny model 2 steps with ``tools/training/device_run.py`` under
+``KERAS_BACKEND=jax`` on the CPU (a subprocess), then loads its checkpoint into the TensorFlow
+model, which must code a fixed image to the same codes and reconstructions.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import HERE, TINY_CONFIG, load_tool
+
+CHECKPOINT = os.path.join(HERE, "..", "tools", "training", "default", "checkpoint.weights.h5")
+DEVICE_RUN = os.path.join(HERE, "..", "tools", "training", "device_run.py")
+
+
+def _parts():
+    return load_tool(os.path.join("training", "checkpoint_parts.py"))
+
+
+def _datasets(path):
+    with h5py.File(path, "r") as handle:
+        names = []
+        handle.visit(names.append)
+        return {n: handle[n][()] for n in names if isinstance(handle[n], h5py.Dataset)}
+
+
+def _photos(root, n=6, size=(40, 56)):
+    rng = np.random.default_rng(0)
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(
+            os.path.join(root, f"p{i}.png"))
+    return str(root)
+
+
+def test_a_split_checkpoint_has_parts_under_16_mib_and_joins_to_the_same_file(tmp_path):
+    parts = _parts()
+    model, optimizer = tmp_path / "model.weights.h5", tmp_path / "optimizer.weights.h5"
+    parts.split(CHECKPOINT, model, optimizer)
+    assert os.path.getsize(model) < 16 * 2**20 and os.path.getsize(optimizer) < 16 * 2**20
+    assert "optimizer" not in _datasets(model) and all(
+        n.startswith("optimizer/") for n in _datasets(optimizer))
+    joined = tmp_path / "joined.weights.h5"
+    parts.join(model, optimizer, joined)
+    original, again = _datasets(CHECKPOINT), _datasets(joined)
+    assert sorted(original) == sorted(again)
+    assert all(np.array_equal(original[n], again[n]) for n in original)
+    with pytest.raises(SystemExit, match="model part first"):
+        parts.join(optimizer, model, tmp_path / "wrong.weights.h5")
+
+
+def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_path):
+    prep = load_tool(os.path.join("training", "device_prep.py"))
+    from tfrnncomp.image_files import list_images, split_files
+
+    data = _photos(tmp_path / "data", n=20, size=(50, 300))
+    train = split_files(list_images(data), "train", 0.3, root=data)
+    assert 0 < len(train) < 20
+    written = prep.crop_photos(data, str(tmp_path / "photos"), crop=32, quality=90,
+                               validation_fraction=0.3)
+    assert len(written) == len(train)
+    assert all(Image.open(p).size == (32, 32) for p in written)
+    small = prep.crop_photos(data, str(tmp_path / "small"), crop=32, max_mib=3000 / 2**20,
+                             validation_fraction=0.3)
+    assert 0 < len(small) < len(train) and len(os.listdir(tmp_path / "small")) == len(small)
+    assert sum(os.path.getsize(p) for p in small) <= 3000
+
+
+def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
+    parts, device_run = _parts(), load_tool(os.path.join("training", "device_run.py"))
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    out = tmp_path / "out"
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
+                                           os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, DEVICE_RUN, "--data", _photos(tmp_path / "photos"),
+                    "--out", str(out), "--config", str(config), "--weights", "", "--steps", "2",
+                    "--batch-size", "4", "--patch-size", "32", "--epoch", "7", "--probe"],
+                   env=env, check=True, timeout=300, capture_output=True)
+    summary = json.loads((out / "device_run.json").read_text())
+    assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
+    assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
+
+    from tfrnncomp.config import load_config
+    from tfrnncomp.train_setup import TrainingConfig, build_model
+
+    joined = tmp_path / "checkpoint.weights.h5"
+    parts.join(out / "model.weights.h5", out / "optimizer.weights.h5", joined)
+    model = build_model(load_config(str(config)), TrainingConfig())
+    model.load_weights(str(joined))
+    assert int(model.optimizer.iterations.numpy()) == 2
+    on_tf, on_jax = device_run.probe(model), np.load(out / "probe.npz")
+    np.testing.assert_array_equal(on_tf["codes"], on_jax["codes"])
+    np.testing.assert_allclose(on_tf["reconstructions"], on_jax["reconstructions"], atol=1e-5)
