@@ -1,7 +1,7 @@
 """Training off TensorFlow: the accelerator run's preparation, a JAX run's checkpoint in TensorFlow.
 
 The JAX test trains the tiny model 2 steps with ``tools/training/device_run.py`` under
-``KERAS_BACKEND=jax`` on the CPU (a subprocess), then loads its checkpoint into the TensorFlow
+``KERAS_BACKEND=jax`` on the CPU (a subprocess in which TensorFlow cannot be imported), then loads its checkpoint into the TensorFlow
 model, which must code a fixed image to the same codes and reconstructions.
 """
 
@@ -20,6 +20,9 @@ from tests.conftest import HERE, TINY_CONFIG, load_tool
 
 CHECKPOINT = os.path.join(HERE, "..", "tools", "training", "default", "checkpoint.weights.h5")
 DEVICE_RUN = os.path.join(HERE, "..", "tools", "training", "device_run.py")
+#: runs a script with TensorFlow unimportable, as on the accelerator machine
+WITHOUT_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; "
+                      "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def _parts():
@@ -85,9 +88,10 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
                PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
                                            os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([sys.executable, DEVICE_RUN, "--data", _photos(tmp_path / "photos"),
-                    "--out", str(out), "--config", str(config), "--weights", "", "--steps", "2",
-                    "--batch-size", "4", "--patch-size", "32", "--epoch", "7", "--probe"],
+    subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, DEVICE_RUN,
+                    "--data", _photos(tmp_path / "photos"), "--out", str(out),
+                    "--config", str(config), "--weights", "", "--steps", "2", "--batch-size", "4",
+                    "--patch-size", "32", "--epoch", "7", "--probe"],
                    env=env, check=True, timeout=300, capture_output=True)
     summary = json.loads((out / "device_run.json").read_text())
     assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
