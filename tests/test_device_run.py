@@ -1,8 +1,9 @@
 """Training off TensorFlow: the accelerator run's preparation, a JAX run's checkpoint in TensorFlow.
 
 The JAX test trains the tiny model 2 steps with ``tools/training/device_run.py`` under
-``KERAS_BACKEND=jax`` on the CPU (a subprocess in which TensorFlow cannot be imported), then loads its checkpoint into the TensorFlow
-model, which must code a fixed image to the same codes and reconstructions.
+``KERAS_BACKEND=jax`` on the CPU (a subprocess in which TensorFlow cannot be imported), then
+loads its checkpoint into the TensorFlow model, which must code a fixed image to the same codes
+and reconstructions.
 """
 
 import importlib.util
@@ -108,3 +109,37 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
     on_tf, on_jax = device_run.probe(model), np.load(out / "probe.npz")
     np.testing.assert_array_equal(on_tf["codes"], on_jax["codes"])
     np.testing.assert_allclose(on_tf["reconstructions"], on_jax["reconstructions"], atol=1e-5)
+
+
+LOOP_CHECK = """
+import json, sys
+import keras, numpy as np
+from tfrnncomp.model import RNNCompressionModel
+out = {}
+for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
+    model = RNNCompressionModel({"name": "t", "cell": cell, "width": 0.0625, "train_iterations": 3,
+                                 "reconstruction": mode}).build_for_inference()
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 48, 64, 3)).astype("float32")
+    looped = model.looped_iterations(keras.ops.convert_to_tensor(x), 3, training=False)
+    trained = keras.ops.convert_to_numpy(model(x, training=True))
+    unrolled = keras.ops.convert_to_numpy(model(x))
+    difference = float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max())
+    out[mode] = [difference, list(trained.shape), bool(np.isfinite(trained).all())]
+print(json.dumps(out))
+"""
+
+
+def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
+    """Inference through ``looped_iterations`` equals ``call``; training runs through it."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
+                                           os.environ.get("PYTHONPATH", "")]))
+    script = tmp_path / "loop_check.py"
+    script.write_text(LOOP_CHECK)
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(script)], env=env,
+                          check=True, timeout=300, capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for difference, shape, finite in result.values():
+        assert difference < 1e-5 and shape == [3, 2, 48, 64, 3] and finite

@@ -110,8 +110,9 @@ class RNNCompressionModel(keras.Model):
             states.append(tuple(zeros for _ in range(cell.num_states)))
         return tuple(states)
 
-    def encoder_step(self, residual, states, training=False):
-        """E then B: residual ``[B,H,W,3]`` -> codes ``[B,H/16,W/16,bits]`` in {-1,+1}."""
+    def encoder_step(self, residual, states, training=False, noise=None):
+        """E then B: residual ``[B,H,W,3]`` -> codes ``[B,H/16,W/16,bits]`` in {-1,+1}
+        (``noise``: the binarizer's, see :class:`SignBinarizer`)."""
         x = self.encoder_conv(residual)
         if self.encoder_gdn is not None:
             x = self.encoder_gdn(x)
@@ -119,7 +120,7 @@ class RNNCompressionModel(keras.Model):
         for cell, cell_states in zip(self.encoder_rnns, states):
             x, cell_states = cell(x, cell_states)
             new_states.append(cell_states)
-        return self.binarizer(x, training=training), tuple(new_states)
+        return self.binarizer(x, training=training, noise=noise), tuple(new_states)
 
     def decoder_step(self, codes, states):
         """D: codes -> this iteration's output in [-0.5, 0.5] (an image or a residual)."""
@@ -168,6 +169,8 @@ class RNNCompressionModel(keras.Model):
     def call(self, inputs, training=False, iterations=None):
         iterations = iterations or self.config.train_iterations
         image = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        if training and keras.backend.backend() == "jax":
+            return self.looped_iterations(image, iterations, training=True)
         enc_states = self.initial_encoder_state(image)
         reconstruction = ops.zeros_like(image)
         gain = self.initial_gain(image)
@@ -182,6 +185,30 @@ class RNNCompressionModel(keras.Model):
             reconstruction, gain = self.reconstruct(output, reconstruction, gain)
             outputs.append(reconstruction)
         return ops.stack(outputs)
+
+    def looped_iterations(self, image, iterations, training=True):
+        """What :meth:`call` returns, from an ``ops.scan`` over the iterations (for a built model).
+
+        JAX then compiles one iteration's step rather than every unrolled one (minutes less
+        compilation for 16 iterations), so JAX trains through it.  The binarizer's noise of all
+        iterations is drawn before the loop, which draws nothing.
+        """
+        enc_states = self.initial_encoder_state(image)
+        grid = tuple(ops.shape(enc_states[-1][0])[:3])
+        noise = keras.random.uniform((iterations,) + grid + (self.config.bits,),
+                                     dtype=self.compute_dtype, seed=self.binarizer.seed_generator)
+
+        def step(carry, step_noise):
+            enc, dec, reconstruction, gain = carry
+            codes, enc = self.encoder_step(self.encoder_input(image, reconstruction, gain), enc,
+                                           training=training, noise=step_noise)
+            output, dec = self.decoder_step(codes, dec)
+            reconstruction, gain = self.reconstruct(output, reconstruction, gain)
+            return (enc, dec, reconstruction, gain), reconstruction
+
+        start = (enc_states, self.initial_decoder_state(noise[0]), ops.zeros_like(image),
+                 self.initial_gain(image))
+        return ops.scan(step, start, noise)[1]
 
     @staticmethod
     def iteration_losses(images, reconstructions):

@@ -30,12 +30,14 @@ class SignBinarizer(keras.layers.Layer):
     def build(self, input_shape):
         self.projection.build(input_shape)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, noise=None):
+        """``noise`` (uniform in [0, 1), the output's shape) replaces the layer's own draw."""
         x = ops.tanh(self.projection(inputs))
         if not training:
             # exactly +1.0 / -1.0, so the decoder sees the same values as a file reader
             return ops.cast(ops.where(x >= 0.0, 1.0, -1.0), x.dtype)
-        noise = self._noise(ops.shape(x), x.dtype)
+        if noise is None:
+            noise = self._noise(ops.shape(x), x.dtype)
         # P(+1) = (1 + x) / 2  <=>  noise < (1 + x) / 2
         sample = ops.cast(ops.where(noise < (1.0 + x) / 2.0, 1.0, -1.0), x.dtype)
         # forward: exactly `sample` (x - x == 0); backward: d/dx = 1 (straight through)

@@ -78,8 +78,9 @@ def checkpoint_callback(args):
         def save(self):
             save_checkpoint(self.model, args.out, args.epoch + self.steps // args.steps_per_epoch)
             self.saved = time.perf_counter()
-            print(f"saved at step {self.steps}: {self.summary()['steps_per_second']:.2f} "
-                  "steps/s", flush=True)
+            rate = self.summary()["steps_per_second"]
+            print(f"saved at step {self.steps}" + (f": {rate:.2f} steps/s" if rate else ""),
+                  flush=True)
 
         def summary(self):
             timed = self.last - self.first_done
@@ -136,11 +137,10 @@ def train(args):
     os.makedirs(args.out, exist_ok=True)
     callback = checkpoint_callback(args)
     model.fit(batches, epochs=10**6, steps_per_epoch=args.steps_per_epoch, callbacks=[callback],
-              shuffle=False,
-              verbose=0)
+              shuffle=False, verbose=0)
     callback.save()
-    summary = dict(callback.summary(), backend=keras.backend.backend(),
-                   device=str(_device()), optimizer_step=int(np.asarray(model.optimizer.iterations)),
+    summary = dict(callback.summary(), backend=keras.backend.backend(), device=str(_device()),
+                   optimizer_step=int(np.asarray(model.optimizer.iterations)),
                    settings={k: v for k, v in vars(args).items() if k != "out"})
     _write_json(os.path.join(args.out, "device_run.json"), summary)
     if args.probe:
