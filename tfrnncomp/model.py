@@ -63,6 +63,10 @@ class RNNCompressionModel(keras.Model):
     stacked as ``[T, B, H, W, 3]``.  H and W must be multiples of 32.
     """
 
+    #: how ``call`` runs the training iterations: "auto" (one ``ops.scan`` on JAX, unrolled
+    #: elsewhere), "scan" or "unrolled"
+    train_loop = "auto"
+
     def __init__(self, config=None, **kwargs):
         super().__init__(**kwargs)
         self.config = ModelConfig.from_dict(config if config is not None else {})
@@ -169,7 +173,7 @@ class RNNCompressionModel(keras.Model):
     def call(self, inputs, training=False, iterations=None):
         iterations = iterations or self.config.train_iterations
         image = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        if training and keras.backend.backend() == "jax":
+        if training and self._scan_training():
             return self.looped_iterations(image, iterations, training=True)
         enc_states = self.initial_encoder_state(image)
         reconstruction = ops.zeros_like(image)
@@ -185,6 +189,11 @@ class RNNCompressionModel(keras.Model):
             reconstruction, gain = self.reconstruct(output, reconstruction, gain)
             outputs.append(reconstruction)
         return ops.stack(outputs)
+
+    def _scan_training(self):
+        if self.train_loop == "auto":
+            return keras.backend.backend() == "jax"
+        return self.train_loop == "scan"
 
     def looped_iterations(self, image, iterations, training=True):
         """What :meth:`call` returns, from an ``ops.scan`` over the iterations (for a built model).

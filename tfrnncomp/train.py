@@ -44,6 +44,10 @@ from tfrnncomp.train_setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F4
 _TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting")
 
 
+def _on_tensorflow():
+    return keras.backend.backend() == "tensorflow"
+
+
 def _atomic_write_text(path, text):
     from tfrnncomp.image_io import atomic_write_bytes
 
@@ -216,6 +220,10 @@ def whole_image_validation(training: TrainingConfig, run_dir):
     """The whole-image validation callback of a run (a list: empty when it is switched off)."""
     if not training.validation_images:
         return []
+    if not _on_tensorflow():
+        raise ConfigError("whole-image validation codes through the TensorFlow codec: pass "
+                          "--validation-images 0 to train with KERAS_BACKEND="
+                          f"{keras.backend.backend()}")
     from tfrnncomp import metrics, validation
 
     if training.validation_crop < metrics.min_ms_ssim_size():
@@ -233,10 +241,6 @@ def whole_image_validation(training: TrainingConfig, run_dir):
     return [validation.WholeImageValidation(
         crops, os.path.join(run_dir, "validation.csv"),
         os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
-
-
-def _on_tensorflow():
-    return keras.backend.backend() == "tensorflow"
 
 
 def _patch_batches(training: TrainingConfig):

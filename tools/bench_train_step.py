@@ -4,7 +4,7 @@
     python tools/bench_train_step.py [--config tools/training/default/config.json]
                                      [--weights CHECKPOINT.weights.h5] [--data ../shared/data/train]
                                      [--patch-size 64] [--batch-size 8] [--steps 20] [--warmup 3]
-                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16]
+                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-unrolled]
                                      [--out results/training/train_step.json]
 
 Each variant runs in its own process (the Keras backend, XLA and the precision policy stay out of each
@@ -33,7 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANTS = {"tf": ("tensorflow", False, "float32"), "tf-xla": ("tensorflow", True, "float32"),
             "tf-bf16": ("tensorflow", False, "mixed_bfloat16"),
             "tf-xla-bf16": ("tensorflow", True, "mixed_bfloat16"),
-            "jax": ("jax", True, "float32"), "jax-bf16": ("jax", True, "mixed_bfloat16")}
+            "jax": ("jax", True, "float32"), "jax-bf16": ("jax", True, "mixed_bfloat16"),
+            "jax-unrolled": ("jax", True, "float32")}
 
 
 def run_variant(args):
@@ -50,6 +51,8 @@ def run_variant(args):
     training = TrainingConfig(patch_size=args.patch_size, batch_size=args.batch_size,
                               jit_compile=jit, precision=precision)
     model = build_model(load_config(args.config), training)
+    if args.variant.endswith("-unrolled"):  # JAX otherwise loops over the iterations
+        model.train_loop = "unrolled"
     if args.weights:
         model.load_weights(args.weights)
     batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,
