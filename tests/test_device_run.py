@@ -6,7 +6,6 @@ loads its checkpoint into the TensorFlow model, which must code a fixed image to
 and reconstructions.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import HERE, TINY_CONFIG, load_tool
+from tests.conftest import HERE, TINY_CONFIG, jax_environment, load_tool
 
 CHECKPOINT = os.path.join(HERE, "..", "tools", "training", "default", "checkpoint.weights.h5")
 DEVICE_RUN = os.path.join(HERE, "..", "tools", "training", "device_run.py")
@@ -80,15 +79,11 @@ def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_p
 
 
 def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tmp_path):
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
     parts, device_run = _parts(), load_tool(os.path.join("training", "device_run.py"))
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_CONFIG))
     out = tmp_path / "out"
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = jax_environment()
     subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, DEVICE_RUN,
                     "--data", _photos(tmp_path / "photos"), "--out", str(out),
                     "--config", str(config), "--weights", "", "--steps", "2", "--batch-size", "4",
@@ -131,11 +126,7 @@ print(json.dumps(out))
 
 def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
     """Inference through ``looped_iterations`` equals ``call``; training runs through it."""
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = jax_environment()
     script = tmp_path / "loop_check.py"
     script.write_text(LOOP_CHECK)
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(script)], env=env,

@@ -1,6 +1,5 @@
 """``tfrnncomp train`` off TensorFlow: NumPy patches, one device, and what needs TensorFlow."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import HERE, TINY_CONFIG
+from tests.conftest import TINY_CONFIG, jax_environment
 from tfrnncomp import train
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.patches import PatchBatches
@@ -64,11 +63,7 @@ print(json.dumps(history.history))
 
 @pytest.mark.slow
 def test_a_run_trains_and_resumes_under_jax(tmp_path):
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = jax_environment()
     data, run_dir = _photos(tmp_path / "data"), str(tmp_path / "run")
     for epochs in (1, 2):
         done = subprocess.run([sys.executable, "-c", RUN, json.dumps(TINY_CONFIG), data, run_dir,
