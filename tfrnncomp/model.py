@@ -125,7 +125,8 @@ class RNNCompressionModel(keras.Model):
         for cell, cell_states in zip(self.encoder_rnns, states):
             x, cell_states = cell(x, cell_states)
             new_states.append(cell_states)
-        return self.binarizer(x, training=training, noise=noise), tuple(new_states)
+        extra = {} if noise is None else {"noise": noise}
+        return self.binarizer(x, training=training, **extra), tuple(new_states)
 
     def decoder_step(self, codes, states):
         """D: codes -> this iteration's output in [-0.5, 0.5] (an image or a residual)."""
