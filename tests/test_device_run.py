@@ -139,3 +139,20 @@ def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     for difference, shape, finite in result.values():
         assert difference < 1e-5 and shape == [3, 2, 48, 64, 3] and finite
+
+
+def test_device_prep_downloads_this_environment_s_keras_for_the_device_s_python(monkeypatch):
+    import keras
+
+    prep = load_tool(os.path.join("training", "device_prep.py"))
+    calls = []
+    monkeypatch.setattr(prep.subprocess, "run", lambda command, check: calls.append(command))
+    prep.download_wheels("wheels")
+    (command,) = calls
+    assert f"keras=={keras.__version__}" in command and {"namex", "optree"} <= set(command)
+    assert command[command.index("--python-version") + 1] == "3.12" and "--no-deps" in command
+
+
+def test_the_device_shell_wrapper_is_valid_bash():
+    script = os.path.join(HERE, "..", "tools", "training", "device_run.sh")
+    subprocess.run(["bash", "-n", script], check=True)
