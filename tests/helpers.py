@@ -25,6 +25,15 @@ def load_tool(name):
     return module
 
 
+def jax_environment():
+    """The environment of a subprocess that runs Keras on JAX's CPU; skips the test without jax."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
+    return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+                PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
+                                            os.environ.get("PYTHONPATH", "")]))
+
+
 def kodak_or_skip():
     if not os.path.isdir(KODAK):
         pytest.skip(f"Kodak images not found at {KODAK} (set TFRNNCOMP_DATA)")

@@ -129,6 +129,15 @@ def test_depth_to_space_moves_channel_groups_into_two_by_two_pixels():
     assert DepthToSpace.from_config(layer.get_config()).block_size == 2
 
 
+def test_depth_to_space_in_keras_ops_matches_tensorflow_s_op():
+    from tfrnncomp.layers.depth_to_space import depth_to_space
+
+    x = tf.random.normal((2, 3, 5, 12))
+    np.testing.assert_array_equal(depth_to_space(x, 2).numpy(), tf.nn.depth_to_space(x, 2).numpy())
+    y = tf.random.normal((1, 2, 2, 18))
+    np.testing.assert_array_equal(depth_to_space(y, 3).numpy(), tf.nn.depth_to_space(y, 3).numpy())
+
+
 def test_depth_to_space_rejects_channels_not_divisible_by_four():
     with pytest.raises(ValueError, match="divisible by 4"):
         DepthToSpace(2)(tf.zeros((1, 2, 2, 6)))

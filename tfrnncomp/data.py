@@ -14,21 +14,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import tempfile
-import zlib
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
 from tfrnncomp.errors import ConfigError, InputImageError
+from tfrnncomp.image_files import (IMAGE_EXTENSIONS, SPLITS, _check_split,  # noqa: F401
+                                   _pil_decode, hash_share, list_images, smallest_fraction,
+                                   source_files, split_files)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 _TF_NATIVE = r".*\.(png|jpe?g|bmp)"  # decoded by TF itself; the rest via PIL
-SPLITS = ("train", "validation", "all")
 _CACHE_VERSION = 1
 
 
@@ -43,77 +42,7 @@ def from_model_range(x) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.uint8)
 
 
-# ----------------------------------------------------------------- file lists
-def list_images(root) -> list[str]:
-    """All image files under ``root`` (recursive, sorted, by extension)."""
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        raise InputImageError(f"image folder not found: {root!r}")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        found += [os.path.join(dirpath, f) for f in filenames
-                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
-    if not found:
-        raise InputImageError(
-            f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {root!r}")
-    return sorted(found)
-
-
-def _check_split(split: str, validation_fraction: float) -> None:
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ConfigError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
-
-
-def hash_share(path, root=None) -> float:
-    """Where ``path`` falls in [0, 1) by the stable hash of the train/validation split.
-
-    It is ``crc32(relpath) / 2**32``, where ``relpath`` is the '/'-separated path
-    relative to ``root`` (or the path as given when ``root`` is None).
-    """
-    rel = os.path.relpath(path, root) if root is not None else os.fspath(path)
-    return zlib.crc32(rel.replace(os.sep, "/").encode("utf-8")) / 2.0**32
-
-
-def split_files(files, split: str, validation_fraction: float = 0.05, root=None) -> list[str]:
-    """Deterministic train/validation split.
-
-    A file is in validation iff ``hash_share(file, root) < validation_fraction``,
-    so the split does not depend on where the data lives, on the file order, or
-    on which other files exist.
-    """
-    _check_split(split, validation_fraction)
-    files = list(files)
-    if split == "all":
-        return files
-    out = [f for f in files
-           if (hash_share(f, root) < validation_fraction) == (split == "validation")]
-    if not out:
-        raise ConfigError(f"split {split!r} (validation_fraction={validation_fraction}) "
-                          f"of {len(files)} files is empty")
-    return out
-
-
-def smallest_fraction(files, count: int = 1, root=None):
-    """The smallest ``validation_fraction``, in hundredths, whose validation split holds at
-    least ``count`` of ``files`` and leaves a training split (None where there is none)."""
-    shares = sorted(hash_share(f, root) for f in files)
-    if not 0 < count < len(shares):
-        return None
-    fraction = math.floor(shares[count - 1] * 100 + 1) / 100
-    return fraction if fraction <= shares[-1] else None
-
-
 # ------------------------------------------------------------------ decoding
-def _pil_decode(path) -> np.ndarray:
-    path = path.item() if isinstance(path, np.ndarray) else path
-    path = path.decode("utf-8") if isinstance(path, bytes) else os.fspath(path)
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
-
-
 def _to_rgb(img: tf.Tensor) -> tf.Tensor:
     """[H, W, C] uint8 -> [H, W, 3]: grey (C<3) is repeated, alpha is dropped."""
     img = tf.cond(tf.shape(img)[-1] < 3,
@@ -177,11 +106,6 @@ def _tfds_images(source: str, split: str) -> tf.data.Dataset:
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _source_files(source, split: str, validation_fraction: float) -> list[str]:
-    files = list_images(source)
-    return split_files(files, split, validation_fraction, root=os.fspath(source))
-
-
 def _is_tfds(source) -> bool:
     return isinstance(source, str) and source.startswith("tfds:")
 
@@ -191,7 +115,7 @@ def image_dataset(source, split: str = "all", validation_fraction: float = 0.05)
     _check_split(split, validation_fraction)
     if _is_tfds(source):
         return _tfds_images(source, split)
-    files = _source_files(source, split, validation_fraction)
+    files = source_files(source, split, validation_fraction)
     return tf.data.Dataset.from_tensor_slices(files).map(
         _decode_file, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -313,7 +237,7 @@ def patch_dataset(source, *, patch_size=32, batch_size=32, patches_per_image=16,
             raise ConfigError(f"{n} must be a positive integer, got {v!r}")
     _check_split(split, validation_fraction)
     tfds_src = _is_tfds(source)
-    files = None if tfds_src else _source_files(source, split, validation_fraction)
+    files = None if tfds_src else source_files(source, split, validation_fraction)
 
     if hard_patches:
         if tfds_src:

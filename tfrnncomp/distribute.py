@@ -31,6 +31,32 @@ def _tf():
     return tf
 
 
+def _tensorflow_backend():
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def replicas_in_sync():
+    """Replicas of the ``tf.distribute`` replica context (1 outside one, and on other backends)."""
+    if not _tensorflow_backend():
+        return 1
+    context = _tf().distribute.get_replica_context()  # None in a cross-replica context
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+def replica_share(draw, shape):
+    """``draw(shape)``, or under ``tf.distribute`` this replica's slice of one draw for the global
+    batch: the seed state is copied to every replica, so independent draws would repeat the same
+    values on each replica."""
+    replicas = replicas_in_sync()
+    if replicas <= 1:
+        return draw(shape)
+    full = draw((shape[0] * replicas,) + tuple(shape[1:]))
+    start = _tf().distribute.get_replica_context().replica_id_in_sync_group * shape[0]
+    return full[start:start + shape[0]]
+
+
 def check_strategy(name):
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")

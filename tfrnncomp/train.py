@@ -19,126 +19,39 @@ inputs (model config, data folders, train/validation split, validation crops) ar
 ``tf.distribute`` strategy: the model is built and compiled in its scope, ``batch_size`` is the
 GLOBAL batch (split over the replicas), and with several workers only the chief writes into
 RUN_DIR while the others write into a scratch directory.
+
+On the other Keras 3 backends (``KERAS_BACKEND=jax`` or ``torch``) a run trains on one device
+with the ``default`` strategy and reads its random-crop patches through
+:class:`tfrnncomp.patches.PatchBatches` instead of ``tf.data``.
 """
 
-import contextlib
-import dataclasses
 import json
 import os
 import sys
 import time
-from typing import Optional
 
 import keras
-import tensorflow as tf
 
 from tfrnncomp import data as data_lib
 from tfrnncomp import distribute
 from tfrnncomp.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
-from tfrnncomp.model import RNNCompressionModel
+from tfrnncomp.train_setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F401 (re-exported)
+                                   build_model, make_optimizer)
 
 
 #: config fields a resumed run may change (a curriculum over iterations)
 _TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting")
 
 
-@dataclasses.dataclass
-class TrainingConfig:
-    """Settings of one training run (saved as ``training.json``)."""
-
-    data: str = ""
-    batch_size: int = 32
-    patch_size: int = 32
-    patches_per_image: int = 16
-    hard_patches: bool = False
-    steps_per_epoch: int = 100
-    epochs: int = 1000
-    learning_rate: float = 5e-4
-    decay_steps: int = 20000
-    decay_rate: float = 0.5
-    global_clipnorm: Optional[float] = 1.0
-    jit_compile: bool = False
-    precision: str = "float32"  # or "mixed_bfloat16" (float32 variables, bf16 arithmetic)
-    validation_steps: int = 0
-    validation_images: int = 8
-    validation_crop: int = 256
-    validate_every: int = 1
-    validation_fraction: float = 0.05  # share of the files of ``data`` held out to validate
-    validation_data: str = ""  # a separate validation folder: then all of ``data`` trains
-    seed: Optional[int] = None
-    strategy: str = "default"
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
+def _on_tensorflow():
+    return keras.backend.backend() == "tensorflow"
 
 
 def _atomic_write_text(path, text):
     from tfrnncomp.image_io import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _replicas():
-    context = tf.distribute.get_replica_context()  # None in a cross-replica context
-    return context.num_replicas_in_sync if context is not None else 1
-
-
-@keras.saving.register_keras_serializable(package="tfrnncomp")
-class Adam(keras.optimizers.Adam):
-    """Adam that clips the SUM of the replicas' gradients, not each replica's share.
-
-    Keras 3 clips (``global_clipnorm``) inside ``apply`` before its all-reduce, so with N
-    replicas each replica's gradient would be clipped on its own and the sum could reach N
-    times the norm.  Here the gradients are all-reduced first and Keras' own all-reduce is
-    skipped; with one replica nothing changes.
-    """
-
-    def _clip_gradients(self, grads):
-        if _replicas() > 1:
-            present = [g for g in grads if g is not None]
-            reduced = iter(tf.distribute.get_replica_context().all_reduce(
-                tf.distribute.ReduceOp.SUM, present) if present else [])
-            grads = [None if g is None else next(reduced) for g in grads]
-        return super()._clip_gradients(grads)
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        if _replicas() > 1:
-            return list(grads_and_vars)  # already summed in _clip_gradients
-        return super()._all_reduce_sum_gradients(grads_and_vars)
-
-
-def make_optimizer(training: TrainingConfig):
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        training.learning_rate, training.decay_steps, training.decay_rate)
-    return Adam(schedule, global_clipnorm=training.global_clipnorm)
-
-
-PRECISIONS = ("float32", "mixed_bfloat16")
-
-
-@contextlib.contextmanager
-def _dtype_policy(name):
-    """Keras' (process-wide) dtype policy set to ``name`` while the model is built."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
-    """The compiled model with its variables, created in ``strategy.scope()`` if given."""
-    strategy = strategy or tf.distribute.get_strategy()
-    if training.precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {training.precision!r}")
-    with strategy.scope(), _dtype_policy(training.precision):
-        model = RNNCompressionModel(config.to_dict())
-        model.compile(optimizer=make_optimizer(training), jit_compile=training.jit_compile)
-        model.build_for_inference()
-        model.optimizer.build(model.trainable_variables)
-    return model
 
 
 def check_run_dir(run_dir, config: ModelConfig):
@@ -307,6 +220,10 @@ def whole_image_validation(training: TrainingConfig, run_dir):
     """The whole-image validation callback of a run (a list: empty when it is switched off)."""
     if not training.validation_images:
         return []
+    if not _on_tensorflow():
+        raise ConfigError("whole-image validation codes through the TensorFlow codec: pass "
+                          "--validation-images 0 to train with KERAS_BACKEND="
+                          f"{keras.backend.backend()}")
     from tfrnncomp import metrics, validation
 
     if training.validation_crop < metrics.min_ms_ssim_size():
@@ -326,8 +243,28 @@ def whole_image_validation(training: TrainingConfig, run_dir):
         os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
 
 
+def _patch_batches(training: TrainingConfig):
+    """The training and patch validation batches of a run off TensorFlow (a ``PyDataset``)."""
+    from tfrnncomp.patches import PatchBatches
+
+    if training.hard_patches or data_lib._is_tfds(training.data):
+        raise ConfigError(f"hard patches and TFDS sources need the TensorFlow backend "
+                          f"(KERAS_BACKEND is {keras.backend.backend()!r})")
+    train_split, validation_split, validation_source = _splits(training)
+    common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
+                  patches_per_image=training.patches_per_image,
+                  validation_fraction=training.validation_fraction)
+    dataset = PatchBatches(training.data, seed=training.seed, split=train_split, **common)
+    validation = None
+    if training.validation_steps:
+        validation = PatchBatches(validation_source, seed=1234, split=validation_split, **common)
+    return dataset, validation
+
+
 def _datasets(training: TrainingConfig, out_dir, multi_worker):
     """The training and patch validation datasets of a run (validation None when off)."""
+    if not _on_tensorflow():
+        return _patch_batches(training)
     train_split, validation_split, validation_source = _splits(training)
     common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
                   patches_per_image=training.patches_per_image,
@@ -356,6 +293,16 @@ def finished_epoch(run_dir):
         return 0
 
 
+def _strategy(training: TrainingConfig):
+    """The run's ``tf.distribute`` strategy; None off TensorFlow, where only "default" runs."""
+    if _on_tensorflow():
+        return distribute.make_strategy(training.strategy)
+    if distribute.check_strategy(training.strategy) != "default":
+        raise ConfigError(f"--strategy {training.strategy} needs the TensorFlow backend "
+                          f"(KERAS_BACKEND is {keras.backend.backend()!r})")
+    return None
+
+
 def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callbacks=(),
           strategy=None):
     """Train (or resume) a model on ``training.data``; returns the Keras History.
@@ -366,8 +313,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     ``training.strategy``.
     """
     config = load_config(config)
-    strategy = strategy or distribute.make_strategy(training.strategy)
-    replicas = strategy.num_replicas_in_sync
+    strategy = strategy or _strategy(training)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     if training.batch_size % replicas:
         raise ConfigError(f"the batch size ({training.batch_size}) is the global batch: it must "
                           f"be a multiple of the {replicas} replicas")
@@ -391,7 +338,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     # for a "symbolic build" (a no-op here: the model and optimizer are built, nothing else is
     # compiled) and trains on a second pass, whose shuffle differs: the run would not see the
     # batches a default-strategy run with the same --seed sees.  Skip it.
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if strategy is not None:
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     distribute.global_mean_logs(model, strategy)
     extra = [SyncFromChief(strategy)] if multi_worker else []
     try:

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Seconds per training step on this CPU: TensorFlow, with and without XLA, float32 and bf16.
+"""Seconds per training step on this CPU: TensorFlow (with/without XLA) and JAX, float32 and bf16.
 
     python tools/bench_train_step.py [--config tools/training/default/config.json]
                                      [--weights CHECKPOINT.weights.h5] [--data ../shared/data/train]
                                      [--patch-size 64] [--batch-size 8] [--steps 20] [--warmup 3]
-                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16]
+                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-scan]
                                      [--out results/training/train_step.json]
 
-Each variant runs in its own process (XLA and the precision policy stay out of each other's way): the model of
-``--config`` (with ``--weights`` if given) trains ``--warmup`` + ``--steps`` steps of
-``model.fit``'s own train function on the same seeded batches, and the tool reports the median
-seconds of the timed steps, the loss of the first step (equal weights and batch: it shows whether
-a variant computes the same thing) and the mean loss of the timed steps.  Run it with the CPU
+Each variant runs in its own process (the Keras backend, XLA and the precision policy stay out of
+each other's way): the model of ``--config`` (with ``--weights`` if given) trains ``--warmup`` +
+``--steps`` steps of ``model.train_on_batch`` (``fit``'s own train step; compiled by XLA for the
+``-xla`` and the JAX variants; ``jax-scan`` runs the iterations as one ``ops.scan``, as JAX does
+on a GPU) on the same seeded batches (:class:`tfrnncomp.patches.PatchBatches`, the same NumPy
+crops for every backend), and the tool reports the median seconds of the timed steps, the loss
+of the first step (equal weights and batch: it shows whether a variant computes the same thing)
+and the mean loss of the timed steps.  Run it with the CPU
 otherwise idle (pause the training run: ``kill -STOP PID``, then ``kill -CONT PID``).
 """
 
@@ -27,39 +30,45 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VARIANTS = {"tf": (False, "float32"), "tf-xla": (True, "float32"),
-            "tf-bf16": (False, "mixed_bfloat16"), "tf-xla-bf16": (True, "mixed_bfloat16")}
+#: variant -> (Keras backend, jit_compile under TensorFlow, precision)
+VARIANTS = {"tf": ("tensorflow", False, "float32"), "tf-xla": ("tensorflow", True, "float32"),
+            "tf-bf16": ("tensorflow", False, "mixed_bfloat16"),
+            "tf-xla-bf16": ("tensorflow", True, "mixed_bfloat16"),
+            "jax": ("jax", True, "float32"), "jax-bf16": ("jax", True, "mixed_bfloat16"),
+            "jax-scan": ("jax", True, "float32")}
 
 
 def run_variant(args):
     """Time one variant in this process; returns its result dict."""
-    jit, precision = VARIANTS[args.variant]
+    backend, jit, precision = VARIANTS[args.variant]
+    os.environ["KERAS_BACKEND"] = backend  # before Keras is imported
     import keras
 
     keras.utils.set_random_seed(1)
-    from tfrnncomp import data as data_lib
     from tfrnncomp.config import load_config
-    from tfrnncomp.train import TrainingConfig, build_model
+    from tfrnncomp.patches import PatchBatches
+    from tfrnncomp.train_setup import TrainingConfig, build_model
 
     training = TrainingConfig(patch_size=args.patch_size, batch_size=args.batch_size,
                               jit_compile=jit, precision=precision)
     model = build_model(load_config(args.config), training)
+    if args.variant.endswith("-scan"):  # on a CPU, JAX otherwise unrolls the iterations
+        model.train_loop = "scan"
     if args.weights:
         model.load_weights(args.weights)
-    batches = data_lib.patch_dataset(args.data, patch_size=args.patch_size,
-                                     batch_size=args.batch_size, seed=7, split="train")
-    iterator = iter(batches.take(args.warmup + args.steps))
-    model.make_train_function()
+    batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,
+                           seed=7, split="train")
     seconds, losses = [], []
-    for _ in range(args.warmup + args.steps):
-        batch = next(iterator)
+    for index in range(args.warmup + args.steps):
+        batch = batches[index]
         start = time.perf_counter()
-        logs = model.train_function(iter([batch]))
+        logs = model.train_on_batch(batch, return_dict=True)
         loss = float(logs["loss"])
         seconds.append(time.perf_counter() - start)
         losses.append(loss)
     timed = seconds[args.warmup:]
-    return {"variant": args.variant, "jit_compile": jit, "precision": precision,
+    return {"variant": args.variant, "backend": backend,
+            "jit_compile": jit or backend == "jax", "precision": precision,
             "median_s": statistics.median(timed), "min_s": min(timed), "max_s": max(timed),
             "first_step_s": seconds[0], "first_loss": losses[0],
             "mean_timed_loss": statistics.fmean(losses[args.warmup:])}

@@ -30,31 +30,25 @@ class SignBinarizer(keras.layers.Layer):
     def build(self, input_shape):
         self.projection.build(input_shape)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, noise=None):
+        """``noise`` (uniform in [0, 1), the output's shape) replaces the layer's own draw."""
         x = ops.tanh(self.projection(inputs))
         if not training:
             # exactly +1.0 / -1.0, so the decoder sees the same values as a file reader
             return ops.cast(ops.where(x >= 0.0, 1.0, -1.0), x.dtype)
-        noise = self._noise(ops.shape(x), x.dtype)
+        if noise is None:
+            noise = self._noise(ops.shape(x), x.dtype)
         # P(+1) = (1 + x) / 2  <=>  noise < (1 + x) / 2
         sample = ops.cast(ops.where(noise < (1.0 + x) / 2.0, 1.0, -1.0), x.dtype)
         # forward: exactly `sample` (x - x == 0); backward: d/dx = 1 (straight through)
         return sample + (x - ops.stop_gradient(x))
 
     def _noise(self, shape, dtype):
-        """Uniform noise; under tf.distribute each replica takes its own slice of one draw
-        for the global batch (the seed state is copied to every replica, so independent
-        draws would repeat the same noise on each replica)."""
-        import tensorflow as tf
+        """Uniform noise in [0, 1); under ``tf.distribute`` each replica takes its own slice."""
+        from tfrnncomp.distribute import replica_share
 
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
-        if replicas <= 1:
-            return keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator)
-        full = keras.random.uniform((shape[0] * replicas,) + tuple(shape[1:]), dtype=dtype,
-                                    seed=self.seed_generator)
-        start = context.replica_id_in_sync_group * shape[0]
-        return full[start:start + shape[0]]
+        return replica_share(
+            lambda s: keras.random.uniform(s, dtype=dtype, seed=self.seed_generator), shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.bits,)

@@ -2,11 +2,12 @@
 
 Each decoder RNN is followed by a depth-to-space by 2: ``H x W x C`` becomes
 ``2H x 2W x C/4`` (Shi et al. 2016's sub-pixel rearrangement).  TFLite has a
-native DEPTH_TO_SPACE op, so the exported step models keep it as one op.
+native DEPTH_TO_SPACE op, so under TensorFlow the layer is that one op (the exported step
+models keep it); other Keras backends get the same rearrangement from ``keras.ops``.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from tfrnncomp.layers.validation import check_int
 
@@ -27,7 +28,11 @@ class DepthToSpace(keras.layers.Layer):
                 f"{self.block_size ** 2}, got {channels}")
 
     def call(self, inputs):
-        return tf.nn.depth_to_space(inputs, self.block_size)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return tf.nn.depth_to_space(inputs, self.block_size)
+        return depth_to_space(inputs, self.block_size)
 
     def compute_output_shape(self, input_shape):
         b = self.block_size
@@ -39,3 +44,13 @@ class DepthToSpace(keras.layers.Layer):
         config = super().get_config()
         config.update(block_size=self.block_size)
         return config
+
+
+def depth_to_space(x, block_size):
+    """``tf.nn.depth_to_space`` (NHWC) in ``keras.ops``: channel ``(dy * b + dx) * C' + c`` of
+    pixel ``(y, x)`` goes to channel ``c`` of pixel ``(y * b + dy, x * b + dx)``."""
+    b = block_size
+    n, h, w, c = ops.shape(x)
+    x = ops.reshape(x, (n, h, w, b, b, c // (b * b)))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (n, h * b, w * b, c // (b * b)))

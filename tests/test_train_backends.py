@@ -1,0 +1,75 @@
+"""``tfrnncomp train`` off TensorFlow: NumPy patches, one device, and what needs TensorFlow."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import TINY_CONFIG, jax_environment
+from tfrnncomp import train
+from tfrnncomp.errors import ConfigError
+from tfrnncomp.patches import PatchBatches
+
+
+def _photos(root, n=8):
+    rng = np.random.default_rng(1)
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+            os.path.join(root, f"p{i}.png"))
+    return str(root)
+
+
+@pytest.fixture
+def off_tensorflow(monkeypatch):
+    monkeypatch.setattr(train, "_on_tensorflow", lambda: False)
+
+
+def test_off_tensorflow_a_run_reads_numpy_patch_batches_of_its_splits(tmp_path, off_tensorflow):
+    training = train.TrainingConfig(data=_photos(tmp_path / "data"), batch_size=4, patch_size=16,
+                                    validation_steps=1, validation_fraction=0.3)
+    dataset, validation = train._datasets(training, str(tmp_path / "run"), multi_worker=False)
+    assert isinstance(dataset, PatchBatches) and isinstance(validation, PatchBatches)
+    assert dataset[0].shape == (4, 16, 16, 3)
+    assert not set(dataset.files) & set(validation.files)
+    assert train._strategy(training) is None
+
+
+def test_off_tensorflow_what_needs_tensorflow_is_refused_with_a_clear_error(tmp_path,
+                                                                            off_tensorflow):
+    data = _photos(tmp_path / "data")
+    with pytest.raises(ConfigError, match="--strategy mirrored needs the TensorFlow backend"):
+        train._strategy(train.TrainingConfig(data=data, strategy="mirrored"))
+    with pytest.raises(ConfigError, match="hard patches and TFDS sources"):
+        train._datasets(train.TrainingConfig(data=data, hard_patches=True), str(tmp_path), False)
+    with pytest.raises(ConfigError, match="--validation-images 0"):
+        train.whole_image_validation(train.TrainingConfig(data=data), str(tmp_path))
+
+
+RUN = """
+import json, sys
+from tfrnncomp.train import TrainingConfig, train
+config, data, run_dir, epochs = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+history = train(config, TrainingConfig(data=data, batch_size=4, patch_size=32, steps_per_epoch=2,
+                                       epochs=epochs, validation_images=0, seed=1), run_dir,
+                verbose=0)
+print(json.dumps(history.history))
+"""
+
+
+@pytest.mark.slow
+def test_a_run_trains_and_resumes_under_jax(tmp_path):
+    env = jax_environment()
+    data, run_dir = _photos(tmp_path / "data"), str(tmp_path / "run")
+    for epochs in (1, 2):
+        done = subprocess.run([sys.executable, "-c", RUN, json.dumps(TINY_CONFIG), data, run_dir,
+                               str(epochs)], env=env, check=True, timeout=600,
+                              capture_output=True, text=True)
+        history = json.loads(done.stdout.strip().splitlines()[-1])
+        assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
+    assert train.finished_epoch(run_dir) == 2
+    assert os.path.isfile(os.path.join(run_dir, "latest.weights.h5"))

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Train the model on an accelerator for a few minutes with Keras on JAX (no TensorFlow needed).
+
+    KERAS_BACKEND=jax python tools/training/device_run.py --data .device/photos --out "$OUT"
+        [--config tools/training/default/config.json] [--weights tools/training/default/checkpoint.weights.h5]
+        [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 64]
+        [--learning-rate 1.25e-4] [--decay-steps 20000] [--save-every 120] [--seed 1]
+        [--train-loop auto|scan|unrolled] [--probe]
+
+It resumes from ``--weights`` (the committed checkpoint: weights and Adam's state), trains on
+random crops of ``--data`` (:class:`tfrnncomp.patches.PatchBatches`, every image of the folder:
+make it of training-split photos only, as ``device_prep.py`` does) until ``--minutes`` or
+``--steps`` are spent, and writes into ``--out`` at least every ``--save-every`` seconds and at
+the end:
+
+* ``model.weights.h5`` and ``optimizer.weights.h5``: the checkpoint in two parts of under
+  16 MiB each; ``checkpoint_parts.py join`` makes them one file with the committed
+  checkpoint's layout, which the TensorFlow run resumes from;
+* ``training_metadata.json``: BackupAndRestore's ``{"epoch": E, "batch": 0}``, ``E`` being
+  ``--epoch`` plus the whole epochs of ``--steps-per-epoch`` steps trained here;
+* ``device_run.json``: steps, seconds, steps per second (first step, which compiles, left
+  out), the loss of the first and last steps and the settings;
+* ``probe.npz`` with ``--probe``: a fixed image's codes and reconstructions (deterministic
+  inference), to compare with the same weights under TensorFlow.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [REPO, HERE]
+
+
+def save_checkpoint(model, out, epoch):
+    """The checkpoint's two parts and BackupAndRestore's metadata, each written atomically."""
+    import checkpoint_parts
+
+    whole = os.path.join(out, "checkpoint.weights.h5")
+    model.save_weights(whole)
+    checkpoint_parts.split(whole, os.path.join(out, "model.weights.h5"),
+                           os.path.join(out, "optimizer.weights.h5"))
+    os.remove(whole)
+    _write_json(os.path.join(out, "training_metadata.json"), {"epoch": epoch, "batch": 0})
+
+
+def _write_json(path, value):
+    with open(path + ".part", "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(path + ".part", path)
+
+
+def checkpoint_callback(args):
+    """A Keras callback that saves every ``--save-every`` seconds, times the steps and stops the
+    run after ``--minutes`` or ``--steps``."""
+    import keras
+
+    class Callback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.start = self.saved = self.first_done = self.last = time.perf_counter()
+            self.steps, self.losses = 0, []
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            self.steps, self.last = self.steps + 1, now
+            self.losses.append(float(logs["loss"]) if logs and "loss" in logs else None)
+            if self.steps == 1:
+                self.first_done = now
+                print(f"first step (compiles) {now - self.start:.1f} s", flush=True)
+            if now - self.saved >= args.save_every:
+                self.save()
+            if (args.steps and self.steps >= args.steps) or now - self.start >= args.minutes * 60:
+                self.model.stop_training = True
+
+        def save(self):
+            save_checkpoint(self.model, args.out, args.epoch + self.steps // args.steps_per_epoch)
+            self.saved = time.perf_counter()
+            rate = self.summary()["steps_per_second"]
+            print(f"saved at step {self.steps}" + (f": {rate:.2f} steps/s" if rate else ""),
+                  flush=True)
+
+        def summary(self):
+            timed = self.last - self.first_done
+            return {"steps": self.steps, "seconds": round(time.perf_counter() - self.start, 2),
+                    "steps_per_second": (self.steps - 1) / timed if timed > 0 else None,
+                    "first_loss": self.losses[0] if self.losses else None,
+                    "last_loss": self.losses[-1] if self.losses else None}
+
+    return Callback()
+
+
+def probe(model, iterations=4, size=64):
+    """Codes ``[T, 1, h, w, bits]`` and reconstructions ``[T, 1, H, W, 3]`` of a fixed smooth
+    image, in inference mode, from the model's own steps."""
+    import numpy as np
+    from keras import ops
+
+    y, x = np.mgrid[0:size, 0:size] / size
+    image = np.stack([np.sin(6 * x + 2 * y), np.cos(5 * y - x), x * y - 0.5], -1) * 0.4
+    image = ops.convert_to_tensor(image[None].astype("float32"))
+    enc_states, reconstruction = model.initial_encoder_state(image), ops.zeros_like(image)
+    gain, dec_states, codes, outputs = model.initial_gain(image), None, [], []
+    for _ in range(iterations):
+        bits, enc_states = model.encoder_step(
+            model.encoder_input(image, reconstruction, gain), enc_states)
+        dec_states = dec_states or model.initial_decoder_state(bits)
+        output, dec_states = model.decoder_step(bits, dec_states)
+        reconstruction, gain = model.reconstruct(output, reconstruction, gain)
+        codes.append(ops.convert_to_numpy(bits))
+        outputs.append(ops.convert_to_numpy(reconstruction))
+    return {"image": ops.convert_to_numpy(image), "codes": np.stack(codes),
+            "reconstructions": np.stack(outputs)}
+
+
+def train(args):
+    import keras
+    import numpy as np
+
+    from tfrnncomp.config import load_config
+    from tfrnncomp.patches import PatchBatches
+    from tfrnncomp.train_setup import TrainingConfig, build_model
+
+    keras.utils.set_random_seed(args.seed)
+    training = TrainingConfig(batch_size=args.batch_size, patch_size=args.patch_size,
+                              learning_rate=args.learning_rate, decay_steps=args.decay_steps,
+                              seed=args.seed)
+    model = build_model(load_config(args.config), training)
+    if args.weights:
+        model.load_weights(args.weights)
+    model.train_loop = args.train_loop
+    batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,
+                           patches_per_image=args.patches_per_image, seed=args.seed,
+                           split="all", cache_images=True, workers=args.workers,
+                           max_queue_size=16)
+    os.makedirs(args.out, exist_ok=True)
+    callback = checkpoint_callback(args)
+    model.fit(batches, epochs=10**6, steps_per_epoch=args.steps_per_epoch, callbacks=[callback],
+              shuffle=False, verbose=0)
+    callback.save()
+    summary = dict(callback.summary(), backend=keras.backend.backend(), device=str(_device()),
+                   optimizer_step=int(np.asarray(model.optimizer.iterations)),
+                   settings={k: v for k, v in vars(args).items() if k != "out"})
+    _write_json(os.path.join(args.out, "device_run.json"), summary)
+    if args.probe:
+        np.savez(os.path.join(args.out, "probe.npz"), **probe(model))
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def _device():
+    try:
+        import jax
+
+        return jax.devices()[0]
+    except ImportError:
+        return "unknown"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default = os.path.join(HERE, "default")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", default=os.environ.get("OUT", "device-out"))
+    parser.add_argument("--config", default=os.path.join(default, "config.json"))
+    parser.add_argument("--weights", default=os.path.join(default, "checkpoint.weights.h5"),
+                        help="checkpoint to resume from ('' for fresh weights)")
+    parser.add_argument("--epoch", type=int, default=None,
+                        help="epochs the checkpoint has done (default: its training_metadata.json)")
+    parser.add_argument("--minutes", type=float, default=8.0)
+    parser.add_argument("--steps", type=int, default=0, help="stop after this many steps")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--patch-size", type=int, default=64)
+    parser.add_argument("--patches-per-image", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1.25e-4)
+    parser.add_argument("--decay-steps", type=int, default=20000)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
+    parser.add_argument("--train-loop", choices=("auto", "scan", "unrolled"), default="auto",
+                        help="the iterations as one scan (compiles fast) or unrolled (auto: "
+                             "the scan on a GPU)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--probe", action="store_true")
+    args = parser.parse_args(argv)
+    if args.epoch is None:
+        args.epoch = _checkpoint_epoch(args.weights)
+    return args
+
+
+def _checkpoint_epoch(weights):
+    path = os.path.join(os.path.dirname(weights or ""), "training_metadata.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return int(json.load(handle)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def main(argv=None):
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
