@@ -110,7 +110,7 @@ class LiteRTSteps:
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
             net = _entropy_net(self, header)
         codes = coding.coder_for(header.entropy_mode, net=net).decode(chunks, header.code_shape)
-        from tfrnncomp.image_io import from_array
+        from tfrnncomp.codec.image_io import from_array
 
         return from_array(self.decode(codes, header.height, header.width), header.channels)
 

@@ -96,7 +96,7 @@ def build_archive(model, with_range_coder=False):
 
 
 def model_info(model, with_range_coder=False):
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     signatures = list(SIGNATURES) + (list(RANGE_CODER_SIGNATURES) if with_range_coder else [])
     return {"entropy_mode": "context" if with_range_coder else None,
@@ -108,8 +108,8 @@ def model_info(model, with_range_coder=False):
 
 def export(model, out, version=1, force=False, with_range_coder=False):
     """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model."""
-    from tfrnncomp import zoo
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.network import RNNCompressionModel
 
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)

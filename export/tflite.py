@@ -63,7 +63,7 @@ def calibration_images(count, height, width, data_dir=None, seed=0):
     rng = np.random.default_rng(seed)
     files = []
     if data_dir:
-        from tfrnncomp.data import list_images
+        from tfrnncomp.training.data import list_images
 
         files = list_images(data_dir)
     rows, cols = -(-height // PATCH), -(-width // PATCH)
@@ -72,7 +72,7 @@ def calibration_images(count, height, width, data_dir=None, seed=0):
         tiles = []
         for _ in range(rows * cols):
             if files:
-                from tfrnncomp.data import load_image
+                from tfrnncomp.training.data import load_image
 
                 image = load_image(files[rng.integers(len(files))])
                 image = np.pad(image, ((0, max(0, PATCH - image.shape[0])),
@@ -126,8 +126,8 @@ def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
            calibration_data=None, calibration_images_count=4, calibration_iterations=None,
            log=print):
     """Convert both steps in every variant into ``out``; returns the manifest dict."""
-    from tfrnncomp import zoo
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.network import RNNCompressionModel
     from tfrnncomp.runtime.steps import padded_size, state_layout
 
     if not isinstance(model, RNNCompressionModel):

@@ -13,7 +13,7 @@ from tests.helpers import TINY_CONFIG  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     return RNNCompressionModel(TINY_CONFIG).build_for_inference()
 
@@ -27,7 +27,7 @@ def tiny_codec(tiny_model):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_model):
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     return zoo.save_model(tiny_model, str(tmp_path_factory.mktemp("tiny_model")))
 

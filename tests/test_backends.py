@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import smooth_image
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 from tfrnncomp.errors import BackendError
 
 HEIGHT, WIDTH = 40, 70  # padded to 64 x 96

@@ -106,7 +106,7 @@ def test_integer_products_equal_their_int64_recomputation(net):
 
 
 def test_float32_products_are_exact_even_for_the_worst_inputs_of_the_shipped_model():
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     shipped = integer_net.IntegerNet.load(zoo.entropy_model_path("gru-w25"))
     for layer, peak in integer_net.INPUT_PEAKS.items():
@@ -144,7 +144,7 @@ def test_every_accumulator_fits_in_31_bits_so_float64_products_are_exact(net):
 
 def test_the_shipped_integer_model_binds_to_the_shipped_codec_and_has_bounded_accumulators(
         shipped_codec):
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     if zoo.entropy_model_path() is None:
         pytest.skip("no shipped BinaryRNN")

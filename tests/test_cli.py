@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import png16, save_oriented, smooth_image, wide_image
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.apps.cli import main
 
@@ -761,7 +761,7 @@ def test_a_dash_reads_stdin_and_writes_stdout_and_decompress_writes_png(
 
 def test_a_failed_write_leaves_no_temporary_file_behind(run, shared_codecs, workspace,
                                                         good_trc, monkeypatch):
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
 
     def refuse(src, dst):
         raise PermissionError(13, "Permission denied", dst)
@@ -825,7 +825,7 @@ def test_train_help_shows_the_defaults_of_its_options(capsys):
 
 
 def test_train_takes_the_precision_and_xla_options_of_the_training_config(monkeypatch, tmp_path):
-    from tfrnncomp import train
+    from tfrnncomp.training import train
     from tfrnncomp.apps import cli
 
     seen = {}

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.helpers import (TINY_CONFIG, kodak_or_skip, png16, save_oriented,
                             smooth_image, wide_image)
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.codec import Codec
 from tfrnncomp.errors import (
@@ -297,7 +297,7 @@ def test_a_16_bit_png_path_is_coded_as_its_high_bytes_with_a_warning_naming_the_
 def test_an_image_file_is_opened_upright_by_its_exif_orientation(tmp_path, orientation):
     from PIL import ImageOps
 
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
 
     path = save_oriented(tmp_path / "photo.png", smooth_image(12, 20, seed=orientation),
                          orientation)
@@ -315,7 +315,7 @@ def test_a_path_with_an_exif_orientation_is_compressed_upright(tiny_codec, tmp_p
 
 
 def test_an_exif_block_that_does_not_parse_leaves_the_image_as_stored(tmp_path):
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
 
     original = smooth_image(6, 9, seed=7)
     path = tmp_path / "junk-exif.png"
@@ -415,7 +415,7 @@ def test_iterations_default_to_eight(tiny_codec):
 # -- model identity -------------------------------------------------------------------------
 def test_a_file_from_another_model_raises_model_mismatch_error(tiny_model, tiny_codec,
                                                                file_37x50):
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     other = RNNCompressionModel(TINY_CONFIG).build_for_inference()
     for target, source in zip(other.weights, tiny_model.weights):

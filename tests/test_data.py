@@ -1,4 +1,4 @@
-"""Tests of tfrnncomp.data (patch pipelines for Toderici et al. 2017 training)."""
+"""Tests of tfrnncomp.training.data (patch pipelines for Toderici et al. 2017 training)."""
 
 import os
 import random
@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfrnncomp import data
+from tfrnncomp.training import data
 from tfrnncomp.errors import ConfigError, InputImageError, TfrnncompError
 
 TRAIN_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "train")

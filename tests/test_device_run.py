@@ -63,7 +63,7 @@ def test_a_split_checkpoint_has_parts_under_16_mib_and_joins_to_the_same_file(tm
 
 def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_path):
     prep = load_tool(os.path.join("training", "device_prep.py"))
-    from tfrnncomp.image_files import list_images, split_files
+    from tfrnncomp.training.image_files import list_images, split_files
 
     data = _photos(tmp_path / "data", n=20, size=(50, 300))
     train = split_files(list_images(data), "train", 0.3, root=data)
@@ -93,8 +93,8 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
     assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
     assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
 
-    from tfrnncomp.config import load_config
-    from tfrnncomp.train_setup import TrainingConfig, build_model
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.setup import TrainingConfig, build_model
 
     joined = tmp_path / "checkpoint.weights.h5"
     parts.join(out / "model.weights.h5", out / "optimizer.weights.h5", joined)
@@ -109,7 +109,7 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
 LOOP_CHECK = """
 import json, sys
 import keras, numpy as np
-from tfrnncomp.model import RNNCompressionModel
+from tfrnncomp.model.network import RNNCompressionModel
 out = {}
 for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
     model = RNNCompressionModel({"name": "t", "cell": cell, "width": 0.0625, "train_iterations": 3,
@@ -121,7 +121,7 @@ for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
     unrolled = keras.ops.convert_to_numpy(model(x))
     difference = float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max())
     out[mode] = [difference, list(trained.shape), bool(np.isfinite(trained).all())]
-from tfrnncomp.train_setup import TrainingConfig, build_model
+from tfrnncomp.training.setup import TrainingConfig, build_model
 model = build_model(model.config, TrainingConfig())
 model.train_loop = "scan"
 out["trained"] = [0.0, [3, 2, 48, 64, 3], model.train_on_batch(x, return_dict=True)["loss"] > 0]

@@ -45,7 +45,7 @@ import keras
 keras.utils.set_random_seed(7)  # the same initial weights in every run (and on the chief)
 if os.environ.get("DRIVER_DETERMINISTIC_BINARIZER") == "1":
     from keras import ops
-    from tfrnncomp.layers import binarizer
+    from tfrnncomp.model.layers import binarizer
 
     def call(self, inputs, training=False):
         x = ops.tanh(self.projection(inputs))
@@ -234,7 +234,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from tfrnncomp.train import Adam
+from tfrnncomp.training.train import Adam
 
 def step(optimizer_class, strategy, gradient):
     with strategy.scope():

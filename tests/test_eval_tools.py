@@ -56,7 +56,7 @@ def test_the_visual_comparison_matches_file_sizes_and_draws_one_figure(tmp_path,
 
 
 def _split_names(fraction, train, validation):
-    """File names whose hash puts them in the train / validation split (tfrnncomp.data)."""
+    """File names whose hash puts them in the train / validation split (tfrnncomp.training.data)."""
     names = {"train": [], "validation": []}
     i = 0
     while len(names["train"]) < train or len(names["validation"]) < validation:
@@ -69,7 +69,7 @@ def _split_names(fraction, train, validation):
 
 def test_the_ablation_trains_scores_on_validation_and_resumes(tmp_path, capsys):
     ablation = _tool("ablation.py")
-    from tfrnncomp import data
+    from tfrnncomp.training import data
 
     fraction = ablation.Budget().validation_fraction
     assert fraction == inspect.signature(data.patch_dataset).parameters[
@@ -179,4 +179,4 @@ def test_the_speed_report_compares_only_the_lstm_paper_size_at_equal_architectur
     assert "2.20x / 2.00x faster at equal architecture" in line and "measured on this" in line
     gru = dict(row, codec="paper-size model (width 1.0, GRU, untrained)")
     assert "not equal architecture" in report.paper_line(gru, reference, 2)
-    assert "as quoted in issue #7" in report.paper_line(row, None, 2)
+    assert "as quoted with the speed targets" in report.paper_line(row, None, 2)

@@ -87,7 +87,7 @@ def test_host_loop_over_tf_steps_reproduces_encode_exactly(tiny_codec, tf_steps,
 ])
 def test_host_loop_is_exact_for_every_reconstruction_mode_and_cell(variant):
     from tests.helpers import TINY_CONFIG
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     model = RNNCompressionModel(dict(TINY_CONFIG, **variant)).build_for_inference()
     codec, tf_steps = Codec(model), steps.TFSteps(model)

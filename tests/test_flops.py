@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from tfrnncomp.eval import flops
-from tfrnncomp.config import REFERENCE
-from tfrnncomp.model import RNNCompressionModel
+from tfrnncomp.model.config import REFERENCE
+from tfrnncomp.model.network import RNNCompressionModel
 
 HEIGHT, WIDTH = 64, 96
 

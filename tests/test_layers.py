@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrnncomp.layers import (GDN, AssociativeLSTMCell, ConvGRUCell, ConvLSTMCell, DepthToSpace,
+from tfrnncomp.model.layers import (GDN, AssociativeLSTMCell, ConvGRUCell, ConvLSTMCell, DepthToSpace,
                               ResidualGRUCell, SignBinarizer)
 
 CELL_CLASSES = [ConvLSTMCell, ConvGRUCell, ResidualGRUCell, AssociativeLSTMCell]
@@ -130,7 +130,7 @@ def test_depth_to_space_moves_channel_groups_into_two_by_two_pixels():
 
 
 def test_depth_to_space_in_keras_ops_matches_tensorflow_s_op():
-    from tfrnncomp.layers.depth_to_space import depth_to_space
+    from tfrnncomp.model.layers.depth_to_space import depth_to_space
 
     x = tf.random.normal((2, 3, 5, 12))
     np.testing.assert_array_equal(depth_to_space(x, 2).numpy(), tf.nn.depth_to_space(x, 2).numpy())

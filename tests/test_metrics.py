@@ -1,4 +1,4 @@
-"""Tests for tfrnncomp.metrics: MS-SSIM against tf.image.ssim_multiscale,
+"""Tests for tfrnncomp.eval.metrics: MS-SSIM against tf.image.ssim_multiscale,
 PSNR known values, PSNR-HVS-M wiring."""
 
 import io
@@ -14,7 +14,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from tests.helpers import KODAK
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 
 KODIM01 = os.path.join(KODAK, "kodim01.png")
 TOL = 1e-5

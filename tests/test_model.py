@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_CONFIG
-from tfrnncomp.config import REFERENCE, ModelConfig, load_config
+from tfrnncomp.model.config import REFERENCE, ModelConfig, load_config
 from tfrnncomp.errors import ConfigError
-from tfrnncomp.model import RNNCompressionModel
+from tfrnncomp.model.network import RNNCompressionModel
 
 
 def _batch(size=32, count=4, seed=0):
@@ -119,7 +119,7 @@ def test_fit_reports_nonzero_losses_and_validation_metrics():
 
 
 def test_saving_and_loading_weights_gives_identical_outputs(tmp_path):
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     model = RNNCompressionModel(TINY_CONFIG).build_for_inference()
     x = _batch(count=2)
@@ -141,7 +141,7 @@ def test_a_whole_model_round_trips_through_the_keras_format(tmp_path):
 
 
 def test_the_model_id_does_not_depend_on_the_instance_name():
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     a = RNNCompressionModel(TINY_CONFIG).build_for_inference()
     b = RNNCompressionModel(TINY_CONFIG, name="another_name").build_for_inference()

@@ -1,4 +1,4 @@
-"""Tests of tfrnncomp.patches: random-crop batches without TensorFlow (a Keras PyDataset)."""
+"""Tests of tfrnncomp.training.patches: random-crop batches without TensorFlow (a Keras PyDataset)."""
 
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfrnncomp import image_files, patches
+from tfrnncomp.training import image_files, patches
 from tfrnncomp.errors import ConfigError, InputImageError
 
 
@@ -64,7 +64,7 @@ def test_small_images_are_mirror_padded_as_the_tf_pipeline_pads_them():
     np.testing.assert_array_equal(out[0], [0, 1, 2, 2, 1])
     np.testing.assert_array_equal(out[:, 0], [0, 3, 3, 0, 0])
     tf = pytest.importorskip("tensorflow")
-    from tfrnncomp import data
+    from tfrnncomp.training import data
 
     for shape in [(2, 3), (7, 1), (5, 9), (12, 12)]:
         image = np.arange(np.prod(shape) * 3).reshape(shape + (3,))

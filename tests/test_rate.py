@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import smooth_image
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 from tfrnncomp.apps.parser import parse_size
 from tfrnncomp.errors import InputImageError, TargetNotMetError, TfrnncompError
 

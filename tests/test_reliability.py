@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import smooth_image
-from tfrnncomp import image_io
+from tfrnncomp.codec import image_io
 from tfrnncomp.apps.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from tests.helpers import TINY_CONFIG, jax_environment
-from tfrnncomp import train
+from tfrnncomp.training import train
 from tfrnncomp.errors import ConfigError
-from tfrnncomp.patches import PatchBatches
+from tfrnncomp.training.patches import PatchBatches
 
 
 def _photos(root, n=8):
@@ -52,7 +52,7 @@ def test_off_tensorflow_what_needs_tensorflow_is_refused_with_a_clear_error(tmp_
 
 RUN = """
 import json, sys
-from tfrnncomp.train import TrainingConfig, train
+from tfrnncomp.training.train import TrainingConfig, train
 config, data, run_dir, epochs = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 history = train(config, TrainingConfig(data=data, batch_size=4, patch_size=32, steps_per_epoch=2,
                                        epochs=epochs, validation_images=0, seed=1), run_dir,

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from tests.helpers import TINY_CONFIG, load_tool, smooth_image
-from tfrnncomp import validation
+from tfrnncomp.training import validation
 
 
 def _validation_names(count, fraction=0.05):
-    """File names that tfrnncomp.data.split_files puts in the validation split."""
+    """File names that tfrnncomp.training.data.split_files puts in the validation split."""
     names, i = [], 0
     while len(names) < count:
         name = f"img{i:05d}.png"
@@ -60,7 +60,7 @@ def test_spread_picks_evenly_from_first_to_last():
 
 def test_the_train_command_logs_whole_image_validation_and_keeps_the_best_weights(tmp_path):
     from tfrnncomp.apps.cli import main
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     data = tmp_path / "images"
     data.mkdir()
@@ -121,9 +121,9 @@ def test_a_model_whose_quality_stops_rising_codes_no_further_by_default(tmp_path
     from PIL import Image as PILImage
 
     import tfrnncomp.pillow  # noqa: F401  (registers TRC)
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
     from tfrnncomp.codec import Codec
-    from tfrnncomp.config import ModelConfig, load_config
+    from tfrnncomp.model.config import ModelConfig, load_config
     from tfrnncomp.errors import ConfigError
 
     with pytest.raises(ConfigError, match="useful_iterations"):
@@ -168,9 +168,9 @@ def test_the_iteration_table_reports_falls_and_useful_iterations(tmp_path, tiny_
 def test_bf16_training_keeps_float32_variables_and_validation_runs_a_float32_copy(tiny_model):
     import keras
 
-    from tfrnncomp.config import load_config
+    from tfrnncomp.model.config import load_config
     from tfrnncomp.errors import ConfigError
-    from tfrnncomp.train import TrainingConfig, build_model
+    from tfrnncomp.training.train import TrainingConfig, build_model
 
     before = keras.config.dtype_policy().name
     model = build_model(load_config(TINY_CONFIG), TrainingConfig(precision="mixed_bfloat16"))
@@ -211,8 +211,8 @@ def test_the_train_step_benchmark_times_each_variant_in_its_own_process(tmp_path
 
 
 def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_path):
-    from tfrnncomp.config import load_config
-    from tfrnncomp.train import TrainingConfig, build_model
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.train import TrainingConfig, build_model
 
     tool = load_tool("training_arms.py")
     config = tmp_path / "config.json"
@@ -239,7 +239,7 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
 
 
 def _training_names(count, fraction=0.05):
-    """File names that tfrnncomp.data.split_files keeps in the training split."""
+    """File names that tfrnncomp.training.data.split_files keeps in the training split."""
     names, i = [], 0
     while len(names) < count:
         name = f"photo{i:05d}.png"
@@ -307,7 +307,7 @@ def test_a_run_whose_inputs_are_invalid_writes_nothing_into_its_run_directory(
 
 def test_validation_fraction_holds_out_part_of_a_small_folder_and_the_run_records_it(
         tmp_path):
-    from tfrnncomp import data as data_lib
+    from tfrnncomp.training import data as data_lib
     from tfrnncomp.apps.cli import main
 
     data = _folder(tmp_path / "ten", _training_names(10))

@@ -1,6 +1,6 @@
 """Every shipped model exports, as a stock-op SavedModel and as float32 TFLite step models.
 
-Parametrized over :func:`tfrnncomp.zoo.available_models`, so a model added to the zoo is
+Parametrized over :func:`tfrnncomp.model.zoo.available_models`, so a model added to the zoo is
 checked too.  Each export is loaded back and run on a 48x64 crop of the sample image
 (2 iterations) against the package's own :class:`~tfrnncomp.codec.Codec` of that model:
 
@@ -20,7 +20,7 @@ import os
 import numpy as np
 import pytest
 
-from tfrnncomp import zoo
+from tfrnncomp.model import zoo
 from tfrnncomp.runtime import steps
 
 HEIGHT, WIDTH, ITERATIONS = 48, 64, 2
@@ -35,7 +35,7 @@ def test_the_zoo_ships_at_least_one_model():
 
 @pytest.fixture(scope="module")
 def crop():
-    from tfrnncomp.data import load_image
+    from tfrnncomp.training.data import load_image
 
     return np.ascontiguousarray(load_image(SAMPLE)[:HEIGHT, :WIDTH])
 

@@ -15,10 +15,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Codec": ("tfrnncomp.codec", "Codec"),
-    "RNNCompressionModel": ("tfrnncomp.model", "RNNCompressionModel"),
-    "ModelConfig": ("tfrnncomp.config", "ModelConfig"),
-    "load_model": ("tfrnncomp.zoo", "load_model"),
-    "available_models": ("tfrnncomp.zoo", "available_models"),
+    "RNNCompressionModel": ("tfrnncomp.model.network", "RNNCompressionModel"),
+    "ModelConfig": ("tfrnncomp.model.config", "ModelConfig"),
+    "load_model": ("tfrnncomp.model.zoo", "load_model"),
+    "available_models": ("tfrnncomp.model.zoo", "available_models"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

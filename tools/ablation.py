@@ -11,7 +11,7 @@ no GDN): the cell (residual GRU, LSTM), the reconstruction (one-shot, residual s
 width, the hard-patch set, the GDN blocks, and the baseline with a second seed (run-to-run noise).
 Every variant trains for the same fixed number of steps (not wall time, so the budget is
 reproducible) on the *train* split of the folder and is measured on centre crops of its
-*validation* split (``tfrnncomp.data.split_files``), never on Kodak.
+*validation* split (``tfrnncomp.training.data.split_files``), never on Kodak.
 
 Rate is the raw bits of the codes, k x 0.125 bpp after k iterations (no header, no entropy
 coding); quality is the harness's MS-SSIM and PSNR (``tfrnncomp.eval.evaluate.Measurer``); the score
@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +57,7 @@ class Budget:
     seed: int = 1
     val_images: int = 8
     val_crop: int = 256
-    validation_fraction: float = 0.05  # tfrnncomp.data's default, which training uses (keep last)
+    validation_fraction: float = 0.05  # tfrnncomp.training.data's default, which training uses (keep last)
 
 
 def variants(widths):
@@ -76,7 +76,7 @@ def variants(widths):
 
 
 def model_config(name, settings, budget):
-    from tfrnncomp.config import ModelConfig
+    from tfrnncomp.model.config import ModelConfig
 
     return ModelConfig(name=f"ablation-{name}", cell=settings["cell"], width=settings["width"],
                        reconstruction=settings["reconstruction"], gdn=settings["gdn"],
@@ -84,7 +84,7 @@ def model_config(name, settings, budget):
 
 
 def training_config(data, settings, budget):
-    from tfrnncomp.train import TrainingConfig
+    from tfrnncomp.training.train import TrainingConfig
 
     epochs = -(-budget.steps // budget.steps_per_epoch)
     return TrainingConfig(data=os.path.abspath(data), batch_size=budget.batch_size,
@@ -103,8 +103,8 @@ def run_dir_for(runs, name, config, training):
 # -- validation data ----------------------------------------------------------------------------
 def validation_set(data, budget):
     """Centre crops of up to ``val_images`` validation images, spread over the sorted split."""
-    from tfrnncomp import data as data_lib
-    from tfrnncomp import validation
+    from tfrnncomp.training import data as data_lib
+    from tfrnncomp.training import validation
 
     files = data_lib.split_files(data_lib.list_images(data), "validation",
                                  budget.validation_fraction, root=data)
@@ -163,7 +163,7 @@ def measure(model, dataset, budget):
 
 
 def run_variant(name, factor, settings, args, budget, dataset, log):
-    from tfrnncomp import train
+    from tfrnncomp.training import train
     from tfrnncomp.eval import rd
 
     config = model_config(name, settings, budget)

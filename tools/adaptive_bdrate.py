@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import evaluate, rd
 
 

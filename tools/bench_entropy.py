@@ -128,7 +128,7 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"bench_entropy: no Kodak folder at {args.data}; pass --data", file=sys.stderr)
         return 2
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
     from tfrnncomp.codec import Codec
 
     modes = args.modes.split(",")

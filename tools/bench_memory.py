@@ -131,7 +131,7 @@ def main(argv=None):
         parser.error("--calls must be >= 2 and --every >= 1")
     from tfrnncomp.eval import evaluate
     from tfrnncomp.codec import Codec
-    from tfrnncomp.data import load_image
+    from tfrnncomp.training.data import load_image
 
     codec = Codec(args.model)
     image = np.ascontiguousarray(load_image(args.image)[:args.crop, :args.crop])

@@ -1,6 +1,6 @@
 """Time the public PyTorch implementation of the paper-size model on this machine.
 
-Issue #7 quotes 42 s encode / 29 s decode for one Kodak image at 8 iterations
+The speed targets quote 42 s encode / 29 s decode for one Kodak image at 8 iterations
 with 2 threads for github.com/1zb/pytorch-image-comp-rnn (Toderici et al. 2017,
 Figure 1, ConvLSTM, additive reconstruction).  This tool measures that on the
 same hardware as ``tools/bench_speed.py --paper-size``.  It imports

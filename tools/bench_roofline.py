@@ -13,7 +13,7 @@ this machine reached on that convolution: the time encoding or decoding would
 take if the gates, depth-to-space, I/O and entropy coding were free.  A target
 below its floor cannot be met with fp32 direct convolutions on this CPU.
 
-Workloads: the shipped model against issue #7's targets (encode 1 s, decode
+Workloads: the shipped model against the speed targets (encode 1 s, decode
 0.5 s), and the paper-size LSTM against half the measured time of the public
 PyTorch implementation (``tools/bench_pytorch_reference.py``), the "2x faster
 at equal architecture" target.  A large square matmul is timed too, as the
@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
 sys.path.insert(0, HERE)  # bench_speed's cpu_description
 RESULTS = os.path.join(HERE, "..", "results", "speed")
-#: issue #7 targets for the default model, Kodak, 8 iterations
+#: the speed targets for the default model, Kodak, 8 iterations
 TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
 
 
@@ -217,9 +217,9 @@ def main(argv=None):
               file=sys.stderr)
     from bench_speed import SIZES, cpu_description
 
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
     from tfrnncomp.eval import flops
-    from tfrnncomp.config import REFERENCE
+    from tfrnncomp.model.config import REFERENCE
 
     pytorch = _load(args.pytorch_reference)
     shipped = zoo.load_model(args.model).config.to_dict()
@@ -245,7 +245,7 @@ def main(argv=None):
             if pytorch else None)
     workloads = [
         workload("shipped model", shipped, args.height, args.width, args.iterations, seconds,
-                 TARGETS, "issue #7, encode 1 s and decode 0.5 s"),
+                 TARGETS, "speed targets, encode 1 s and decode 0.5 s"),
         workload("paper-size LSTM", models["paper-size LSTM"], args.height, args.width,
                  args.iterations, seconds, half,
                  "half the PyTorch reference's measured wall time (2x faster at equal "
@@ -258,7 +258,7 @@ def main(argv=None):
               "best_conv_gflops": max(r["gflops"] for r in rows), "workloads": workloads,
               "convolutions": rows, "measured": measured_times(_load(args.speed), pytorch),
               "command": "python tools/bench_roofline.py " + " ".join(argv)}
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     atomic_write_bytes(os.path.join(args.out, "roofline.json"),

@@ -16,7 +16,7 @@ set (ru_maxrss).  ``--paper-size`` times the paper's Figure-1 configuration
 (width 1.0, untrained weights: timing only; GRU and LSTM cells) on one Kodak
 image and compares it with the public PyTorch implementation of the same
 architecture with LSTM cells, as timed here by tools/bench_pytorch_reference.py
-(``--pytorch-reference``; else issue #7's 42 s / 29 s); ``--sizes`` times smaller untrained models, to say what size would
+(``--pytorch-reference``; else the quoted 42 s / 29 s); ``--sizes`` times smaller untrained models, to say what size would
 meet the targets.  Ratios to JPEG survive a noisy machine better than seconds.
 """
 
@@ -155,9 +155,9 @@ def child_main(argv):
         rows = bench_ours(_images(args.kodak, args.images), args.iterations, tile=tile,
                           backend=args.backend, threads=args.threads)
     elif args.kind in ("paper", "size"):
-        from tfrnncomp import zoo
-        from tfrnncomp.config import REFERENCE
-        from tfrnncomp.model import RNNCompressionModel
+        from tfrnncomp.model import zoo
+        from tfrnncomp.model.config import REFERENCE
+        from tfrnncomp.model.network import RNNCompressionModel
 
         if args.kind == "paper":
             config = dict(REFERENCE.to_dict(), cell=args.cell)
@@ -208,7 +208,7 @@ def seams(kodak, count, tile, iterations):
     internal tile border, where a seam would show, and on the rest of the image.
     """
     import tfrnncomp
-    from tfrnncomp import metrics
+    from tfrnncomp.eval import metrics
 
     untiled, tiled = tfrnncomp.Codec(tile=None), tfrnncomp.Codec(tile=tile)
     rows = []
@@ -297,7 +297,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.render:
-        from tfrnncomp.image_io import atomic_write_bytes
+        from tfrnncomp.codec.image_io import atomic_write_bytes
 
         if not os.path.isfile(os.path.join(args.out, "speed.json")):
             print(f"bench_speed: no speed.json in {args.out} to render", file=sys.stderr)
@@ -331,7 +331,7 @@ def main(argv=None):
     if args.seams:
         result.update(seams=seams(args.kodak, args.images, args.seams, 8),
                       seam_tile=args.seams, seam_iterations=8)
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     stem = "seams" if args.seams_only else "speed"

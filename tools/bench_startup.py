@@ -144,7 +144,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
     from tfrnncomp.eval import evaluate
 
     steps = run(args.model, args.repeats, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 
 from export import tflite  # noqa: E402
 from export.litert_backend import LiteRTSteps  # noqa: E402
-from tfrnncomp import metrics  # noqa: E402
+from tfrnncomp.eval import metrics  # noqa: E402
 from tfrnncomp.eval import evaluate
 from tfrnncomp.runtime.steps import to_uint8  # noqa: E402
 

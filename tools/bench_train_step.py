@@ -11,7 +11,7 @@ Each variant runs in its own process (the Keras backend, XLA and the precision p
 each other's way): the model of ``--config`` (with ``--weights`` if given) trains ``--warmup`` +
 ``--steps`` steps of ``model.train_on_batch`` (``fit``'s own train step; compiled by XLA for the
 ``-xla`` and the JAX variants; ``jax-scan`` runs the iterations as one ``ops.scan``, as JAX does
-on a GPU) on the same seeded batches (:class:`tfrnncomp.patches.PatchBatches`, the same NumPy
+on a GPU) on the same seeded batches (:class:`tfrnncomp.training.patches.PatchBatches`, the same NumPy
 crops for every backend), and the tool reports the median seconds of the timed steps, the loss
 of the first step (equal weights and batch: it shows whether a variant computes the same thing)
 and the mean loss of the timed steps.  Run it with the CPU
@@ -45,9 +45,9 @@ def run_variant(args):
     import keras
 
     keras.utils.set_random_seed(1)
-    from tfrnncomp.config import load_config
-    from tfrnncomp.patches import PatchBatches
-    from tfrnncomp.train_setup import TrainingConfig, build_model
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.patches import PatchBatches
+    from tfrnncomp.training.setup import TrainingConfig, build_model
 
     training = TrainingConfig(patch_size=args.patch_size, batch_size=args.batch_size,
                               jit_compile=jit, precision=precision)
@@ -110,7 +110,7 @@ def main(argv=None):
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]))
     from tfrnncomp.eval import evaluate
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     base = next((r["median_s"] for r in rows if r.get("variant") == "tf" and "median_s" in r), None)
     for row in rows:

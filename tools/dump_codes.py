@@ -33,7 +33,7 @@ def main(argv=None):
         return 2
     from tqdm import tqdm
 
-    from tfrnncomp import data
+    from tfrnncomp.training import data
     from tfrnncomp.codec import Codec
     from tfrnncomp.entropy.training.codes_data import dump_codes
 

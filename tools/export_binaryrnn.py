@@ -4,7 +4,7 @@ with, ship it next to its codec model, and compare entropy models on the validat
     python tools/export_binaryrnn.py --run runs/binaryrnn --calibration codes-train.tfrecord \\
         --validation codes-val.tfrecord --model gru-w25
 
-Writes ``tfrnncomp/zoo/<model>/binaryrnn.bin`` (the integer net; its SHA-256 is the entropy
+Writes ``tfrnncomp/model/zoo/<model>/binaryrnn.bin`` (the integer net; its SHA-256 is the entropy
 model id), ``binaryrnn.json`` (config, ids, training record) and
 ``results/entropy/validation.json`` + ``.md``: bits per coded bit on the validation split for
 raw, the context model, the float BinaryRNN and the integer BinaryRNN.
@@ -66,7 +66,7 @@ def main(argv=None):
         if not os.path.isfile(path):
             print(f"export_binaryrnn: no code file {path}", file=sys.stderr)
             return 2
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
     from tfrnncomp.entropy.training import binaryrnn
     from tfrnncomp.entropy.training.quantize import quantize
     from tfrnncomp.entropy.coding.integer_net import accumulator_bounds

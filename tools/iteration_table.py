@@ -8,7 +8,7 @@
 
 Every image is coded through the codec's own functions (``encode_codes``, then ``decode_all``:
 the image a user gets after each iteration; entropy coding is lossless and left out) and
-measured after iterations 1..T (:mod:`tfrnncomp.validation`).  ``--validation DATA`` uses the
+measured after iterations 1..T (:mod:`tfrnncomp.training.validation`).  ``--validation DATA`` uses the
 whole-image validation crops of the training run instead of a folder of whole images.  The
 table (markdown) and the figures (JSON) go to ``--out``; "falls" lists the iterations k whose
 mean PSNR or MS-SSIM is below that after k-1, and "useful iterations" is the last iteration
@@ -25,19 +25,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp import validation  # noqa: E402
+from tfrnncomp.training import validation  # noqa: E402
 from tfrnncomp.eval import evaluate
 
 
 def load_model(args):
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     if args.weights is None:
         return zoo.load_model(args.model)
     if args.config is None:
         raise SystemExit("iteration_table: --weights needs --config")
-    from tfrnncomp.config import load_config
-    from tfrnncomp.train import TrainingConfig, build_model
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.train import TrainingConfig, build_model
 
     model = build_model(load_config(args.config), TrainingConfig())  # takes optimizer state too
     model.load_weights(args.weights)
@@ -100,7 +100,7 @@ def main(argv=None):
             args.data, names=args.names.split(",") if args.names else None)
         names, images = dataset.names, dataset.images
         source = dataset.info()
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
     from tfrnncomp.runtime.graph import CodecFunctions
 
     model = load_model(args)
@@ -120,7 +120,7 @@ def main(argv=None):
     print(table + "\n\n" + summary)
     stem = os.path.join(args.out, args.name or result["model_id"].replace("@", "-"))
     os.makedirs(args.out, exist_ok=True)
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     atomic_write_bytes(stem + ".json", json.dumps(result, indent=1).encode())
     atomic_write_bytes(stem + ".md", f"{table}\n\n{summary}\n\n`{result['command']}`\n".encode())
@@ -132,9 +132,9 @@ def main(argv=None):
 
 def set_useful(model_dir, useful):
     """Record ``useful`` as ``useful_iterations`` of a model directory's config."""
-    from tfrnncomp import zoo
-    from tfrnncomp.config import load_config
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     path = os.path.join(model_dir, zoo.CONFIG_FILE)
     config = load_config(path)

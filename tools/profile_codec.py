@@ -275,7 +275,7 @@ def _markdown(result):
 
 def _add_macs(args):
     """Multiply-accumulates per stage (no timing) merged into an earlier profile.json."""
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     with open(os.path.join(args.out, "profile.json"), encoding="utf-8") as handle:
         result = json.load(handle)
@@ -291,7 +291,7 @@ def _add_macs(args):
 
 
 def _write(out, result):
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(out, exist_ok=True)
     atomic_write_bytes(os.path.join(out, "profile.json"), json.dumps(result, indent=2).encode())

@@ -2,9 +2,9 @@
 
 import statistics
 
-#: issue #7 targets for the default model, Kodak, 8 iterations, best backend
+#: the speed targets for the default model, Kodak, 8 iterations, best backend
 TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
-#: issue #7 quotes a public PyTorch implementation of the paper-size LSTM model at 42 s encode and
+#: the speed targets quote a public PyTorch implementation of the paper-size LSTM model at 42 s encode and
 #: 29 s decode (8 iterations, 2 threads); tools/bench_pytorch_reference.py re-measures it here
 ISSUE_PYTORCH_S = {"encode_s": 42.0, "decode_s": 29.0}
 
@@ -16,7 +16,7 @@ def paper_line(row, reference, threads):
         source = (f"measured on this machine by tools/bench_pytorch_reference.py, "
                   f"{reference.get('threads', '?')} threads")
     else:
-        torch, source = ISSUE_PYTORCH_S, "as quoted in issue #7, on the machine of the issue"
+        torch, source = ISSUE_PYTORCH_S, "as quoted with the speed targets, on another machine"
     equal = "LSTM" in row["codec"]
     return (f"Paper size ({row['codec']}, {row['backend']}, {row['setting']}, "
             f"{threads or 'default'} threads): encode {row['encode_s']:.1f} s wall / "

@@ -8,10 +8,10 @@
                                   [--runs ../runs/arms] [--out results/training/arms]
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
-run), changes one thing, and trains with ``tfrnncomp.train.train`` on 64x64 patches until the
+run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches until the
 process has used ``--cpu-minutes`` of CPU time (all threads, the input pipeline and graph
 tracing included), then codes the whole-image validation crops of the training run
-(:mod:`tfrnncomp.validation`, never Kodak).  Each arm runs in its own process and writes
+(:mod:`tfrnncomp.training.validation`, never Kodak).  Each arm runs in its own process and writes
 OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists is skipped, so a rerun
 continues.  Compare arms of one invocation only: the CPU and the checkpoint must be the same.
 """
@@ -65,9 +65,9 @@ def _stop_after_cpu(seconds):
 
 def run_arm(args):
     """Train one arm in this process and measure it; returns the result dict."""
-    from tfrnncomp import validation
-    from tfrnncomp.config import load_config
-    from tfrnncomp.train import TrainingConfig, train
+    from tfrnncomp.training import validation
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.train import TrainingConfig, train
 
     training_changes, config_changes, _ = ARMS[args.arm]
     run_dir = os.path.join(args.runs, args.arm)
@@ -129,7 +129,7 @@ def main(argv=None):
         print(f"training_arms: training images {args.data} not found; skipped")
         return 0
     from tfrnncomp.eval import evaluate
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     results = []

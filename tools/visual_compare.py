@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Crops of the original, tfrnncomp, JPEG 4:2:0 and WebP at matched file size (issue #4, part 2).
+"""Crops of the original, tfrnncomp, JPEG 4:2:0 and WebP at matched file size.
 
     python tools/visual_compare.py kodim05.png kodim14.png kodim23.png [--bpp 0.25 0.5]
                                    [--data ../shared/data/kodak] [--model gru-w25]
@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tfrnncomp import image_io  # noqa: E402
+from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import classic, evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,7 @@
 #   JUNIT_JAR=... HAMCREST_JAR=... build.sh      # jars outside /usr/share/java
 #   build.sh bench [MODEL.bin [OUT_DIR [FILE.trc ...]]]
 #       no tests: times BinaryRNN entropy decoding (BinaryRnnBench) with MODEL (default
-#       the shipped tfrnncomp/zoo/gru-w25/binaryrnn.bin) and writes OUT_DIR/java.{json,md}
+#       the shipped tfrnncomp/model/zoo/gru-w25/binaryrnn.bin) and writes OUT_DIR/java.{json,md}
 #       (default results/entropy)
 #
 # Exits non-zero if compilation or any test fails.

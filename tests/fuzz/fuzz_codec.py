@@ -24,12 +24,13 @@ import tensorflow as tf  # noqa: E402
 
 # the model and its tf.functions stay uninstrumented (they are traced by TensorFlow)
 import tfrnncomp.runtime.graph  # noqa: F401,E402
-import tfrnncomp.model  # noqa: F401,E402
-import tfrnncomp.zoo  # noqa: F401,E402
+import tfrnncomp.model.network  # noqa: F401,E402
+import tfrnncomp.model.zoo  # noqa: F401,E402
 
 with atheris.instrument_imports(include=["tfrnncomp", "tests.fuzz.harnesses"]):
     from tests.fuzz import harnesses
-    from tfrnncomp import codec as _codec, image_io  # noqa: F401
+    from tfrnncomp import codec as _codec  # noqa: F401
+    from tfrnncomp.codec import image_io
     from tfrnncomp.entropy.coding import context, rangecoder  # noqa: F401
 
 CODEC = None

@@ -182,7 +182,7 @@ def make_tiny_codec():
 
     from tests.helpers import TINY_CONFIG
     from tfrnncomp.codec import Codec
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     keras.utils.set_random_seed(0)
     model = RNNCompressionModel(TINY_CONFIG).build_for_inference()
@@ -230,7 +230,7 @@ def _binaryrnn_net():
     """The shipped integer BinaryRNN (``zoo/<default>/binaryrnn.bin``), loaded once."""
     global _NET
     if _NET is None:
-        from tfrnncomp import zoo
+        from tfrnncomp.model import zoo
         from tfrnncomp.entropy.coding import integer_net
 
         _NET = integer_net.IntegerNet.load(zoo.entropy_model_path(zoo.DEFAULT_MODEL))

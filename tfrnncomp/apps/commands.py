@@ -14,8 +14,8 @@ def _check_iterations(iterations, model):
     """``--iterations`` within 1..the model's maximum, read from its config (no TensorFlow)."""
     if iterations is None:
         return
-    from tfrnncomp import zoo
-    from tfrnncomp.config import load_config
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.config import load_config
 
     top = load_config(os.path.join(zoo.resolve(model), zoo.CONFIG_FILE)).max_iterations
     if not 1 <= iterations <= top:
@@ -100,7 +100,7 @@ def _image_pixels(path):
 
 def _trc_pixels(path):
     """The pixel count in a .trc file's header (None for stdin or a damaged header)."""
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
     from tfrnncomp.format import container as bitstream
     from tfrnncomp.apps.files import STDIO
 
@@ -170,12 +170,12 @@ def _info(args):
 
 
 def _train(args):
-    from tfrnncomp import distribute
+    from tfrnncomp.training import distribute
 
     distribute.check_strategy(args.strategy)  # before TensorFlow is imported
     if args.cpu_devices is not None:
         distribute.configure_cpu_devices(args.cpu_devices)  # before TF initialises devices
-    from tfrnncomp.train import TrainingConfig, train
+    from tfrnncomp.training.train import TrainingConfig, train
 
     training = TrainingConfig(
         data=args.data, batch_size=args.batch_size, patch_size=args.patch_size,
@@ -191,7 +191,7 @@ def _train(args):
 
 
 def _export_weights(args):
-    from tfrnncomp.train import export_run
+    from tfrnncomp.training.train import export_run
 
     print(export_run(args.run_dir, args.output))
     return 0
@@ -207,8 +207,8 @@ def _entropy_id(path):
 
 
 def _models(args):
-    from tfrnncomp import zoo
-    from tfrnncomp.config import load_config
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.config import load_config
 
     for name in zoo.available_models():
         path = zoo.resolve(name)

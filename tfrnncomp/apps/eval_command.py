@@ -140,7 +140,7 @@ def add_parser(sub, **kwargs):
 
 def _check(args):
     """Refuse a missing or empty folder and an impossible --plot before any work."""
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
     from tfrnncomp.eval import evaluate, rdplot
 
     if not os.path.isdir(args.folder):

@@ -11,7 +11,7 @@ import io
 import os
 import sys
 
-from tfrnncomp import image_io
+from tfrnncomp.codec import image_io
 from tfrnncomp.errors import TfrnncompError
 from tfrnncomp.format import container as bitstream
 

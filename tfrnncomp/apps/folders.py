@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from tfrnncomp import image_io
+from tfrnncomp.codec import image_io
 from tfrnncomp.apps import workers
 from tfrnncomp.apps.files import EXTENSION, decompressed_image
 from tfrnncomp.errors import TfrnncompError, printable, shown_path

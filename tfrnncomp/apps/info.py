@@ -21,7 +21,8 @@ def info(path, compare=None, model=None, max_pixels=bitstream.DEFAULT_MAX_PIXELS
                               for i in range(len(container.chunks)))
     if compare is None:
         return report
-    from tfrnncomp import image_io, metrics
+    from tfrnncomp.codec import image_io
+    from tfrnncomp.eval import metrics
     from tfrnncomp.codec import Codec
 
     original, _ = image_io.to_array(image_io.open_image(compare))

@@ -45,7 +45,7 @@ def _codec(model=None):
 
 def _codec_for(model_id):
     """A loaded codec whose model wrote ``model_id``: the cached ones, then the zoo."""
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     candidates = [None] + [name for name in zoo.available_models() if name != zoo.DEFAULT_MODEL]
     cached = [c for c in _loaded_codecs() if c.model_id == model_id]

@@ -9,7 +9,8 @@ chunk of the file, so a file cut after any whole chunk still decodes, and
 
 import numpy as np
 
-from tfrnncomp import image_io, zoo
+from tfrnncomp.codec import image_io
+from tfrnncomp.model import zoo
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
@@ -28,8 +29,8 @@ class Codec:
     """Compress and decompress images with one trained model.
 
     Args:
-        model: a zoo name (default :data:`tfrnncomp.zoo.DEFAULT_MODEL`), a model
-            directory, or an :class:`~tfrnncomp.model.RNNCompressionModel`.
+        model: a zoo name (default :data:`tfrnncomp.model.zoo.DEFAULT_MODEL`), a model
+            directory, or an :class:`~tfrnncomp.model.network.RNNCompressionModel`.
         max_pixels: decompression-bomb guard: files whose header claims more
             pixels are refused before anything is allocated.
         entropy_model: the integer BinaryRNN of entropy mode ``binaryrnn``: a
@@ -54,7 +55,7 @@ class Codec:
                  entropy_model="auto", backend="tf", threads=None):
         from tfrnncomp import runtime
         from tfrnncomp.codec import tiling
-        from tfrnncomp.model import RNNCompressionModel
+        from tfrnncomp.model.network import RNNCompressionModel
 
         runtime.check_backend(backend)  # an unknown backend fails before loading
         tile = tiling.check_tile(tile)  # so does a bad tile size (ConfigError)

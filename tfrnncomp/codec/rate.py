@@ -9,7 +9,8 @@ most iterations and keeping the right prefix: no search over encodes.
 
 import numpy as np
 
-from tfrnncomp import image_io, metrics
+from tfrnncomp.codec import image_io
+from tfrnncomp.eval import metrics
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.errors import InputImageError, TargetNotMetError, TfrnncompError
 
@@ -45,7 +46,7 @@ def shown_quality(metric, value, spec=None):
 
 def measure(metric, array, channels, decoded):
     """``metric`` of ``decoded`` (as :meth:`Codec.decompress` returns it) against the input
-    ``array`` of :func:`tfrnncomp.image_io.to_array` with ``channels`` channels."""
+    ``array`` of :func:`tfrnncomp.codec.image_io.to_array` with ``channels`` channels."""
     original = array[..., :1] if channels == 1 else array
     decoded = decoded[..., None] if channels == 1 else decoded
     return {"psnr": metrics.psnr, "ms_ssim": metrics.ms_ssim}[metric](original, decoded)

@@ -31,8 +31,8 @@ Definitions:
   ``bpp = bytes * 8 / (height * width)``.  For tfrnncomp the k-iteration file is built from the
   header (declaring k iterations) and the first k chunks of one max-iteration encoding, which is
   exactly the file ``Codec.compress(image, iterations=k)`` writes.
-* ``ms_ssim``: :func:`tfrnncomp.metrics.ms_ssim` on RGB 0-255, per channel, averaged over
-  channels.  ``psnr``: over all RGB samples.  ``psnr_hvs_m``: :func:`tfrnncomp.metrics.psnr_hvs_m`
+* ``ms_ssim``: :func:`tfrnncomp.eval.metrics.ms_ssim` on RGB 0-255, per channel, averaged over
+  channels.  ``psnr``: over all RGB samples.  ``psnr_hvs_m``: :func:`tfrnncomp.eval.metrics.psnr_hvs_m`
   (luma); ``null`` with a note when the ``psnr-hvsm`` package is missing.
 * A point's ``bpp``, ``ms_ssim``, ``psnr``, ``psnr_hvs_m`` and seconds are means over the images
   (PSNR values are averaged in dB); ``ms_ssim_db = -10 log10(1 - ms_ssim)`` of the mean MS-SSIM.
@@ -57,7 +57,8 @@ import time
 
 import numpy as np
 
-from tfrnncomp import image_io, metrics
+from tfrnncomp.codec import image_io
+from tfrnncomp.eval import metrics
 
 SCHEMA_VERSION = 1
 POINT_KEYS = ("setting", "bpp", "ms_ssim", "ms_ssim_db", "psnr", "psnr_hvs_m",

@@ -16,8 +16,8 @@ decoder ``T`` times.
 
 import collections
 
-from tfrnncomp.config import ModelConfig
-from tfrnncomp.layers.cells import CELLS
+from tfrnncomp.model.config import ModelConfig
+from tfrnncomp.model.layers.cells import CELLS
 
 
 class Conv(collections.namedtuple(

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from tfrnncomp.metrics import ms_ssim_db
+from tfrnncomp.eval.metrics import ms_ssim_db
 
 TARGETS = (0.125, 0.25, 0.5, 1.0, 2.0)
 AUC_RANGE = (0.125, 2.0)

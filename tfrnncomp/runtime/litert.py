@@ -166,7 +166,7 @@ class LiteRTFunctions:
 
     def __init__(self, model, variant="float32", num_threads=DEFAULT_THREADS,
                  cache_dir="auto"):
-        from tfrnncomp import zoo
+        from tfrnncomp.model import zoo
 
         require_litert()
         if variant not in VARIANTS or variant == "int8":
@@ -180,7 +180,7 @@ class LiteRTFunctions:
 
     def _files(self, height, width):
         """Flatbuffers of both steps at ``height x width``: from the disk cache or converted."""
-        from tfrnncomp import image_io
+        from tfrnncomp.codec import image_io
 
         directory = None
         if self.cache_dir:

@@ -35,7 +35,7 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 def crop_photos(data, out, crop=256, crops_per_image=1, quality=92, max_mib=22.0, seed=0,
                 validation_fraction=0.05):
     """Write JPEG crops of the training split of ``data`` into ``out``; returns their paths."""
-    from tfrnncomp.image_files import _pil_decode, source_files
+    from tfrnncomp.training.image_files import _pil_decode, source_files
 
     files = source_files(data, "train", validation_fraction)
     rng = np.random.default_rng(seed)

@@ -8,7 +8,7 @@
         [--train-loop auto|scan|unrolled] [--probe]
 
 It resumes from ``--weights`` (the committed checkpoint: weights and Adam's state), trains on
-random crops of ``--data`` (:class:`tfrnncomp.patches.PatchBatches`, every image of the folder:
+random crops of ``--data`` (:class:`tfrnncomp.training.patches.PatchBatches`, every image of the folder:
 make it of training-split photos only, as ``device_prep.py`` does) until ``--minutes`` or
 ``--steps`` are spent, and writes into ``--out`` at least every ``--save-every`` seconds and at
 the end:
@@ -120,9 +120,9 @@ def train(args):
     import keras
     import numpy as np
 
-    from tfrnncomp.config import load_config
-    from tfrnncomp.patches import PatchBatches
-    from tfrnncomp.train_setup import TrainingConfig, build_model
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.patches import PatchBatches
+    from tfrnncomp.training.setup import TrainingConfig, build_model
 
     keras.utils.set_random_seed(args.seed)
     training = TrainingConfig(batch_size=args.batch_size, patch_size=args.patch_size,

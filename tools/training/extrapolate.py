@@ -14,7 +14,7 @@ Two fits, both plain least squares, both assumptions that the numbers may break:
   ``log L1`` of the same checkpoints (a straight line through the ``--point`` runs).
 
 Together they give the BD-rate expected after 2x, 4x and 10x the steps so far and the step
-count at which the line reaches ``--target`` (the issue's -30 %).  Written to
+count at which the line reaches ``--target`` (default -30 %, BD-rate vs JPEG).  Written to
 ``OUT/extrapolation.json`` and ``OUT/extrapolation.md``.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.eval import evaluate, rd  # noqa: E402
-from tfrnncomp.image_io import atomic_write_bytes  # noqa: E402
+from tfrnncomp.codec.image_io import atomic_write_bytes  # noqa: E402
 
 
 def read_log(path, steps_per_epoch):

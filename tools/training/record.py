@@ -1,6 +1,6 @@
 """Write a training record (TRAINING.md + curve PNG) for a run directory.
 
-    python tools/training/record.py RUN_DIR --out tfrnncomp/zoo/gru-w25 [--stdout RUN_DIR/*.out]
+    python tools/training/record.py RUN_DIR --out tfrnncomp/model/zoo/gru-w25 [--stdout RUN_DIR/*.out]
                                     [--last-epoch N]
 
 It reads RUN_DIR/config.json, training.json, log.csv, phases.log and times.csv; epochs that

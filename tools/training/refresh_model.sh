@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ship a newer checkpoint of the default training run and re-measure everything that depends
 # on the weights: the BinaryRNN (its codes change), the Kodak RD results and plots, the
-# entropy benchmark and the visual comparison (issue #4).  Each step is a README command.
+# entropy benchmark and the visual comparison.  Each step is a README command.
 #   tools/training/refresh_model.sh WEIGHTS.h5 EPOCH [WORK_DIR]
 # WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score),
 # a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
@@ -17,7 +17,7 @@ epoch="$2"
 run_dir="${RUN_DIR:-$repo/../runs/default}"
 work="${3:-$repo/../runs/refresh}"
 python="${PYTHON:-python}"
-zoo=tfrnncomp/zoo/gru-w25
+zoo=tfrnncomp/model/zoo/gru-w25
 mkdir -p "$work/export"
 step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 

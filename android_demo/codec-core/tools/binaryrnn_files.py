@@ -115,7 +115,7 @@ def binaryrnn_file_vectors(w, tiny_model, image):
 def shipped_binaryrnn_vector(w, shipped, root):
     """A file of the shipped codec and its shipped BinaryRNN for a 96x128 crop of Kodak
     image 23 (``../shared/data/kodak``), or of a synthetic image when that is absent."""
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
 
     path = os.path.join(root, "..", "shared", "data", "kodak", "kodim23.png")
     if os.path.isfile(path):
@@ -127,7 +127,7 @@ def shipped_binaryrnn_vector(w, shipped, root):
     data = shipped.compress(image, iterations=8, entropy="binaryrnn")
     kind, codes = _outcome(shipped, data)
     assert kind == "ok", codes
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     with open(zoo.entropy_model_path(), "rb") as handle:
         model = w.blob("shipped_binaryrnn.bin", handle.read())

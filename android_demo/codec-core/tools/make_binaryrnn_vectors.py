@@ -77,7 +77,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args()
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
     from tfrnncomp.entropy.coding.integer_net import IntegerNet
 
     out = os.path.abspath(args.out)

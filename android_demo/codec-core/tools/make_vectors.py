@@ -341,7 +341,7 @@ def trc_vector(w, codec, name, image, iterations, entropy):
     data = codec.compress(image, iterations=iterations, entropy=entropy)
     container = codec.read(data)
     codes = codec.decode_chunks(container.header, container.chunks)
-    array, _ = __import__("tfrnncomp.image_io", fromlist=["to_array"]).to_array(image)
+    array, _ = __import__("tfrnncomp.codec.image_io", fromlist=["to_array"]).to_array(image)
     ref, _ = codec.encode_codes(array, iterations)
     assert np.array_equal(codes, ref), "Python decode differs from the encoder's codes"
     h = container.header
@@ -359,7 +359,7 @@ def file_vectors(w, quick):
     import tensorflow as tf
 
     from tfrnncomp.codec import Codec
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     tf.keras.utils.set_random_seed(0)
     codec = Codec(RNNCompressionModel(TINY_CONFIG).build_for_inference())
@@ -584,7 +584,7 @@ def fake_decoder_step(bits, reconstruction, gain, states):
 
 
 def host_loop_vectors(w, rng):
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
     from tfrnncomp.runtime import steps
 
     # to_uint8 / from_array on random values, extremes and exact rounding ties

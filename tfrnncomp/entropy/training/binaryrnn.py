@@ -14,7 +14,7 @@ bit from
 
 The mask is *row-causal*: every probability of code row ``y`` depends only on
 rows ``< y`` of the same iteration (and on earlier iterations).  That is
-stricter than the issue's raster order ("a position's bits are predicted
+stricter than a raster order ("a position's bits are predicted
 only from earlier positions") and lets the decoder decode a whole row per
 range-decoder call.  The coding path never runs this float model: it runs
 its integer export (:mod:`tfrnncomp.entropy.coding.integer_net`).

@@ -62,7 +62,7 @@ def dump_codes(codec, images, path, iterations=None, progress=None, crop=None, c
     Written to a temporary file and renamed, so a killed run leaves no partial file.
     Returns the number of examples written.
     """
-    from tfrnncomp import image_io
+    from tfrnncomp.codec import image_io
 
     iterations = iterations or codec.max_iterations
     rng = np.random.default_rng(seed)

@@ -19,7 +19,7 @@ is what lets the decoder decode a whole code row per range-decoder call.
 import keras
 import tensorflow as tf
 
-from tfrnncomp.layers.validation import check_int
+from tfrnncomp.model.layers.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")

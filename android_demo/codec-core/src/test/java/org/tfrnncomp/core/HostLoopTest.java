@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
-/** Pixels and the decoder-step host loop against tfrnncomp.runtime.steps / tfrnncomp.image_io. */
+/** Pixels and the decoder-step host loop against tfrnncomp.runtime.steps / tfrnncomp.codec.image_io. */
 public class HostLoopTest {
     private static int[] rgbToArgb(byte[] rgb, int n) {
         int[] out = new int[n];

@@ -15,7 +15,7 @@ Spatial size is dynamic: a cell with stride ``s`` maps ``H x W`` to
 import keras
 from keras import ops
 
-from tfrnncomp.layers.validation import check_int
+from tfrnncomp.model.layers.validation import check_int
 
 
 class ConvRNNCell(keras.layers.Layer):

@@ -1,7 +1,7 @@
 """Image files of a training folder: listing, the train/validation split, decoding with Pillow.
 
-Shared by the ``tf.data`` pipelines (:mod:`tfrnncomp.data`) and the TensorFlow-free patch
-batches (:mod:`tfrnncomp.patches`); nothing here imports TensorFlow.
+Shared by the ``tf.data`` pipelines (:mod:`tfrnncomp.training.data`) and the TensorFlow-free patch
+batches (:mod:`tfrnncomp.training.patches`); nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from tfrnncomp.codec.image_io import IMAGE_EXTENSIONS
 from tfrnncomp.errors import ConfigError, InputImageError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 SPLITS = ("train", "validation", "all")
 
 

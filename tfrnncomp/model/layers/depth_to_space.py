@@ -9,7 +9,7 @@ models keep it); other Keras backends get the same rearrangement from ``keras.op
 import keras
 from keras import ops
 
-from tfrnncomp.layers.validation import check_int
+from tfrnncomp.model.layers.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")

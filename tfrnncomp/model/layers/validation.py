@@ -13,10 +13,3 @@ def check_int(name, value, minimum=None, choices=None):
     if choices is not None and value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value}")
     return value
-
-
-def check_choice(name, value, choices):
-    """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return value

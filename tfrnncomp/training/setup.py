@@ -11,10 +11,10 @@ from typing import Optional
 
 import keras
 
-from tfrnncomp.config import ModelConfig
-from tfrnncomp.distribute import replicas_in_sync
+from tfrnncomp.model.config import ModelConfig
+from tfrnncomp.training.distribute import replicas_in_sync
 from tfrnncomp.errors import ConfigError
-from tfrnncomp.model import RNNCompressionModel
+from tfrnncomp.model.network import RNNCompressionModel
 
 
 @dataclasses.dataclass

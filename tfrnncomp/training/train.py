@@ -15,14 +15,14 @@ Running the same command again continues where the run stopped; once the run has
 its ``epochs`` it says so and trains no further.  Nothing is written into RUN_DIR before the
 inputs (model config, data folders, train/validation split, validation crops) are checked.
 
-``strategy`` ("default", "mirrored", "multi_worker"; :mod:`tfrnncomp.distribute`) picks the
+``strategy`` ("default", "mirrored", "multi_worker"; :mod:`tfrnncomp.training.distribute`) picks the
 ``tf.distribute`` strategy: the model is built and compiled in its scope, ``batch_size`` is the
 GLOBAL batch (split over the replicas), and with several workers only the chief writes into
 RUN_DIR while the others write into a scratch directory.
 
 On the other Keras 3 backends (``KERAS_BACKEND=jax`` or ``torch``) a run trains on one device
 with the ``default`` strategy and reads its random-crop patches through
-:class:`tfrnncomp.patches.PatchBatches` instead of ``tf.data``.
+:class:`tfrnncomp.training.patches.PatchBatches` instead of ``tf.data``.
 """
 
 import json
@@ -32,11 +32,11 @@ import time
 
 import keras
 
-from tfrnncomp import data as data_lib
-from tfrnncomp import distribute
-from tfrnncomp.config import ModelConfig, load_config
+from tfrnncomp.training import data as data_lib
+from tfrnncomp.training import distribute
+from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
-from tfrnncomp.train_setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F401 (re-exported)
+from tfrnncomp.training.setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F401 (re-exported)
                                    build_model, make_optimizer)
 
 
@@ -49,7 +49,7 @@ def _on_tensorflow():
 
 
 def _atomic_write_text(path, text):
-    from tfrnncomp.image_io import atomic_write_bytes
+    from tfrnncomp.codec.image_io import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -224,7 +224,8 @@ def whole_image_validation(training: TrainingConfig, run_dir):
         raise ConfigError("whole-image validation codes through the TensorFlow codec: pass "
                           "--validation-images 0 to train with KERAS_BACKEND="
                           f"{keras.backend.backend()}")
-    from tfrnncomp import metrics, validation
+    from tfrnncomp.eval import metrics
+    from tfrnncomp.training import validation
 
     if training.validation_crop < metrics.min_ms_ssim_size():
         raise ConfigError(f"the validation crop ({training.validation_crop}) must be at least "
@@ -245,7 +246,7 @@ def whole_image_validation(training: TrainingConfig, run_dir):
 
 def _patch_batches(training: TrainingConfig):
     """The training and patch validation batches of a run off TensorFlow (a ``PyDataset``)."""
-    from tfrnncomp.patches import PatchBatches
+    from tfrnncomp.training.patches import PatchBatches
 
     if training.hard_patches or data_lib._is_tfds(training.data):
         raise ConfigError(f"hard patches and TFDS sources need the TensorFlow backend "
@@ -355,7 +356,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
 
 def export_run(run_dir, output):
     """Copy a run's latest weights (without optimizer state) into a model directory."""
-    from tfrnncomp import zoo
+    from tfrnncomp.model import zoo
 
     config = load_config(os.path.join(run_dir, "config.json"))
     weights = os.path.join(run_dir, "latest.weights.h5")

@@ -23,7 +23,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfrnncomp.errors import ConfigError, InputImageError
-from tfrnncomp.image_files import (IMAGE_EXTENSIONS, SPLITS, _check_split,  # noqa: F401
+from tfrnncomp.training.image_files import (IMAGE_EXTENSIONS, SPLITS, _check_split,  # noqa: F401
                                    _pil_decode, hash_share, list_images, smallest_fraction,
                                    source_files, split_files)
 

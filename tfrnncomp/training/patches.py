@@ -1,11 +1,11 @@
 """Training patches without TensorFlow: a ``keras.utils.PyDataset`` of random crops (NumPy, Pillow).
 
-The batches of :func:`tfrnncomp.data.patch_dataset`'s random mode for Keras backends other
+The batches of :func:`tfrnncomp.training.data.patch_dataset`'s random mode for Keras backends other
 than TensorFlow: each decoded image gives ``patches_per_image`` random ``patch_size`` crops,
 each flipped left-right with probability 1/2, images smaller than the patch mirror-padded;
 the crops of a batch come from ``ceil(batch_size / patches_per_image)`` images, shuffled, as
 float32 ``[B, P, P, 3]`` in [-0.5, 0.5].  Files and the train/validation split are those of
-:mod:`tfrnncomp.image_files`.  The stream is endless and, with a ``seed``, the same on every
+:mod:`tfrnncomp.training.image_files`.  The stream is endless and, with a ``seed``, the same on every
 run: batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``.
 """
 
@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from tfrnncomp.errors import ConfigError, InputImageError
-from tfrnncomp.image_files import _pil_decode, source_files
+from tfrnncomp.training.image_files import _pil_decode, source_files
 
 
 def to_model_range(images) -> np.ndarray:

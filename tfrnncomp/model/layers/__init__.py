@@ -1,10 +1,10 @@
 """Keras layers of the codec: recurrent cells, binarizer, depth-to-space, GDN."""
 
-from tfrnncomp.layers.binarizer import SignBinarizer
-from tfrnncomp.layers.cells import (CELLS, AssociativeLSTMCell, ConvGRUCell, ConvLSTMCell,
+from tfrnncomp.model.layers.binarizer import SignBinarizer
+from tfrnncomp.model.layers.cells import (CELLS, AssociativeLSTMCell, ConvGRUCell, ConvLSTMCell,
                                     ConvRNNCell, ResidualGRUCell, make_cell)
-from tfrnncomp.layers.depth_to_space import DepthToSpace
-from tfrnncomp.layers.gdn import GDN
+from tfrnncomp.model.layers.depth_to_space import DepthToSpace
+from tfrnncomp.model.layers.gdn import GDN
 
 __all__ = ["AssociativeLSTMCell", "CELLS", "ConvGRUCell", "ConvLSTMCell", "ConvRNNCell",
            "DepthToSpace", "GDN", "ResidualGRUCell", "SignBinarizer", "make_cell"]

@@ -24,8 +24,8 @@ it overrides only ``compute_loss``, and every layer is written in ``keras.ops``.
 import keras
 from keras import ops
 
-from tfrnncomp.config import ModelConfig, iteration_weights
-from tfrnncomp.layers import GDN, DepthToSpace, SignBinarizer, make_cell
+from tfrnncomp.model.config import ModelConfig, iteration_weights
+from tfrnncomp.model.layers import GDN, DepthToSpace, SignBinarizer, make_cell
 
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")
@@ -241,7 +241,7 @@ class RNNCompressionModel(keras.Model):
         ``tf.distribute`` the returned loss is divided by the replicas, whose gradients are
         summed, so the step follows the global batch's mean.
         """
-        from tfrnncomp.distribute import replicas_in_sync
+        from tfrnncomp.training.distribute import replicas_in_sync
 
         losses = self.iteration_losses(x, y_pred)
         weights = ops.convert_to_tensor(

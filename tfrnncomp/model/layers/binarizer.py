@@ -13,7 +13,7 @@ straight through (``d b / d x = 1``).  At inference it is deterministic,
 import keras
 from keras import ops
 
-from tfrnncomp.layers.validation import check_int
+from tfrnncomp.model.layers.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")
@@ -45,7 +45,7 @@ class SignBinarizer(keras.layers.Layer):
 
     def _noise(self, shape, dtype):
         """Uniform noise in [0, 1); under ``tf.distribute`` each replica takes its own slice."""
-        from tfrnncomp.distribute import replica_share
+        from tfrnncomp.training.distribute import replica_share
 
         return replica_share(
             lambda s: keras.random.uniform(s, dtype=dtype, seed=self.seed_generator), shape)

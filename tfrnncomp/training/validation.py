@@ -25,7 +25,7 @@ import time
 import keras
 import numpy as np
 
-from tfrnncomp import metrics
+from tfrnncomp.eval import metrics
 
 #: iterations logged by the training run
 LOGGED_ITERATIONS = (1, 2, 4, 8, 16)
@@ -55,10 +55,10 @@ def validation_crops(source, size=256, count=8, validation_fraction=0.05, split=
 
     ``split`` is "validation" (the files held out of a training folder) or "all" (a folder of
     validation images).  For a folder the images are spread over the sorted split
-    (:func:`tfrnncomp.data.split_files`); for ``tfds:NAME`` they are the first ones of that
+    (:func:`tfrnncomp.training.data.split_files`); for ``tfds:NAME`` they are the first ones of that
     split.  Images smaller than ``size`` are skipped.
     """
-    from tfrnncomp import data as data_lib
+    from tfrnncomp.training import data as data_lib
     from tfrnncomp.errors import InputImageError
 
     if data_lib._is_tfds(source):
@@ -166,7 +166,7 @@ class WholeImageValidation(keras.callbacks.Callback):
         """
         if self._functions is None:
             from tfrnncomp.runtime.graph import CodecFunctions
-            from tfrnncomp.model import RNNCompressionModel
+            from tfrnncomp.model.network import RNNCompressionModel
 
             copy = RNNCompressionModel(self.model.config.to_dict(), dtype="float32")
             self._functions = CodecFunctions(copy.build_for_inference())
@@ -195,7 +195,7 @@ class WholeImageValidation(keras.callbacks.Callback):
                 writer.writerow(columns(self.iterations))
             writer.writerow(row)
         if self.best_path and value > max(earlier.values(), default=-math.inf):
-            from tfrnncomp.image_io import atomic_path
+            from tfrnncomp.codec.image_io import atomic_path
 
             with atomic_path(self.best_path, suffix=".weights.h5") as tmp:
                 self.model.save_weights(tmp)

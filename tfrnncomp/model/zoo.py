@@ -1,7 +1,7 @@
 """Shipped models by name, and loading/saving models from directories.
 
-A model directory holds ``config.json`` (the :class:`~tfrnncomp.config.ModelConfig`)
-and ``model.weights.h5``.  The shipped ones live in ``tfrnncomp/zoo/<name>/``
+A model directory holds ``config.json`` (the :class:`~tfrnncomp.model.config.ModelConfig`)
+and ``model.weights.h5``.  The shipped ones live in ``tfrnncomp/model/zoo/<name>/``
 with a ``TRAINING.md`` record.  A model's id, written into every file it
 encodes, is ``<config name>@<first 8 hex digits of a SHA-256 of its weights>``;
 the hash walks the weights in sorted order of their paths (without the
@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from tfrnncomp.config import load_config
+from tfrnncomp.model.config import load_config
 from tfrnncomp.errors import TfrnncompError
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -81,7 +81,7 @@ def model_id(model):
 
 def load_model(name_or_path=None):
     """Build a model from its config and load its weights (inference only)."""
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     path = resolve(name_or_path)
     config = load_config(os.path.join(path, CONFIG_FILE))
@@ -96,7 +96,7 @@ def load_model(name_or_path=None):
 
 def save_model(model, directory):
     """Write ``config.json`` and the weights (without optimizer state) atomically."""
-    from tfrnncomp.model import RNNCompressionModel
+    from tfrnncomp.model.network import RNNCompressionModel
 
     os.makedirs(directory, exist_ok=True)
     clean = RNNCompressionModel(model.config.to_dict())
