@@ -16,10 +16,12 @@ TINY_CONFIG = {"name": "tiny", "cell": "gru", "width": 0.0625, "train_iterations
                "max_iterations": 16}
 
 
-def load_tool(name):
-    """A script of ``tools/`` (not a package) as a module."""
+def load_tool(path):
+    """A script of ``tools/`` (not a package) as a module; ``path`` is relative to ``tools/``,
+    e.g. ``"bench/bench_speed.py"``."""
+    name = os.path.basename(path).removesuffix(".py")
     spec = importlib.util.spec_from_file_location(
-        f"tool_{name.removesuffix('.py')}", os.path.join(HERE, "..", "tools", name))
+        f"tool_{name}", os.path.join(HERE, "..", "tools", path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

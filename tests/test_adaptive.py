@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.helpers import smooth_image
+from tests.helpers import load_tool, smooth_image
 from tfrnncomp.codec import adaptive
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
@@ -279,9 +279,7 @@ def test_the_cli_compresses_adaptively_and_info_reports_the_map(run, shared_code
 
 
 def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_codec, tmp_path):
-    import importlib.util
     import json
-    import os
 
     from PIL import Image
 
@@ -303,11 +301,7 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
     assert first["psnr"] == fixed["points"][0]["psnr"]
     paths = [evaluate.write_result(str(tmp_path / f"{r['name']}.json"), r)
              for r in (result, fixed)]
-    spec = importlib.util.spec_from_file_location("tool", os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
-        "adaptive_bdrate.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("research/adaptive_bdrate.py")
     assert tool.main([paths[0], "--fixed", paths[1], "--out", str(tmp_path / "bd")]) == 0
     report = json.loads((tmp_path / "bd.json").read_text())
     assert report["results"][0]["rule"] == "slope" and report["results"][0]["images"] == 1

@@ -1,4 +1,4 @@
-"""Tests of tools/bench_roofline.py: the convolution floor of encoding and decoding."""
+"""Tests of tools/bench/bench_roofline.py: the convolution floor of encoding and decoding."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 from tests.helpers import TINY_CONFIG, load_tool
 from tfrnncomp.eval import flops
 
-tool = load_tool("bench_roofline.py")
+tool = load_tool("bench/bench_roofline.py")
 
 
 def test_the_floor_counts_the_encoder_every_iteration_and_the_decoder_once_less():

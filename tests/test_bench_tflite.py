@@ -1,4 +1,4 @@
-"""tools/bench_tflite.py reports what the TFLite table needs.
+"""tools/bench/bench_tflite.py reports what the TFLite table needs.
 
 Per variant: file size, MS-SSIM and PSNR and their difference to TF at every
 checkpoint (4, 8 and 16 iterations), and encode and decode seconds; the means cover
@@ -12,7 +12,7 @@ from tests.helpers import load_tool
 
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool("bench_tflite.py")
+    return load_tool("bench/bench_tflite.py")
 
 
 def _row(name, ms_ssim, psnr, seconds, agreement=None):

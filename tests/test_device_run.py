@@ -26,7 +26,7 @@ WITHOUT_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; "
 
 
 def _parts():
-    return load_tool(os.path.join("training", "checkpoint_parts.py"))
+    return load_tool("training/checkpoint_parts.py")
 
 
 def _datasets(path):
@@ -62,7 +62,7 @@ def test_a_split_checkpoint_has_parts_under_16_mib_and_joins_to_the_same_file(tm
 
 
 def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_path):
-    prep = load_tool(os.path.join("training", "device_prep.py"))
+    prep = load_tool("training/device_prep.py")
     from tfrnncomp.training.image_files import list_images, split_files
 
     data = _photos(tmp_path / "data", n=20, size=(50, 300))
@@ -79,7 +79,7 @@ def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_p
 
 
 def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tmp_path):
-    parts, device_run = _parts(), load_tool(os.path.join("training", "device_run.py"))
+    parts, device_run = _parts(), load_tool("training/device_run.py")
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_CONFIG))
     out = tmp_path / "out"
@@ -144,7 +144,7 @@ def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
 def test_device_prep_downloads_this_environment_s_keras_for_the_device_s_python(monkeypatch):
     import keras
 
-    prep = load_tool(os.path.join("training", "device_prep.py"))
+    prep = load_tool("training/device_prep.py")
     calls = []
     monkeypatch.setattr(prep.subprocess, "run", lambda command, check: calls.append(command))
     prep.download_wheels("wheels")

@@ -1,6 +1,5 @@
 """The visual comparison and the architecture ablation tools, on tiny inputs."""
 
-import importlib.util
 import inspect
 import json
 import os
@@ -10,21 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import smooth_image
+from tests.helpers import load_tool, smooth_image
 from tfrnncomp.eval import classic
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(REPO, "tools", name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_automatic_crop_lands_on_the_detailed_part_of_an_image():
-    visual = _tool("visual_compare.py")
+    visual = load_tool("research/visual_compare.py")
     image = np.full((200, 300, 3), 128, np.uint8)
     image[96:160, 176:240] = smooth_image(64, 64)[..., :3] // 2 * 2  # texture on a flat field
     x, y = visual.detailed_spot(image, 64)
@@ -33,7 +23,7 @@ def test_the_automatic_crop_lands_on_the_detailed_part_of_an_image():
 
 def test_the_visual_comparison_matches_file_sizes_and_draws_one_figure(tmp_path, tiny_model_dir):
     pytest.importorskip("matplotlib")
-    visual = _tool("visual_compare.py")
+    visual = load_tool("research/visual_compare.py")
     folder = tmp_path / "images"
     folder.mkdir()
     image = smooth_image(192, 192, seed=3)
@@ -68,7 +58,7 @@ def _split_names(fraction, train, validation):
 
 
 def test_the_ablation_trains_scores_on_validation_and_resumes(tmp_path, capsys):
-    ablation = _tool("ablation.py")
+    ablation = load_tool("research/ablation.py")
     from tfrnncomp.training import data
 
     fraction = ablation.Budget().validation_fraction
@@ -103,7 +93,7 @@ def test_the_ablation_trains_scores_on_validation_and_resumes(tmp_path, capsys):
 
 
 def test_the_seam_band_covers_only_pixels_near_internal_tile_borders():
-    bench = _tool("bench_speed.py")
+    bench = load_tool("bench/bench_speed.py")
     band = bench._seam_band(40, 70, 32, radius=4)
     assert band[:, 28:36].all() and band[28:36, :].all()  # around x = 32 and y = 32
     assert band[:, 60:68].all()  # x = 64
@@ -112,7 +102,7 @@ def test_the_seam_band_covers_only_pixels_near_internal_tile_borders():
 
 
 def test_the_seam_check_alone_writes_band_and_whole_image_psnr_for_every_image(tmp_path):
-    bench = _tool("bench_speed.py")
+    bench = load_tool("bench/bench_speed.py")
     folder = tmp_path / "kodak"
     folder.mkdir()
     for seed in range(2):
@@ -130,7 +120,7 @@ def test_the_seam_check_alone_writes_band_and_whole_image_psnr_for_every_image(t
 
 
 def test_the_training_extrapolation_fits_a_falling_curve_and_solves_for_the_target(tmp_path):
-    extrapolate = _tool(os.path.join("training", "extrapolate.py"))
+    extrapolate = load_tool("training/extrapolate.py")
     steps = np.arange(1, 41) * 100
     l1 = 0.5 * steps ** -0.25  # an exact power law
     log = tmp_path / "log.csv"
@@ -170,7 +160,7 @@ def test_the_training_extrapolation_fits_a_falling_curve_and_solves_for_the_targ
 
 
 def test_the_speed_report_compares_only_the_lstm_paper_size_at_equal_architecture():
-    report = _tool("speed_report.py")
+    report = load_tool("bench/speed_report.py")
     row = {"codec": "paper-size model (width 1.0, LSTM, untrained)", "backend": "tf-xla",
            "setting": "8 it", "encode_s": 20.0, "encode_cpu_s": 39.0, "decode_s": 16.0,
            "decode_cpu_s": 31.0}

@@ -1,7 +1,6 @@
 """The evaluation harness: results schema, RD summaries, classic and tfrnncomp runners."""
 
 import copy
-import importlib.util
 import json
 import math
 import os
@@ -10,11 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import smooth_image
+from tests.helpers import load_tool, smooth_image
 from tfrnncomp.eval import classic, evaluate, rd
 from tfrnncomp.format import container as bitstream
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -196,27 +193,21 @@ def test_our_codec_runner_measures_the_real_entropy_coded_prefix_files(tiny_code
             assert row["bytes"] == len(tiny_codec.compress(image, iterations=k, entropy="context"))
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(REPO, "tools", name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def test_tools_write_results_tables_and_plots(tmp_path, dataset, capsys):
     pytest.importorskip("matplotlib")
-    assert _tool("bench_codecs.py")(["--data", dataset.path, "--out", str(tmp_path), "--codecs",
-                                     "jpeg420,jpeg444", "--settings", "20,90", "--quiet"]) == 0
+    codecs = load_tool("bench/bench_codecs.py").main
+    assert codecs(["--data", dataset.path, "--out", str(tmp_path), "--codecs", "jpeg420,jpeg444",
+                   "--settings", "20,90", "--quiet"]) == 0
     files = sorted(str(p) for p in tmp_path.glob("*.json"))
     assert [os.path.basename(f) for f in files] == ["jpeg420.json", "jpeg444.json"]
     capsys.readouterr()
-    assert _tool("rd_summary.py")(files) == 0
+    assert load_tool("bench/rd_summary.py").main(files) == 0
     table = capsys.readouterr().out
     assert "| jpeg444 |" in table and "BD-rate vs JPEG" in table
-    assert _tool("plot_rd.py")([*files, "--out", str(tmp_path / "plots")]) == 0
+    assert load_tool("bench/plot_rd.py").main([*files, "--out", str(tmp_path / "plots")]) == 0
     assert sorted(os.listdir(tmp_path / "plots")) == ["ms_ssim_db.png", "psnr.png",
                                                       "psnr_hvs_m.png"]
-    assert _tool("bench_codecs.py")(["--data", str(tmp_path / "missing")]) == 0
+    assert codecs(["--data", str(tmp_path / "missing")]) == 0
     assert "skipped" in capsys.readouterr().err
 
 

@@ -1,6 +1,6 @@
 """Many compress/decompress calls in one process neither retrace nor grow memory.
 
-A short run of ``tools/bench_memory.py`` on the tiny model; the 1000-call run on the
+A short run of ``tools/bench/bench_memory.py`` on the tiny model; the 1000-call run on the
 shipped model is quoted in README "Speed and memory" (``results/memory/growth.json``).
 """
 
@@ -13,7 +13,7 @@ from tests.helpers import load_tool
 
 @pytest.fixture(scope="module")
 def bench_memory():
-    return load_tool("bench_memory.py")
+    return load_tool("bench/bench_memory.py")
 
 
 def test_repeated_calls_do_not_retrace_and_memory_stays_bounded(bench_memory, tiny_model_dir,

@@ -1,6 +1,6 @@
 """Start-up and progress: TensorFlow's log lines hidden by the command line unless
 ``--verbose``, progress bars on stderr (``--progress``), the stages the codec reports, and
-``tools/bench_startup.py`` on the tiny model."""
+``tools/bench/bench_startup.py`` on the tiny model."""
 
 import json
 import logging
@@ -147,7 +147,7 @@ def test_info_compare_with_progress_steps_once_per_iteration_decoded(run, tmp_pa
 
 
 def test_the_startup_benchmark_writes_every_step_to_json_and_a_table(tiny_model_dir, tmp_path):
-    bench = load_tool("bench_startup.py")
+    bench = load_tool("bench/bench_startup.py")
     out = tmp_path / "startup.json"
     assert bench.main(["--model", tiny_model_dir, "--repeats", "1", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -131,7 +131,7 @@ def test_a_model_whose_quality_stops_rising_codes_no_further_by_default(tmp_path
     assert ModelConfig().default_iterations == 8
     assert ModelConfig(useful_iterations=5).default_iterations == 5
     directory = zoo.save_model(tiny_model, str(tmp_path / "model"))
-    tool = load_tool("iteration_table.py")
+    tool = load_tool("research/iteration_table.py")
     tool.set_useful(directory, 3)
     assert load_config(os.path.join(directory, "config.json")).useful_iterations == 3
     codec = Codec(directory)
@@ -145,7 +145,7 @@ def test_a_model_whose_quality_stops_rising_codes_no_further_by_default(tmp_path
 
 
 def test_the_iteration_table_reports_falls_and_useful_iterations(tmp_path, tiny_model_dir, capsys):
-    tool = load_tool("iteration_table.py")
+    tool = load_tool("research/iteration_table.py")
     curve = {"psnr": [20, 22, 21.9, 23], "ms_ssim": [0.8, 0.9, 0.95, 0.94]}
     assert tool.falls(curve) == [3, 4]
     assert tool.useful_iterations(curve) == 2
@@ -195,7 +195,7 @@ def _training_folder(root, size=256):
 
 
 def test_the_train_step_benchmark_times_each_variant_in_its_own_process(tmp_path):
-    tool = load_tool("bench_train_step.py")
+    tool = load_tool("bench/bench_train_step.py")
     config = tmp_path / "config.json"
     config.write_text(json.dumps(TINY_CONFIG))
     data = _training_folder(tmp_path / "data", 64)
@@ -214,7 +214,7 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     from tfrnncomp.model.config import load_config
     from tfrnncomp.training.train import TrainingConfig, build_model
 
-    tool = load_tool("training_arms.py")
+    tool = load_tool("research/training_arms.py")
     config = tmp_path / "config.json"
     config.write_text(json.dumps(TINY_CONFIG))
     model = build_model(load_config(TINY_CONFIG), TrainingConfig())

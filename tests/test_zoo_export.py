@@ -10,7 +10,7 @@ checked too.  Each export is loaded back and run on a 48x64 crop of the sample i
   first-iteration codes identical to TF, ``decode`` within 1 grey level of TF's on the
   same codes.
 
-The int8/float16 variants of the shipped weights are checked by ``tools/bench_tflite.py``
+The int8/float16 variants of the shipped weights are checked by ``tools/bench/bench_tflite.py``
 (README "Deployment"); the slow test here converts them too.
 """
 

@@ -2,8 +2,8 @@
 classic codecs, in the results format of :mod:`tfrnncomp.eval.evaluate`.
 
 The parsing helpers, the classic-codec loop and the table are shared with the scripts of
-``tools/`` (evaluate_model.py, bench_codecs.py), so the command and the scripts measure the same
-way.  Nothing here imports TensorFlow until a model is loaded.
+``tools/bench/`` (evaluate_model.py, bench_codecs.py), so the command and the scripts measure the
+same way.  Nothing here imports TensorFlow until a model is loaded.
 """
 
 import argparse
@@ -26,8 +26,8 @@ stdout gets one table per codec: bpp, PSNR and MS-SSIM averaged over the images 
 --json OUT.json writes one file per codec, each one result of the schema of
 results/kodak/*.json (tfrnncomp/eval/evaluate.py): the model's result in OUT.json, each --compare
 codec's in OUT-<codec>.json beside it (e.g. OUT-jpeg420.json), so every file works with
-tools/rd_summary.py and tools/plot_rd.py.  --plot draws PSNR and MS-SSIM (dB) against bpp,
-every codec in one PNG (needs matplotlib: pip install tfrnncomp[eval])."""
+tools/bench/rd_summary.py and tools/bench/plot_rd.py.  --plot draws PSNR and MS-SSIM (dB) against
+bpp, every codec in one PNG (needs matplotlib: pip install tfrnncomp[eval])."""
 
 
 def parse_iterations(text):

@@ -9,7 +9,7 @@ position (Toderici et al. 2017, Figure 1): the chunks, the entropy coder and
 progressive decoding are the same as untiled, and the header only records
 the tile size (extension ``Tag.TILE`` of :mod:`tfrnncomp.format.extensions`), so the
 decoder decodes tile by tile too.  Tiles see no context across their borders; the
-evaluation measures what that costs (``tools/bench_speed.py --tile``).
+evaluation measures what that costs (``tools/bench/bench_speed.py --tile``).
 """
 
 import numpy as np

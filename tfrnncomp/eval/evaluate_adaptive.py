@@ -2,8 +2,8 @@
 
 The runner of :mod:`tfrnncomp.eval.evaluate` for adaptive settings: the same :class:`Measurer`, the
 same results schema (``setting_name`` ``adaptive_<rule>``; rows add ``map_bytes`` and
-``mean_iterations``), so :mod:`tfrnncomp.eval.rd` and ``tools/adaptive_bdrate.py`` compare it with the
-fixed-iteration curve.
+``mean_iterations``), so :mod:`tfrnncomp.eval.rd` and ``tools/research/adaptive_bdrate.py``
+compare it with the fixed-iteration curve.
 """
 
 import time

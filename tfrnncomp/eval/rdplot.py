@@ -8,7 +8,7 @@ import os
 
 from tfrnncomp.eval import rd
 
-#: (metric, axis label) of every plot tools/plot_rd.py draws
+#: (metric, axis label) of every plot tools/bench/plot_rd.py draws
 PLOTS = (("ms_ssim_db", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM), RGB"),
          ("psnr", "PSNR (dB), RGB"),
          ("psnr_hvs_m", "PSNR-HVS-M (dB), luma"))

@@ -40,7 +40,7 @@ class ModelConfig:
     gdn: bool = False
     max_iterations: int = 16
     #: the last iteration that still raises quality on held-out images (measured by
-    #: tools/iteration_table.py); the default iteration count and the Pillow quality scale
+    #: tools/research/iteration_table.py); the default iteration count and the Pillow quality scale
     #: stop there.  None: every iteration up to max_iterations helps.
     useful_iterations: Optional[int] = None
     train_iterations: int = 8

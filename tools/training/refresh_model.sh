@@ -33,41 +33,41 @@ if [ ! -f "$work/exported" ]; then
 fi
 
 step "per-iteration curves: validation crops (sets the useful iterations), then Kodak"
-"$python" tools/iteration_table.py --model gru-w25 --validation ../shared/data/train \
+"$python" tools/research/iteration_table.py --model gru-w25 --validation ../shared/data/train \
   --name validation-gru-w25 --set-useful "$zoo"
-"$python" tools/iteration_table.py --model gru-w25 --name kodak-gru-w25
+"$python" tools/research/iteration_table.py --model gru-w25 --name kodak-gru-w25
 
 step "Kodak RD, entropy mode context"
-[ -f "$work/eval-context" ] || { "$python" tools/evaluate_model.py --model gru-w25 \
+[ -f "$work/eval-context" ] || { "$python" tools/bench/evaluate_model.py --model gru-w25 \
   --iterations 1-16 --one-pass --entropy context --out results/kodak && touch "$work/eval-context"; }
 
 step "dump codes"
-[ -f "$work/codes-val.tfrecord" ] || "$python" tools/dump_codes.py --split validation --crop 256 \
+[ -f "$work/codes-val.tfrecord" ] || "$python" tools/training/dump_codes.py --split validation --crop 256 \
   --crops 2 --seed 1 --out "$work/codes-val.tfrecord"
 for shard in 0 1; do
-  [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/dump_codes.py --split train \
+  [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
     --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
 done
 
 step "train the BinaryRNN"
-[ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/train_entropy.py \
+[ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/training/train_entropy.py \
   --train "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
   --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
   --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-20}"
 
 step "export the BinaryRNN"
-[ -f "$zoo/binaryrnn.bin" ] || "$python" tools/export_binaryrnn.py --run "$work/binaryrnn" \
+[ -f "$zoo/binaryrnn.bin" ] || "$python" tools/training/export_binaryrnn.py --run "$work/binaryrnn" \
   --calibration "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
   --validation "$work/codes-val.tfrecord"
 
 step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
-"$python" tools/evaluate_model.py --model gru-w25 --entropy binaryrnn --out results/kodak \
+"$python" tools/bench/evaluate_model.py --model gru-w25 --entropy binaryrnn --out results/kodak \
   --metrics-from results/kodak/tfrnncomp-gru-w25.json
 
 step "entropy benchmark, summaries, plots, visual comparison"
-"$python" tools/bench_entropy.py --out results/entropy
-"$python" tools/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
-"$python" tools/plot_rd.py results/kodak/*.json --out results/kodak/plots
-"$python" tools/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
+"$python" tools/bench/bench_entropy.py --out results/entropy
+"$python" tools/bench/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
+"$python" tools/bench/plot_rd.py results/kodak/*.json --out results/kodak/plots
+"$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
 "$python" tools/training/record.py "$run_dir" --out "$zoo" --last-epoch "$epoch"
 step "done"

@@ -1,7 +1,7 @@
 """Benchmark the entropy modes on Kodak (Toderici et al. 2017, Section 3).
 
-    python tools/bench_entropy.py --out results/entropy            # all 24 images
-    python tools/bench_entropy.py --limit 4 --out /tmp/entropy     # a quick run
+    python tools/bench/bench_entropy.py --out results/entropy            # all 24 images
+    python tools/bench/bench_entropy.py --limit 4 --out /tmp/entropy     # a quick run
 
 For every image the codec's codes of 16 iterations are coded in every entropy mode.
 Reported per iteration k (a file of k iterations holds the first k chunks): bits saved vs
@@ -21,9 +21,9 @@ import time
 # loaded machine extra BLAS threads only wait for cores (set before NumPy loads)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = ("raw", "context", "binaryrnn")
 
 
@@ -89,8 +89,8 @@ def summarize(per_image, modes, iterations):
 def markdown(result):
     s, modes = result["summary"], result["modes"]
     lines = [f"Kodak, {result['images']} images, model {result['model_id']}, entropy model "
-             f"{result.get('entropy_id')}; `python tools/bench_entropy.py` on a shared, loaded "
-             "2-core CPU.", "",
+             f"{result.get('entropy_id')}; `python tools/bench/bench_entropy.py` on a shared, "
+             "loaded 2-core CPU.", "",
              "Bits saved vs raw in a file of k iterations (payloads, cumulative):", "",
              "| mode | " + " | ".join(f"k={k}" for k in (1, 2, 4, 8, 12, 16)) + " |",
              "|---|" + "---|" * 6]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Rate-distortion sweep of classic codecs, one results file per codec.
 
-    python tools/bench_codecs.py [--data ../shared/data/kodak] [--out results/kodak]
-                                 [--codecs jpeg420,webp,...] [--limit N] [--settings 10,50,90]
+    python tools/bench/bench_codecs.py [--data ../shared/data/kodak] [--out results/kodak]
+                                       [--codecs jpeg420,webp,...] [--limit N] [--settings 10,50,90]
 
 Writes OUT/<codec>.json (schema: tfrnncomp/eval/evaluate.py).  Codecs that cannot run here (no
 ffmpeg/libx265, no AVIF in Pillow, no imagecodecs) are skipped with a message; a missing image
@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.eval import classic, evaluate  # noqa: E402
 from tfrnncomp.apps.eval_command import parse_codecs, run_classics  # noqa: E402

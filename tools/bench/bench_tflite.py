@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Quality, size and LiteRT latency of the TFLite variants of a model, against the TF model.
 
-    python tools/bench_tflite.py --model gru-w25 --tflite-dir exported/tflite \\
+    python tools/bench/bench_tflite.py --model gru-w25 --tflite-dir exported/tflite \\
         --out results/tflite/gru-w25.json [--images 4] [--budget-minutes 30] \\
         [--variants float32,int8]
 
@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from export import tflite  # noqa: E402

@@ -1,11 +1,11 @@
-"""The Markdown report of tools/bench_speed.py (speed.md, seams.md), from its JSON result."""
+"""The Markdown report of tools/bench/bench_speed.py (speed.md, seams.md), from its JSON result."""
 
 import statistics
 
 #: the speed targets for the default model, Kodak, 8 iterations, best backend
 TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
 #: the speed targets quote a public PyTorch implementation of the paper-size LSTM model at 42 s encode and
-#: 29 s decode (8 iterations, 2 threads); tools/bench_pytorch_reference.py re-measures it here
+#: 29 s decode (8 iterations, 2 threads); tools/bench/bench_pytorch_reference.py re-measures it here
 ISSUE_PYTORCH_S = {"encode_s": 42.0, "decode_s": 29.0}
 
 
@@ -13,7 +13,7 @@ def paper_line(row, reference, threads):
     """One sentence comparing a paper-size row with the PyTorch implementation (LSTM cells)."""
     if reference:
         torch = {"encode_s": reference["encode_wall_s"], "decode_s": reference["decode_wall_s"]}
-        source = (f"measured on this machine by tools/bench_pytorch_reference.py, "
+        source = (f"measured on this machine by tools/bench/bench_pytorch_reference.py, "
                   f"{reference.get('threads', '?')} threads")
     else:
         torch, source = ISSUE_PYTORCH_S, "as quoted with the speed targets, on another machine"

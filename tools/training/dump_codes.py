@@ -1,21 +1,21 @@
 """Dump the codec's code tensors of a folder of images as TFRecord (training data for
 entropy models).
 
-    python tools/dump_codes.py --data ../shared/data/train --split train --crop 320 --crops 2 \
-        --out codes-train.tfrecord
+    python tools/training/dump_codes.py --data ../shared/data/train --split train --crop 320 \\
+        --crops 2 --out codes-train.tfrecord
 """
 
 import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                       "shared", "data", "train"))
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "train"))
     parser.add_argument("--split", default="train", choices=("train", "validation", "all"))
     parser.add_argument("--model", default=None)
     parser.add_argument("--iterations", type=int, default=None)

@@ -1,7 +1,7 @@
 """Where the codec's time goes: a per-stage breakdown of one Kodak image.
 
-    python tools/profile_codec.py [--kodak DIR] [--image kodim01.png] [--iterations 8]
-                                  [--model gru-w25] [--repeats 3] [--settings] --out results/speed
+    python tools/bench/profile_codec.py [--kodak DIR] [--image kodim01.png] [--iterations 8]
+        [--model gru-w25] [--repeats 3] [--settings] --out results/speed
 
 Writes OUT/profile.json and OUT/profile.md.  Each stage of Toderici et al.'s
 iteration (Figure 1: E-Conv, E-RNN#1-3, binarizer, D-Conv, D-RNN#1-4 with their
@@ -26,7 +26,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)  # this checkout's tfrnncomp
 DEFAULT_KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 #: CPU seconds of the last _median_seconds calls (a loaded machine stretches wall time)

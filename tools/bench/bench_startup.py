@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Start-up time of the library and the command line, each step in a fresh process.
 
-    python tools/bench_startup.py [--model gru-w25] [--repeats 3] \\
+    python tools/bench/bench_startup.py [--model gru-w25] [--repeats 3] \\
         --out results/speed/startup.json
 
 Every repeat starts new Python processes (round robin, so a busy machine slows every
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 #: the child process of the library steps: ``CHILD import`` or ``CHILD compress MODEL SIZE``

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Architecture ablation at CPU scale (Toderici et al. 2017, Sections 3-4).
 
-    python tools/ablation.py [--data ../shared/data/train] [--out results/ablation]
-                             [--runs ../runs/ablation] [--steps 200] [--batch-size 16]
-                             [--iterations 8] [--widths 0.125,0.25] [--val-images 8]
-                             [--val-crop 256] [--variants baseline,cell-lstm,...] [--list]
+    python tools/research/ablation.py [--data ../shared/data/train] [--out results/ablation]
+                                      [--runs ../runs/ablation] [--steps 200] [--batch-size 16]
+                                      [--iterations 8] [--widths 0.125,0.25] [--val-images 8]
+                                      [--val-crop 256] [--variants baseline,cell-lstm,...] [--list]
 
 One factor at a time from a baseline (GRU, additive reconstruction, the first width, random crops,
 no GDN): the cell (residual GRU, LSTM), the reconstruction (one-shot, residual scaling), the second
@@ -32,13 +32,13 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import evaluate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DATA = os.path.join(REPO, "..", "shared", "data", "train")
 DEFAULT_RUNS = os.path.join(REPO, "..", "runs", "ablation")
 SUMMARY_VERSION = 1

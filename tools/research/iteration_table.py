@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """What each iteration adds: PSNR, MS-SSIM, mean |residual| and the cosine of each change.
 
-    python tools/iteration_table.py [--model gru-w25 | MODEL_DIR | --weights W.weights.h5 --config C.json]
-                                    [--data ../shared/data/kodak | --validation ../shared/data/train]
-                                    [--iterations 16] [--names kodim01.png,...] [--out results/iterations]
-                                    [--name NAME]
+    python tools/research/iteration_table.py
+        [--model gru-w25 | MODEL_DIR | --weights W.weights.h5 --config C.json]
+        [--data ../shared/data/kodak | --validation ../shared/data/train]
+        [--iterations 16] [--names kodim01.png,...] [--out results/iterations] [--name NAME]
 
 Every image is coded through the codec's own functions (``encode_codes``, then ``decode_all``:
 the image a user gets after each iteration; entropy coding is lossless and left out) and
@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.training import validation  # noqa: E402
@@ -112,7 +112,8 @@ def main(argv=None):
               "useful_iterations": useful_iterations(curve),
               "score": validation.score(curve), "seconds": round(time.time() - start, 1),
               "environment": evaluate.environment(),
-              "command": "python tools/iteration_table.py " + " ".join(argv or sys.argv[1:])}
+              "command": ("python tools/research/iteration_table.py "
+                          + " ".join(argv or sys.argv[1:]))}
     table = markdown(curve, bpp)
     summary = (f"{result['model_id']} on {len(names)} images ({source}): falls at iterations "
                f"{result['falls'] or 'none'}; useful iterations {result['useful_iterations']}; "

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """BD-rate of spatially adaptive coding against fixed iterations (tfrnncomp/codec/adaptive.py).
 
-    python tools/adaptive_bdrate.py --fixed results/kodak6/tfrnncomp-gru-w25.json \
+    python tools/research/adaptive_bdrate.py --fixed results/kodak6/tfrnncomp-gru-w25.json \
         results/kodak6/tfrnncomp-gru-w25-adaptive*.json --out results/kodak6/adaptive_bdrate
 
-For each adaptive results file (tools/evaluate_model.py --adaptive ...): BD-rate against the
+For each adaptive results file (tools/bench/evaluate_model.py --adaptive ...): BD-rate against the
 fixed-iteration curve on PSNR and on MS-SSIM (dB), negative = fewer bits for the same quality
 (tfrnncomp/eval/rd.py: bjontegaard, pchip, over the quality range both curves reach), the bpp range,
 and the iteration map's share of the bytes.  If the fixed file covers more images, its points
@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import evaluate, rd

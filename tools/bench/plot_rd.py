@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rate-distortion plots of results files (tfrnncomp/eval/evaluate.py schema).
 
-    python tools/plot_rd.py results/kodak/*.json --out plots/ [--max-bpp 2.5] [--title Kodak]
+    python tools/bench/plot_rd.py results/kodak/*.json --out plots/ [--max-bpp 2.5] [--title Kodak]
 
 Writes OUT/ms_ssim_db.png, OUT/psnr.png and OUT/psnr_hvs_m.png, each with every result file.
 tfrnncomp results are drawn with thick lines; classic codecs with thin lines (the drawing is
@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.eval import evaluate, rdplot  # noqa: E402
 from tfrnncomp.eval.rdplot import MARKERS, PLOTS, plot  # noqa: E402,F401  (this tool's old names)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Training changes compared at equal CPU time, warm-started from one checkpoint.
 
-    python tools/training_arms.py --checkpoint CKPT.weights.h5 [--metadata training_metadata.json]
-                                  [--config tools/training/default/config.json]
-                                  [--data ../shared/data/train] [--cpu-minutes 6]
-                                  [--arms control,lr-quarter,lr-tenth,increasing]
-                                  [--runs ../runs/arms] [--out results/training/arms]
+    python tools/research/training_arms.py --checkpoint CKPT.weights.h5
+        [--metadata training_metadata.json] [--config tools/training/default/config.json]
+        [--data ../shared/data/train] [--cpu-minutes 6]
+        [--arms control,lr-quarter,lr-tenth,increasing]
+        [--runs ../runs/arms] [--out results/training/arms]
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
 run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches until the
@@ -24,11 +24,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 BASE_LEARNING_RATE = 5e-4
 
 #: arm -> (training settings, model config changes, what it tests)
@@ -112,7 +111,8 @@ def main(argv=None):
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--metadata", default=None,
                         help="its training_metadata.json (default: beside the checkpoint)")
-    parser.add_argument("--config", default=os.path.join(HERE, "training", "default", "config.json"))
+    parser.add_argument("--config", default=os.path.join(REPO, "tools", "training", "default",
+                                                         "config.json"))
     parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "train"))
     parser.add_argument("--cpu-minutes", type=float, default=6.0)
     parser.add_argument("--arms", default="control,lr-quarter,lr-tenth,increasing")
@@ -152,7 +152,7 @@ def main(argv=None):
         with open(path, encoding="utf-8") as handle:
             results.append(json.load(handle))
         print(json.dumps({k: results[-1][k] for k in ("arm", "steps", "cpu_minutes", "score")}))
-    command = "python tools/training_arms.py " + " ".join(argv or sys.argv[1:])
+    command = "python tools/research/training_arms.py " + " ".join(argv or sys.argv[1:])
     atomic_write_bytes(os.path.join(args.out, "arms.md"),
                        f"{table(results)}\n\n`{command}`\n".encode())
     print(table(results))

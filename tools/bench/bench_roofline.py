@@ -1,8 +1,8 @@
 """How fast could this CPU run the codec at all?  A lower bound from its convolutions.
 
-    python tools/bench_roofline.py [--threads 2] [--repeats 3] [--iterations 8] [--sizes]
-                                   [--pytorch-reference results/speed/pytorch_reference.json]
-                                   [--speed results/speed/speed.json] --out results/speed
+    python tools/bench/bench_roofline.py [--threads 2] [--repeats 3] [--iterations 8] [--sizes]
+                                         [--pytorch-reference results/speed/pytorch_reference.json]
+                                         [--speed results/speed/speed.json] --out results/speed
 
 Counts the multiply-accumulates (MACs) of every convolution of one iteration
 (:mod:`tfrnncomp.eval.flops`, Toderici et al. 2017 Figure 1) for a Kodak-size image
@@ -15,7 +15,7 @@ below its floor cannot be met with fp32 direct convolutions on this CPU.
 
 Workloads: the shipped model against the speed targets (encode 1 s, decode
 0.5 s), and the paper-size LSTM against half the measured time of the public
-PyTorch implementation (``tools/bench_pytorch_reference.py``), the "2x faster
+PyTorch implementation (``tools/bench/bench_pytorch_reference.py``), the "2x faster
 at equal architecture" target.  A large square matmul is timed too, as the
 machine's plain fp32 rate.  Writes OUT/roofline.json and OUT/roofline.md.
 """
@@ -27,9 +27,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)  # this checkout's tfrnncomp
 sys.path.insert(0, HERE)  # bench_speed's cpu_description
-RESULTS = os.path.join(HERE, "..", "results", "speed")
+RESULTS = os.path.join(ROOT, "results", "speed")
 #: the speed targets for the default model, Kodak, 8 iterations
 TARGETS = {"encode_s": 1.0, "decode_s": 0.5}
 
@@ -257,7 +258,7 @@ def main(argv=None):
               "matmul_gflops": time_matmul(args.matmul_size, args.repeats),
               "best_conv_gflops": max(r["gflops"] for r in rows), "workloads": workloads,
               "convolutions": rows, "measured": measured_times(_load(args.speed), pytorch),
-              "command": "python tools/bench_roofline.py " + " ".join(argv)}
+              "command": "python tools/bench/bench_roofline.py " + " ".join(argv)}
     from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)

@@ -3,7 +3,7 @@
 The speed targets quote 42 s encode / 29 s decode for one Kodak image at 8 iterations
 with 2 threads for github.com/1zb/pytorch-image-comp-rnn (Toderici et al. 2017,
 Figure 1, ConvLSTM, additive reconstruction).  This tool measures that on the
-same hardware as ``tools/bench_speed.py --paper-size``.  It imports
+same hardware as ``tools/bench/bench_speed.py --paper-size``.  It imports
 ``network.py`` from a checkout of that repository (``--repo``; nothing of it is
 copied here), builds EncoderCell, Binarizer and DecoderCell with random weights
 (speed does not depend on them) and times, under ``torch.no_grad()``:
@@ -19,7 +19,7 @@ One untimed warm-up pass, then the median of ``--repeats`` runs of wall and
 process CPU seconds.  Run it in its own venv with PyTorch (not the project's), with
 CHECKOUT a checkout of the reference repository:
 
-    TORCH_VENV/bin/python tools/bench_pytorch_reference.py \\
+    TORCH_VENV/bin/python tools/bench/bench_pytorch_reference.py \\
         --repo CHECKOUT [--image kodim01.png] [--threads 2] \\
         [--iterations 8] [--repeats 3] [--out results/speed/pytorch_reference.json]
 """
@@ -33,7 +33,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "shared", "data", "kodak", "kodim01.png")
+DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "..", "shared", "data", "kodak", "kodim01.png")
 #: what the reference took on the machine it was first reported on, one Kodak image, 8 iterations, 2 threads
 ISSUE_REPORTED_S = {"encode_s": 42.0, "decode_s": 29.0}
 #: (channels, downscale) of their RNN states, as in their encoder.py / decoder.py

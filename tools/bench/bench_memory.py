@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Memory growth over many compress and decompress calls in one process.
 
-    python tools/bench_memory.py [--model gru-w25] [--calls 1000] [--crop 128] \\
+    python tools/bench/bench_memory.py [--model gru-w25] [--calls 1000] [--crop 128] \\
         [--iterations 2,4,8] [--entropy raw,context] [--every 50] [--warmup 50] \\
         [--image tfrnncomp/samples/kodim23_crop.png] --out results/memory/growth.json
 
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 DEFAULT_IMAGE = os.path.join(ROOT, "tfrnncomp", "samples", "kodim23_crop.png")

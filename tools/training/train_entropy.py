@@ -1,13 +1,14 @@
 """Train the BinaryRNN entropy model (Toderici et al. 2017, Section 3) on dumped codes.
 
-    python tools/dump_codes.py --split train --crop 256 --out codes-train.tfrecord
-    python tools/dump_codes.py --split validation --crop 256 --crops 2 --out codes-val.tfrecord
-    python tools/train_entropy.py --train codes-train.tfrecord --validation codes-val.tfrecord \\
-        --out runs/binaryrnn --minutes 25
+    python tools/training/dump_codes.py --split train --crop 256 --out codes-train.tfrecord
+    python tools/training/dump_codes.py --split validation --crop 256 --crops 2 \\
+        --out codes-val.tfrecord
+    python tools/training/train_entropy.py --train codes-train.tfrecord \\
+        --validation codes-val.tfrecord --out runs/binaryrnn --minutes 25
 
 Writes ``<out>/float.weights.h5`` (best validation loss), ``<out>/config.json`` and
 ``<out>/log.csv`` (loss in bits per coded bit).  Export the integer model for coding with
-``tools/export_binaryrnn.py``.
+``tools/training/export_binaryrnn.py``.
 """
 
 import argparse
@@ -15,7 +16,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 class TimeBudget:
@@ -58,7 +59,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for path in args.train + args.validation:
         if not os.path.isfile(path):
-            print(f"train_entropy: no code file {path}; run tools/dump_codes.py", file=sys.stderr)
+            print(f"train_entropy: no code file {path}; run tools/training/dump_codes.py",
+                  file=sys.stderr)
             return 2
     import keras
 

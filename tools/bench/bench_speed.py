@@ -1,10 +1,9 @@
 """Speed and memory benchmark: our codec vs Pillow codecs on the same images.
 
-    python tools/bench_speed.py [--kodak DIR] [--images 24] [--iterations 2 8 16]
-                                [--backends tf tf-xla litert litert-float16 litert-dynamic-int8]
-                                [--paper-size [--paper-cells gru lstm]] [--sizes] [--large]
-                                [--seams 256]
-                                [--threads 2] --out results/speed
+    python tools/bench/bench_speed.py [--kodak DIR] [--images 24] [--iterations 2 8 16]
+        [--backends tf tf-xla litert litert-float16 litert-dynamic-int8]
+        [--paper-size [--paper-cells gru lstm]] [--sizes] [--large] [--seams 256]
+        [--threads 2] --out results/speed
 
 Writes OUT/speed.json and OUT/speed.md.  Times are per image (median over the
 images, after a 1-iteration warm-up on the first image that traces the graph
@@ -15,7 +14,7 @@ LiteRT interpreter threads); peak memory is that process's maximum resident
 set (ru_maxrss).  ``--paper-size`` times the paper's Figure-1 configuration
 (width 1.0, untrained weights: timing only; GRU and LSTM cells) on one Kodak
 image and compares it with the public PyTorch implementation of the same
-architecture with LSTM cells, as timed here by tools/bench_pytorch_reference.py
+architecture with LSTM cells, as timed here by tools/bench/bench_pytorch_reference.py
 (``--pytorch-reference``; else the quoted 42 s / 29 s); ``--sizes`` times smaller untrained models, to say what size would
 meet the targets.  Ratios to JPEG survive a noisy machine better than seconds.
 """
@@ -32,13 +31,15 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # this checkout's tfrnncomp
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)  # this checkout's tfrnncomp
 sys.path.insert(0, HERE)  # speed_report
 import speed_report  # noqa: E402
-DEFAULT_KODAK = os.path.join(HERE, "..", "..", "shared", "data", "kodak")
+DEFAULT_KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 BACKENDS = ("tf", "tf-xla", "litert", "litert-float16", "litert-dynamic-int8")
-#: the same-machine timing of the public PyTorch implementation (tools/bench_pytorch_reference.py)
-PYTORCH_REFERENCE = os.path.join(HERE, "..", "results", "speed", "pytorch_reference.json")
+#: the same-machine timing of the public PyTorch implementation
+#: (tools/bench/bench_pytorch_reference.py)
+PYTORCH_REFERENCE = os.path.join(ROOT, "results", "speed", "pytorch_reference.json")
 #: untrained configurations timed by --sizes (name -> changes to the default model's config)
 SIZES = {
     "width 0.125": {"width": 0.125},
@@ -128,7 +129,7 @@ def _child(args, timeout=None):
     command = [sys.executable, os.path.abspath(__file__), "--child"] + args
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
-                         timeout=timeout, cwd=os.path.dirname(HERE)).stdout
+                         timeout=timeout, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -324,7 +325,7 @@ def main(argv=None):
     result = {"megapixels": 768 * 512 / 1e6, "images": args.images, "rows": rows,
               "threads": args.threads, "cpu_count": os.cpu_count(), "cpu": cpu_description(),
               "load_average_end": os.getloadavg(), "failures": failures,
-              "command": "python tools/bench_speed.py " + " ".join(argv)}
+              "command": "python tools/bench/bench_speed.py " + " ".join(argv)}
     if args.paper_size and os.path.isfile(args.pytorch_reference):
         with open(args.pytorch_reference, encoding="utf-8") as handle:
             result["pytorch_reference"] = json.load(handle)

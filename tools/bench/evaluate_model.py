@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Rate-distortion of a tfrnncomp model at 1..16 iterations, in the shared results format.
 
-    python tools/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
-                                   [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
-                                   [--out results/kodak] [--metrics-from RESULT.json]
-                                   [--name NAME] [--output FILE.json]
-    python tools/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 [--block 2] ...
+    python tools/bench/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
+        [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
+        [--out results/kodak] [--metrics-from RESULT.json] [--name NAME] [--output FILE.json]
+    python tools/bench/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 \\
+        [--block 2] ...
 
 Each image is encoded once at the largest iteration count; every k-iteration file (the header
-plus the first k chunks) is decoded and measured like the classic codecs (tools/bench_codecs.py).
+plus the first k chunks) is decoded and measured like the classic codecs
+(tools/bench/bench_codecs.py).
 With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
 lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/codec/adaptive.py) each image is encoded once per setting with spatially adaptive bit
 allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
@@ -21,7 +22,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.eval import evaluate  # noqa: E402

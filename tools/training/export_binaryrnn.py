@@ -1,8 +1,8 @@
 """Quantize a trained float BinaryRNN to the integer net that entropy mode ``binaryrnn`` codes
 with, ship it next to its codec model, and compare entropy models on the validation codes.
 
-    python tools/export_binaryrnn.py --run runs/binaryrnn --calibration codes-train.tfrecord \\
-        --validation codes-val.tfrecord --model gru-w25
+    python tools/training/export_binaryrnn.py --run runs/binaryrnn \\
+        --calibration codes-train.tfrecord --validation codes-val.tfrecord --model gru-w25
 
 Writes ``tfrnncomp/model/zoo/<model>/binaryrnn.bin`` (the integer net; its SHA-256 is the entropy
 model id), ``binaryrnn.json`` (config, ids, training record) and
@@ -15,9 +15,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _codes(paths, limit=None):

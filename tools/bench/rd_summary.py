@@ -2,8 +2,8 @@
 """Markdown tables of results files: MS-SSIM and PSNR at 0.125/0.25/0.5/1/2 bpp, AUC over
 0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP (definitions: tfrnncomp/eval/rd.py).
 
-    python tools/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
-                               [--webp results/kodak/webp.json] [--method pchip|akima]
+    python tools/bench/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
+                                     [--webp results/kodak/webp.json] [--method pchip|akima]
 
 Anchors default to the results named jpeg420 and webp among the files given.
 """
@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.eval import evaluate, rd  # noqa: E402
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Seconds per training step on this CPU: TensorFlow (with/without XLA) and JAX, float32 and bf16.
 
-    python tools/bench_train_step.py [--config tools/training/default/config.json]
-                                     [--weights CHECKPOINT.weights.h5] [--data ../shared/data/train]
-                                     [--patch-size 64] [--batch-size 8] [--steps 20] [--warmup 3]
-                                     [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-scan]
-                                     [--out results/training/train_step.json]
+    python tools/bench/bench_train_step.py [--config tools/training/default/config.json]
+        [--weights CHECKPOINT.weights.h5] [--data ../shared/data/train]
+        [--patch-size 64] [--batch-size 8] [--steps 20] [--warmup 3]
+        [--variants tf,tf-xla,tf-bf16,tf-xla-bf16,jax,jax-bf16,jax-scan]
+        [--out results/training/train_step.json]
 
 Each variant runs in its own process (the Keras backend, XLA and the precision policy stay out of
 each other's way): the model of ``--config`` (with ``--weights`` if given) trains ``--warmup`` +
@@ -26,10 +26,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 #: variant -> (Keras backend, jit_compile under TensorFlow, precision)
 VARIANTS = {"tf": ("tensorflow", False, "float32"), "tf-xla": ("tensorflow", True, "float32"),
             "tf-bf16": ("tensorflow", False, "mixed_bfloat16"),
@@ -76,9 +76,10 @@ def run_variant(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=os.path.join(HERE, "training", "default", "config.json"))
+    parser.add_argument("--config", default=os.path.join(ROOT, "tools", "training", "default",
+                                                         "config.json"))
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "train"))
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "train"))
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
@@ -120,7 +121,7 @@ def main(argv=None):
               "steps": args.steps, "warmup": args.warmup, "config": os.path.relpath(args.config),
               "weights": os.path.relpath(args.weights) if args.weights else None,
               "environment": evaluate.environment(),
-              "command": "python tools/bench_train_step.py " + " ".join(argv or sys.argv[1:])}
+              "command": "python tools/bench/bench_train_step.py " + " ".join(argv or sys.argv[1:])}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     atomic_write_bytes(args.out, json.dumps(result, indent=1).encode())
     print(f"wrote {args.out}")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Crops of the original, tfrnncomp, JPEG 4:2:0 and WebP at matched file size.
 
-    python tools/visual_compare.py kodim05.png kodim14.png kodim23.png [--bpp 0.25 0.5]
-                                   [--data ../shared/data/kodak] [--model gru-w25]
-                                   [--crop 256] [--scale 1] [--at X,Y] [--out results/kodak/visual]
+    python tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png [--bpp 0.25 0.5]
+        [--data ../shared/data/kodak] [--model gru-w25]
+        [--crop 256] [--scale 1] [--at X,Y] [--out results/kodak/visual]
 
 For each image and target rate, tfrnncomp uses the iteration count whose whole file (header
 included, context entropy coding) is closest to the target; JPEG 4:2:0 and WebP (method 6) use the
@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import classic, evaluate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLASSIC = (("jpeg420", "JPEG 4:2:0", range(1, 96)), ("webp", "WebP", range(0, 101)))
 
 
