@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Codec": ("tfrnncomp.codec", "Codec"),
+    "CompressOptions": ("tfrnncomp.codec.options", "CompressOptions"),
     "RNNCompressionModel": ("tfrnncomp.model.network", "RNNCompressionModel"),
     "ModelConfig": ("tfrnncomp.model.config", "ModelConfig"),
     "load_model": ("tfrnncomp.model.zoo", "load_model"),

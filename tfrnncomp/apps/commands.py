@@ -14,12 +14,12 @@ def _check_iterations(iterations, model):
     """``--iterations`` within 1..the model's maximum, read from its config (no TensorFlow)."""
     if iterations is None:
         return
+    from tfrnncomp.codec.options import check_iterations
     from tfrnncomp.model import zoo
     from tfrnncomp.model.config import load_config
 
     top = load_config(os.path.join(zoo.resolve(model), zoo.CONFIG_FILE)).max_iterations
-    if not 1 <= iterations <= top:
-        raise TfrnncompError(f"--iterations must be in 1..{top}, got {iterations}")
+    check_iterations(iterations, top, "--iterations")
 
 
 def _check_compress_flags(args):
@@ -39,6 +39,17 @@ def _check_compress_flags(args):
                              f"--iterations cap; not {' and '.join(refused)}")
 
 
+def _compress_options(args):
+    """The :class:`~tfrnncomp.codec.options.CompressOptions` of the compress flags."""
+    from tfrnncomp.codec.options import CompressOptions
+
+    return CompressOptions(
+        iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
+        target_msssim=args.target_msssim, target_psnr=args.target_psnr,
+        drop_alpha=args.drop_alpha, entropy=args.entropy, adaptive=args.adaptive,
+        slope=args.slope, block=args.block, best_effort=args.best_effort)
+
+
 def _compress(args):
     _check_compress_flags(args)
     from tfrnncomp.apps import files, folders
@@ -47,20 +58,15 @@ def _compress(args):
     files.check_paths(args.input, args.output, args.force)
     files.check_output_name(args.input, args.output, compress=True)
     codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels)
-    kwargs = dict(iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
-                  target_msssim=args.target_msssim, target_psnr=args.target_psnr,
-                  drop_alpha=args.drop_alpha, entropy=args.entropy,
-                  best_effort=args.best_effort)
-    if args.adaptive or args.slope is not None:
-        kwargs.update(adaptive=args.adaptive, slope=args.slope, block=args.block)
+    options = _compress_options(args)
     if args.input != files.STDIO and os.path.isdir(args.input):
-        return folders.compress_folder(codec, args.input, args.output, force=args.force,
-                                       jobs=args.jobs, **kwargs)
+        return folders.compress_folder(codec, args.input, args.output, options,
+                                       force=args.force, jobs=args.jobs)
     try:
         with _stage_bar(args, "compress", lambda: _image_pixels(args.input),
                         quiet=args.quiet or args.json) as progress:
-            summary = files.compress_file(codec, args.input, args.output, force=args.force,
-                                          progress=progress, **kwargs)
+            summary = files.compress_file(codec, args.input, args.output, options,
+                                          force=args.force, progress=progress)
     except TargetNotMetError as error:
         raise TargetNotMetError(f"{error}; pass --best-effort to write it") from None
     if not args.quiet:

@@ -129,48 +129,46 @@ def _no_progress(stage):
     """The ``progress`` callable that shows nothing."""
 
 
-def compress_file(codec, source, target, force=False, progress=None, **kwargs):
-    """Compress one image file (``-``: stdin) to ``target`` (``-``: stdout); returns the
-    file's :func:`compress_summary`.  ``progress`` is told each stage as it begins
-    (``read``, the stages of :meth:`Codec.compress`, ``write``)."""
+def compress_file(codec, source, target, options, force=False, progress=None):
+    """Compress one image file (``-``: stdin) to ``target`` (``-``: stdout) as
+    :class:`~tfrnncomp.codec.options.CompressOptions` ``options`` ask; returns the file's
+    :func:`compress_summary`.  ``progress`` is told each stage as it begins (``read``, the
+    stages of :meth:`Codec.compress`, ``write``)."""
     stage = progress or _no_progress
     stage("read")
     image = (image_io.open_image(io.BytesIO(read_input(source)), name="stdin") if source == STDIO
              else image_io.open_image(source))
-    data = codec.compress(image, progress=progress, **kwargs)
+    data = codec.compress_with(image, options, progress)
     stage("write")
     write_output(target, data, replace=force)
-    return compress_summary(codec, image, data, **kwargs)
+    return compress_summary(codec, image, data, options)
 
 
-#: the rate settings of :meth:`Codec.compress` that are goals a file can miss
-GOALS = ("bpp", "target_size", "target_psnr", "target_msssim")
-
-
-def compress_summary(codec, image, data, **settings):
-    """What :meth:`Codec.compress` made of ``image``: ``bytes``, ``bpp``, ``iterations``; with
-    a goal of :data:`GOALS`, its name and value (``target``, ``target_value``), ``met`` (not
-    for adaptive files) and, for a quality target, the quality reached (``psnr`` or
-    ``ms_ssim``, measured on the decoded file)."""
+def compress_summary(codec, image, data, options):
+    """What :meth:`Codec.compress` made of ``image`` as ``options`` asked: ``bytes``, ``bpp``,
+    ``iterations``; with a goal (:attr:`CompressOptions.goal`), its name and value
+    (``target``, ``target_value``), ``met`` (not for adaptive files) and, for a quality
+    target, the quality reached (``psnr`` or ``ms_ssim``, measured on the decoded file)."""
     from tfrnncomp.codec import rate
 
     header = bitstream.read(data, max_pixels=None).header
     pixels = header.height * header.width
     summary = {"bytes": len(data), "bpp": len(data) * 8.0 / pixels,
                "iterations": header.iterations}
-    goal = next((name for name in GOALS if settings.get(name) is not None), None)
+    goal = options.goal
     if goal is None:
         return summary
-    summary.update(target=goal, target_value=settings[goal])
+    value = getattr(options, goal)
+    summary.update(target=goal, target_value=value)
     if goal in ("bpp", "target_size"):
-        summary["met"] = bool(len(data) * 8.0 <= float(settings[goal]) * (
+        summary["met"] = bool(len(data) * 8.0 <= float(value) * (
             8.0 if goal == "target_size" else pixels))
         return summary
     metric = "psnr" if goal == "target_psnr" else "ms_ssim"
-    array, channels = image_io.to_array(image, drop_alpha=settings.get("drop_alpha", False))
+    array, channels = image_io.to_array(image, drop_alpha=options.drop_alpha)
     summary[metric] = float(rate.measure(metric, array, channels, codec.decompress(data)))
-    if not settings.get("adaptive"):
-        summary["met"] = bool(summary[metric] >= float(settings[goal]))
+    if not options.adaptive:
+        summary["met"] = bool(summary[metric] >= float(value))
     return summary
 
 

@@ -119,9 +119,10 @@ def print_failures(failures, stream=None):
               file=stream or sys.stderr)
 
 
-def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
-    """Compress the images of a folder tree into ``.trc`` files under ``target``, in ``jobs``
-    workers; an existing output is skipped if it verifies.  Returns the exit status."""
+def compress_folder(codec, source, target, options, force=False, jobs=1):
+    """Compress the images of a folder tree into ``.trc`` files under ``target`` as
+    :class:`~tfrnncomp.codec.options.CompressOptions` ``options`` ask, in ``jobs`` workers;
+    an existing output is skipped if it verifies.  Returns the exit status."""
     os.makedirs(target, exist_ok=True)
     image_io.remove_stale_temporaries(target)  # left by a killed earlier run
     damaged = set()  # existing outputs that do not verify: replaced
@@ -142,7 +143,7 @@ def compress_folder(codec, source, target, force=False, jobs=1, **kwargs):
         image, channels, error = (value.numpy() for value in loaded)
         if error:
             raise TfrnncompError(error.decode("utf-8", "surrogateescape"))
-        data = codec.compress(image if int(channels) == 3 else image[..., 0], **kwargs)
+        data = codec.compress_with(image if int(channels) == 3 else image[..., 0], options)
         stats = os.path.getsize(source_path), len(data), image.shape[0] * image.shape[1]
         return data, force or target_path in damaged, stats
 

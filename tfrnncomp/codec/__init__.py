@@ -1,6 +1,7 @@
 """The codec: an image in, the bytes of a ``.trc`` file out, and back (:class:`Codec`), with
 rate control, spatially adaptive allocation and tiling of large images."""
 
-from tfrnncomp.codec.facade import DEFAULT_ENTROPY, ENTROPY_MODES, Codec
+from tfrnncomp.codec.facade import Codec
+from tfrnncomp.codec.options import DEFAULT_ENTROPY, ENTROPY_MODES, CompressOptions
 
-__all__ = ["Codec", "DEFAULT_ENTROPY", "ENTROPY_MODES"]
+__all__ = ["Codec", "CompressOptions", "DEFAULT_ENTROPY", "ENTROPY_MODES"]

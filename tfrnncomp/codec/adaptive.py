@@ -17,19 +17,50 @@ counts go into the header (:mod:`tfrnncomp.format.blockmap`, extension ``Tag.ITE
 
 Per-block MS-SSIM is ill-defined on 32x32 pixels (its coarsest scale needs 161
 pixels a side), so an MS-SSIM target is not offered in adaptive mode; neither
-is a pure rate budget (it would need a search over slopes).  Tiled images
-(above :data:`tfrnncomp.codec.tiling.AUTO_TILE_PIXELS`) are refused.
+is a pure rate budget (it would need a search over slopes).  The codec refuses tiled
+images (above :data:`tfrnncomp.codec.tiling.AUTO_TILE_PIXELS`).
+
+The passes run on a backend that can code adaptively
+(:class:`~tfrnncomp.runtime.AdaptiveBackend`, such as a :class:`~tfrnncomp.Codec`, which
+checks the image first); what comes back are the codes and the map, which the codec writes.
 """
 
+import dataclasses
 import math
 
 import numpy as np
 
-from tfrnncomp.codec import tiling
+from tfrnncomp.codec.options import check_iterations
 from tfrnncomp.format import blockmap
 from tfrnncomp.errors import TfrnncompError
 
-QUALITY, SLOPE, PLAN = 0, 1, 2  # rule ids of CodecFunctions.encode_adaptive
+QUALITY, SLOPE, PLAN = 0, 1, 2  # rule ids of AdaptiveBackend.encode_adaptive
+
+
+@dataclasses.dataclass(frozen=True)
+class Allocation:
+    """How iterations are allocated: each block of ``block x block`` code positions stops by
+    ``rule`` at ``threshold`` (as :func:`encode` takes them), after at most ``iterations``."""
+
+    rule: int | str
+    threshold: float
+    block: int
+    iterations: int
+
+
+def allocation(options, max_iterations):
+    """The :class:`Allocation` of :class:`~tfrnncomp.codec.options.CompressOptions` ``options``
+    with ``adaptive=True`` (checked; the cap defaults to ``max_iterations``)."""
+    allowed = {"target_psnr"} if options.slope is None else {"iterations"}
+    refused = [name for name in options.rate_settings() if name not in allowed]
+    if refused:
+        raise TfrnncompError(
+            f"adaptive=True takes target_psnr, or slope with an optional iterations cap; "
+            f"not {' and '.join(refused)}")
+    iterations = max_iterations if options.iterations is None else check_iterations(
+        options.iterations, max_iterations)
+    rule, threshold = stopping_rule(options.target_psnr, options.slope)
+    return Allocation(rule, threshold, check_block(options.block), iterations)
 
 
 def psnr_to_mse(psnr):
@@ -56,26 +87,21 @@ def check_block(block):
     return int(block)
 
 
-def run(codec, array, iterations, block, rule, threshold, plan=None):
-    """One adaptive pass: the dict of :meth:`CodecFunctions.encode_adaptive` as NumPy."""
-    if tiling.choose_tile(array.shape[0], array.shape[1], codec.tile) is not None:
-        raise TfrnncompError(
-            f"adaptive coding does not support tiled images ({array.shape[1]}x{array.shape[0]} "
-            f"is above {tiling.AUTO_TILE_PIXELS} pixels or a tile size was set); code it "
-            "without adaptive")
+def run(backend, array, iterations, block, rule, threshold, plan=None):
+    """One adaptive pass on ``backend``: the dict of ``encode_adaptive`` as NumPy."""
     if plan is None:
         rows, cols = blockmap.grid_shape(-(-array.shape[0] // 32) * 2,
                                          -(-array.shape[1] // 32) * 2, block)
         plan = np.full((rows, cols), iterations, np.int32)
-    result = codec.functions.encode_adaptive(
+    result = backend.encode_adaptive(
         np.asarray(array, np.uint8), np.int32(iterations), np.int32(block), np.int32(rule),
         np.float32(threshold), np.asarray(plan, np.int32))
-    return {key: value.numpy() for key, value in result.items()}
+    return {key: np.asarray(value) for key, value in result.items()}
 
 
-def history(codec, array, iterations, block):
+def history(backend, array, iterations, block):
     """First pass of the lagrangian rule: block MSEs ``[T, rows, cols]`` of a fixed encode."""
-    return run(codec, array, iterations, block, PLAN, 0.0)["block_mse"]
+    return run(backend, array, iterations, block, PLAN, 0.0)["block_mse"]
 
 
 def lagrangian_plan(block_mse, slope):
@@ -84,7 +110,7 @@ def lagrangian_plan(block_mse, slope):
     return (np.argmin(cost, axis=0) + 1).astype(np.int32)
 
 
-def encode(codec, array, iterations, block, rule, threshold, block_mse=None):
+def encode(backend, array, iterations, block, rule, threshold, block_mse=None):
     """``(codes int8[T,h,w,bits], map uint8[rows,cols], reconstruction uint8[H,W,3])``.
 
     ``rule`` is :data:`QUALITY`, :data:`SLOPE` or ``"lagrangian"`` (two passes; pass the
@@ -93,18 +119,7 @@ def encode(codec, array, iterations, block, rule, threshold, block_mse=None):
     plan = None
     if rule == "lagrangian":
         if block_mse is None:
-            block_mse = history(codec, array, iterations, block)
+            block_mse = history(backend, array, iterations, block)
         rule, plan = PLAN, lagrangian_plan(block_mse, threshold)
-    result = run(codec, array, iterations, block, rule, threshold, plan)
+    result = run(backend, array, iterations, block, rule, threshold, plan)
     return (result["codes"], result["map"].astype(np.uint8), result["reconstruction"])
-
-
-def compress(codec, array, channels, entropy, *, iterations=None, block=blockmap.DEFAULT_BLOCK,
-             target_psnr=None, slope=None):
-    """The ``.trc`` bytes of a spatially adaptive encoding (at most ``iterations``)."""
-    rule, threshold = stopping_rule(target_psnr, slope)
-    block = check_block(block)
-    iterations = codec.max_iterations if iterations is None else iterations
-    codes, the_map, _ = encode(codec, array, iterations, block, rule, threshold)
-    height, width = array.shape[:2]
-    return codec.write(codes, height, width, channels, entropy, iteration_map=(block, the_map))

@@ -7,22 +7,19 @@ chunk of the file, so a file cut after any whole chunk still decodes, and
 ``decompress(data, iterations=k)`` decodes only the first ``k`` iterations.
 """
 
+import dataclasses
+
 import numpy as np
 
 from tfrnncomp.codec import image_io
+from tfrnncomp.codec.layout import FileLayout
+from tfrnncomp.codec.options import (DEFAULT_ENTROPY, ENTROPY_MODES, CompressOptions,
+                                     check_iterations, entropy_mode)
 from tfrnncomp.model import zoo
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
-from tfrnncomp.errors import (BitstreamError, InputImageError, ModelMismatchError,
-                              TfrnncompError, shown_id)
-
-#: entropy modes by their CLI names; the default is the best one this package has
-ENTROPY_MODES = {"raw": bitstream.EntropyMode.RAW, "context": bitstream.EntropyMode.CONTEXT,
-                 "binaryrnn": bitstream.EntropyMode.BINARYRNN}
-#: "auto": ``binaryrnn`` when the codec has a BinaryRNN for its model (it beats ``context`` on
-#: the validation split, results/entropy/validation.md), else ``context``
-DEFAULT_ENTROPY = "auto"
+from tfrnncomp.errors import BitstreamError, InputImageError, TfrnncompError, shown_id
 
 
 class Codec:
@@ -70,6 +67,7 @@ class Codec:
                 entropy_model = zoo.entropy_model_path(model)
         self.config = self.model.config
         self.model_id = zoo.model_id(self.model)
+        self.layout = FileLayout.of(self.model_id, self.config)
         self.max_pixels = max_pixels
         self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
         self.backend = backend
@@ -103,18 +101,13 @@ class Codec:
     def header_for(self, height, width, channels, iterations, entropy="raw", tile=None,
                    iteration_map=None):
         """The header of a file; ``iteration_map`` is ``(block, map)`` of an adaptive one."""
-        entropy = self.resolve_entropy(entropy)
-        multiple = self.config.pad_multiple
+        mode = entropy_mode(self.resolve_entropy(entropy))
         records = dict(extensions.tile_extension(tile))
         if iteration_map is not None:
             records.update(extensions.iteration_map_extension(*iteration_map))
-        if _entropy_mode(entropy) == bitstream.EntropyMode.BINARYRNN:
+        if mode == bitstream.EntropyMode.BINARYRNN:
             records.update(extensions.entropy_model_extension(self.entropy_net.entropy_id))
-        return bitstream.Header(extensions=records,
-            model_id=self.model_id, height=height, width=width, channels=channels,
-            pad_height=-(-height // multiple) * multiple, pad_width=-(-width // multiple) * multiple,
-            iterations=iterations, entropy_mode=_entropy_mode(entropy),
-            block_size=self.config.block_size, code_depth=self.config.bits)
+        return self.layout.header(height, width, channels, iterations, mode, records)
 
     def file_size(self, height, width, iterations, channels=3):
         """Exact size in bytes of a raw-mode file of ``iterations`` iterations."""
@@ -145,7 +138,7 @@ class Codec:
 
     def coder(self, entropy):
         """The :class:`~tfrnncomp.entropy.coding.Coder` of an entropy mode (name or mode)."""
-        mode = _entropy_mode(self.resolve_entropy(entropy))
+        mode = entropy_mode(self.resolve_entropy(entropy))
         if mode == bitstream.EntropyMode.RAW:
             return coding.coder_for(mode)
         net = self.entropy_net if mode == bitstream.EntropyMode.BINARYRNN else None
@@ -173,22 +166,12 @@ class Codec:
         file_id = extensions.entropy_model_of(header)
         integer_net.check_binding(self.entropy_net, self.model_id, file_id)
 
-    def _check_iterations(self, iterations):
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
-            raise TfrnncompError(f"iterations must be an integer, got {iterations!r}")
-        if not 1 <= iterations <= self.max_iterations:
-            raise TfrnncompError(
-                f"iterations must be in 1..{self.max_iterations}, got {iterations}")
-        return int(iterations)
-
     # -- codec ------------------------------------------------------------------------
     def codes_for(self, array, iterations):
         """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large."""
         from tfrnncomp.codec import tiling
 
         tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
-        if tile is None:
-            return np.asarray(self.functions.encode_codes(array, np.int32(iterations))), None
         return tiling.encode_codes(self.functions, array, iterations, tile,
                                    self.config.bits), tile
 
@@ -196,17 +179,10 @@ class Codec:
         """Decode codes for ``header`` (tile by tile if the file is tiled)."""
         from tfrnncomp.codec import tiling
 
-        tile = extensions.tile_of(header)
         if header.iteration_map is not None:
             self._require_adaptive_backend("decoding a spatially adaptive file")
-        codes = np.asarray(codes, np.int8)
-        height, width = np.int32(header.height), np.int32(header.width)
-        if tile is not None:
-            return tiling.decode(self.functions, codes, header.height, header.width, tile,
-                                 every_iteration)
-        if every_iteration:
-            return np.asarray(self.functions.decode_all(codes, height, width))
-        return np.asarray(self.functions.decode(codes, height, width))
+        return tiling.decode(self.functions, codes, header.height, header.width,
+                             extensions.tile_of(header), every_iteration)
 
     def encode_codes(self, image, iterations):
         """Run the model: ``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])``."""
@@ -245,40 +221,58 @@ class Codec:
         all iterations in one graph call), ``"entropy"`` and, for a quality target,
         ``"measure"`` (decoding every prefix to score it).
         """
+        return self.compress_with(image, CompressOptions(
+            iterations=iterations, bpp=bpp, target_size=target_size, target_msssim=target_msssim,
+            target_psnr=target_psnr, drop_alpha=drop_alpha, entropy=entropy, adaptive=adaptive,
+            slope=slope, block=block, best_effort=best_effort), progress)
+
+    def compress_with(self, image, options, progress=None):
+        """:meth:`compress` with its settings as one
+        :class:`~tfrnncomp.codec.options.CompressOptions`."""
         from tfrnncomp.codec import rate
 
-        entropy = self.resolve_entropy(entropy)
-        array, channels = image_io.to_array(image, drop_alpha=drop_alpha)
+        entropy = self.resolve_entropy(options.entropy)
+        array, channels = image_io.to_array(image, drop_alpha=options.drop_alpha)
         height, width = array.shape[:2]
         if self.max_pixels is not None and height * width > self.max_pixels:
             raise InputImageError(f"image has {height * width} pixels, above max_pixels "
                                   f"{self.max_pixels}; pass max_pixels= to raise it")
-        settings = {"iterations": iterations, "bpp": bpp, "target_size": target_size,
-                    "target_msssim": target_msssim, "target_psnr": target_psnr}
-        given = [name for name, value in settings.items() if value is not None]
         _stage(progress, "encode")
-        if adaptive:
-            return self._compress_adaptive(array, channels, entropy, given, settings, slope,
-                                           block)
-        if slope is not None:
+        if options.adaptive:
+            return self._compress_adaptive(array, channels, entropy, options)
+        if options.slope is not None:
             raise TfrnncompError("slope is a stopping rule of adaptive=True")
-        if len(given) > 1:
-            raise TfrnncompError(f"give one rate setting, not {' and '.join(given)}")
-        if target_size is not None:
-            bpp = float(target_size) * 8.0 / (height * width)
-        if bpp is not None:
-            return rate.compress_to_budget(self, array, channels, float(bpp), entropy,
-                                           best_effort, progress)
-        if target_msssim is not None or target_psnr is not None:
-            metric = "ms_ssim" if target_msssim is not None else "psnr"
-            target = float(target_msssim if target_msssim is not None else target_psnr)
-            return rate.compress_to_quality(self, array, channels, metric, target, entropy,
-                                            best_effort, progress)
-        iterations = self._check_iterations(
-            self.default_iterations if iterations is None else iterations)
+        goal = rate.goal(options, array, channels)
+        if goal is not None:
+            return self._compress_to_goal(array, channels, entropy, goal, options.best_effort,
+                                          progress)
+        iterations = check_iterations(self.default_iterations if options.iterations is None
+                                      else options.iterations, self.max_iterations)
         codes, tile = self.codes_for(array, iterations)
         _stage(progress, "entropy")
-        return self.write(codes, height, width, channels, entropy, tile=tile)
+        return self._file(self.header_for(height, width, channels, iterations, entropy, tile),
+                          codes)
+
+    def _compress_to_goal(self, array, channels, entropy, goal, best_effort, progress):
+        """Encode every iteration once; keep the prefix that ``goal``
+        (:mod:`tfrnncomp.codec.rate`) chooses."""
+        from tfrnncomp.codec import rate
+
+        height, width = array.shape[:2]
+        codes, tile = self.codes_for(array, self.max_iterations)
+        _stage(progress, "entropy")
+        chunks = self.encode_chunks(codes, entropy)
+        header = self.header_for(height, width, channels, self.max_iterations, entropy, tile)
+
+        def decoded():
+            _stage(progress, "measure")
+            images = self.images_for(codes, header, every_iteration=True)
+            return (image_io.from_array(image, channels) for image in images)
+
+        keep = goal.iterations(rate.Prefixes(bitstream.prefix_sizes(header, chunks), decoded),
+                               best_effort)
+        return self._file(dataclasses.replace(header, iterations=keep), codes[:keep],
+                          chunks[:keep])
 
     def _require_adaptive_backend(self, what):
         """Adaptive files keep stopped blocks' pixels inside the TF graph; the LiteRT step
@@ -289,58 +283,65 @@ class Codec:
             raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses "
                                f"{self.backend!r}")
 
-    def _compress_adaptive(self, array, channels, entropy, given, settings, slope, block):
+    def _compress_adaptive(self, array, channels, entropy, options):
         from tfrnncomp.codec import adaptive
 
+        plan = adaptive.allocation(options, self.max_iterations)
+        codes, the_map, _ = adaptive.encode(self._adaptive_backend(array), array, plan.iterations,
+                                            plan.block, plan.rule, plan.threshold)
+        height, width = array.shape[:2]
+        header = self.header_for(height, width, channels, int(the_map.max()), entropy,
+                                 iteration_map=(plan.block, the_map))
+        return self._file(header, codes)
+
+    def _adaptive_backend(self, array):
+        """This codec's backend for spatially adaptive coding of ``array``: refused for a
+        backend without it and for an image this codec would tile."""
+        from tfrnncomp.codec import tiling
+
         self._require_adaptive_backend("spatially adaptive coding")
-        allowed = {"target_psnr"} if slope is None else {"iterations"}
-        refused = [name for name in given if name not in allowed]
-        if refused:
-            raise TfrnncompError(
-                f"adaptive=True takes target_psnr, or slope with an optional iterations cap; "
-                f"not {' and '.join(refused)}")
-        iterations = settings["iterations"]
-        if iterations is not None:
-            iterations = self._check_iterations(iterations)
-        return adaptive.compress(self, array, channels, entropy, iterations=iterations,
-                                 block=block, target_psnr=settings["target_psnr"], slope=slope)
+        tiling.check_untiled(array.shape[0], array.shape[1], self.tile, "adaptive coding")
+        return self.functions
+
+    def encode_adaptive(self, image, iterations, block, rule, threshold, plan):
+        """The model's spatially adaptive pass
+        (:meth:`~tfrnncomp.runtime.AdaptiveBackend.encode_adaptive`) after this codec's checks,
+        so that a Codec serves as the backend of :mod:`tfrnncomp.codec.adaptive`."""
+        return self._adaptive_backend(image).encode_adaptive(image, iterations, block, rule,
+                                                             threshold, plan)
 
     def write(self, codes, height, width, channels, entropy, chunks=None, tile=None,
               iteration_map=None):
-        """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known)."""
+        """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known): a file
+        of ``T`` iterations."""
         header = self.header_for(height, width, channels, len(codes), entropy, tile,
                                  iteration_map)
+        return self._file(header, codes, chunks)
+
+    def _file(self, header, codes, chunks=None):
+        """The bytes of the file of ``header``: its ``header.iterations`` iterations of
+        ``codes`` (entropy-coded unless their ``chunks`` are given)."""
         if tuple(codes.shape[1:]) != header.code_shape:
             raise TfrnncompError(f"model produced codes of shape {codes.shape[1:]}, "
                                  f"expected {header.code_shape}")
+        if len(codes) != header.iterations:
+            raise TfrnncompError(f"the header declares {header.iterations} iterations, the "
+                                 f"codes hold {len(codes)}")
         if chunks is None:
-            chunks = self.encode_chunks(codes, entropy, header if iteration_map else None)
+            adaptive = header.iteration_map is not None
+            chunks = self.encode_chunks(codes, header.entropy_mode, header if adaptive else None)
         return bitstream.write(header, chunks)
 
     def read(self, data, strict=False):
         """Parse a file and check it belongs to this codec's model."""
         container = bitstream.read(bytes(data), max_pixels=self.max_pixels, strict=strict)
         header = container.header
-        if header.model_id != self.model_id:
-            raise ModelMismatchError(
-                f"file was written by model {shown_id(header.model_id)}, this codec is "
-                f"{shown_id(self.model_id)}; decode it with that model")
+        self.layout.check(header)
         if header.entropy_mode not in ENTROPY_MODES.values():
             raise BitstreamError(f"entropy mode {header.entropy_mode.name.lower()} is not "
                                  "supported by this version")
-        if header.code_depth != self.config.bits or header.block_size != self.config.block_size:
-            raise ModelMismatchError("file's code depth or block size does not match the model")
         if header.entropy_mode == bitstream.EntropyMode.BINARYRNN:
             self._check_entropy_model(header)
-        if header.iteration_map is not None and extensions.tile_of(header) is not None:
-            raise BitstreamError("a file cannot be both tiled and spatially adaptive")
-        expected = self.header_for(header.height, header.width, header.channels, 1)
-        if (header.pad_height, header.pad_width) != (expected.pad_height, expected.pad_width):
-            # the decoder works on the padded size: a 1x1 image must not cost max_pixels
-            raise BitstreamError(
-                f"padded size {header.pad_height}x{header.pad_width} does not match the image "
-                f"size {header.height}x{header.width} (expected "
-                f"{expected.pad_height}x{expected.pad_width})")
         bitstream.check_chunk_floors(container)  # bounds decode work per byte
         return container
 
@@ -356,7 +357,7 @@ class Codec:
         available = len(container.chunks)
         if iterations is None:
             iterations = available
-        iterations = self._check_iterations(iterations)
+        iterations = check_iterations(iterations, self.max_iterations)
         if iterations > available:
             raise TfrnncompError(f"file holds {available} whole iterations, "
                                  f"{iterations} were asked for")
@@ -382,16 +383,6 @@ class Codec:
         from PIL import Image
 
         return Image.fromarray(self.decompress(data, iterations, **kwargs))
-
-
-def _entropy_mode(entropy):
-    if isinstance(entropy, bitstream.EntropyMode):
-        return entropy
-    try:
-        return ENTROPY_MODES[entropy]
-    except (KeyError, TypeError):
-        raise TfrnncompError(f"unknown entropy mode {entropy!r}; expected one of "
-                             f"{sorted(ENTROPY_MODES)}") from None
 
 
 def _stage(progress, name):

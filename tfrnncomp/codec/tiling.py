@@ -14,8 +14,9 @@ evaluation measures what that costs (``tools/bench/bench_speed.py --tile``).
 
 import numpy as np
 
-from tfrnncomp.errors import ConfigError
+from tfrnncomp.errors import ConfigError, TfrnncompError
 from tfrnncomp.format.extensions import TILE_MULTIPLE
+
 #: images with more pixels than this are tiled by default
 AUTO_TILE_PIXELS = 2048 * 2048
 DEFAULT_TILE = 1024
@@ -53,29 +54,44 @@ def _tiles(height, width, tile):
             yield y, x, min(tile, height - y), min(tile, width - x)
 
 
-def encode_codes(functions, array, iterations, tile, bits):
-    """Codes ``int8[T, H'/16, W'/16, bits]`` of ``array``, one tile at a time."""
+def encode_codes(backend, array, iterations, tile, bits):
+    """Codes ``int8[T, H'/16, W'/16, bits]`` of ``array``, one tile at a time (``tile``
+    None: the whole image in one piece)."""
+    if tile is None:
+        return np.asarray(backend.encode_codes(array, np.int32(iterations)))
     padded = _padded(array)
     height, width = padded.shape[:2]
     codes = np.empty((iterations, height // 16, width // 16, bits), np.int8)
     for y, x, h, w in _tiles(height, width, tile):
-        block = np.asarray(functions.encode_codes(padded[y:y + h, x:x + w],
-                                                  np.int32(iterations)))
+        block = np.asarray(backend.encode_codes(padded[y:y + h, x:x + w],
+                                                np.int32(iterations)))
         codes[:, y // 16:(y + h) // 16, x // 16:(x + w) // 16] = block
     return codes
 
 
-def decode(functions, codes, height, width, tile, every_iteration=False):
-    """Decode tile by tile: ``uint8[H, W, 3]`` (or ``[T, H, W, 3]`` for every iteration)."""
+def decode(backend, codes, height, width, tile, every_iteration=False):
+    """Decode tile by tile (``tile`` None: in one piece): ``uint8[H, W, 3]`` (or
+    ``[T, H, W, 3]`` for every iteration)."""
     codes = np.asarray(codes, np.int8)
+    if tile is None:
+        run = backend.decode_all if every_iteration else backend.decode
+        return np.asarray(run(codes, np.int32(height), np.int32(width)))
     pad_h, pad_w = codes.shape[1] * 16, codes.shape[2] * 16
     count = codes.shape[0] if every_iteration else 1
     out = np.empty((count, pad_h, pad_w, 3), np.uint8)
     for y, x, h, w in _tiles(pad_h, pad_w, tile):
         block = codes[:, y // 16:(y + h) // 16, x // 16:(x + w) // 16]
         if every_iteration:
-            out[:, y:y + h, x:x + w] = functions.decode_all(block, np.int32(h), np.int32(w))
+            out[:, y:y + h, x:x + w] = backend.decode_all(block, np.int32(h), np.int32(w))
         else:
-            out[0, y:y + h, x:x + w] = functions.decode(block, np.int32(h), np.int32(w))
+            out[0, y:y + h, x:x + w] = backend.decode(block, np.int32(h), np.int32(w))
     out = out[:, :height, :width]
     return out if every_iteration else out[0]
+
+
+def check_untiled(height, width, tile, what):
+    """Refuse ``what`` for an image of ``height x width`` that ``tile`` would tile."""
+    if choose_tile(height, width, tile) is not None:
+        raise TfrnncompError(
+            f"{what} does not support tiled images ({width}x{height} is above "
+            f"{AUTO_TILE_PIXELS} pixels or a tile size was set); code it without {what}")

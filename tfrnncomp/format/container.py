@@ -36,8 +36,8 @@ __all__ = [
     "MAGIC", "FILE_EXTENSION", "FORMAT_VERSION", "MAX_ITERATIONS", "DEFAULT_MAX_PIXELS",
     "MAX_MODEL_ID_BYTES", "RANGE_PRECISION", "RANGE_FLOOR_SLACK",
     "EntropyMode", "Header", "Container", "encode_header", "decode_header",
-    "CHUNK_OVERHEAD", "write", "read", "check_chunk_floors", "pack_codes", "unpack_codes",
-    "info_dict",
+    "CHUNK_OVERHEAD", "write", "prefix_sizes", "read", "check_chunk_floors", "pack_codes",
+    "unpack_codes", "info_dict",
 ]
 
 #: the file name extension of ``.trc`` files
@@ -68,6 +68,14 @@ def write(header: Header, chunks: Sequence[bytes]) -> bytes:
                              f"{header.max_chunk_bytes}")
         parts += [_U32.pack(size), payload, _U32.pack(_chunk_crc(i, payload))]
     return b"".join(parts)
+
+
+def prefix_sizes(header: Header, chunks: Sequence[bytes]) -> np.ndarray:
+    """Whole-file size in bytes of every prefix of ``chunks`` under ``header``: the file of
+    ``k`` iterations is the header and the first ``k`` chunks (the header's size does not
+    depend on its iteration count)."""
+    return len(encode_header(header)) + np.cumsum([len(chunk) + CHUNK_OVERHEAD
+                                                   for chunk in chunks])
 
 
 @dataclasses.dataclass

@@ -26,6 +26,15 @@ class Backend(Protocol):
         """The image after each iteration, ``uint8[T,height,width,3]``, in one pass."""
 
 
+class AdaptiveBackend(Protocol):
+    """What spatially adaptive coding (:mod:`tfrnncomp.codec.adaptive`) needs of a runtime: a
+    :class:`Backend` whose ``adaptive`` is true has it."""
+
+    def encode_adaptive(self, image, iterations, block, rule, threshold, plan):
+        """``{"codes", "map", "reconstruction", "block_mse"}`` of a uint8 image, each block of
+        ``block x block`` code positions stopping by ``rule`` (or after its ``plan`` count)."""
+
+
 def check_backend(name):
     """``name`` if it names a backend, else :class:`~tfrnncomp.errors.BackendError`."""
     from tfrnncomp.runtime import litert
