@@ -4,7 +4,7 @@
     KERAS_BACKEND=jax python tools/training/device_run.py --data .device/photos --out "$OUT"
         [--config tools/training/default/config.json] [--weights tools/training/default/checkpoint.weights.h5]
         [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 64]
-        [--learning-rate 1.25e-4] [--decay-steps 20000] [--save-every 120] [--seed 1]
+        [--learning-rate 3.125e-5] [--decay-steps 20000] [--save-every 120] [--seed 1]
         [--train-loop auto|scan|unrolled] [--probe]
 
 It resumes from ``--weights`` (the committed checkpoint: weights and Adam's state), trains on
@@ -175,7 +175,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--patches-per-image", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=1.25e-4)
+    parser.add_argument("--learning-rate", type=float, default=3.125e-5)
     parser.add_argument("--decay-steps", type=int, default=20000)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
     parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
