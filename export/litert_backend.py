@@ -1,7 +1,7 @@
 """Run exported step models with the LiteRT interpreter through the NumPy host loop.
 
-    from export.litert_backend import LiteRTSteps
-    steps = LiteRTSteps("exported/tflite", variant="float32")      # dir of export.tflite
+    from tfrnncomp.export.litert_backend import LiteRTSteps
+    steps = LiteRTSteps("exported/tflite", variant="float32")  # tfrnncomp export tflite OUT
     codes, reconstruction = steps.encode(image_uint8, iterations=8)
     image = steps.decode(codes, height, width)
     data = steps.compress(image_uint8, iterations=8)                # a .trc file (raw codes)
@@ -35,7 +35,7 @@ MANIFEST = "tflite.json"
 class LiteRTSteps:
     """Encoder/decoder step callables for :func:`tfrnncomp.runtime.steps.run_steps` on LiteRT.
 
-    ``directory`` is an ``export.tflite`` output (``tflite.json`` + ``*.tflite``).
+    ``directory`` is a ``tfrnncomp export tflite`` output (``tflite.json`` + ``*.tflite``).
     ``entropy_model`` (a path to the integer BinaryRNN ``binaryrnn.bin`` of the same codec
     model) lets :meth:`decompress` decode entropy mode ``binaryrnn``; its probability path is
     integer NumPy, so it decodes exactly what ``tfrnncomp.Codec`` encoded.

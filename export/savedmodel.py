@@ -1,6 +1,6 @@
 """Export a model as a versioned SavedModel for TensorFlow Serving.
 
-    python -m export.savedmodel --model gru-w25 --out exported/gru-w25 [--version 1]
+    tfrnncomp export savedmodel exported/gru-w25 --model gru-w25 [--version 1] [--force]
 
 writes ``OUT/<version>/`` with the signatures
 
@@ -17,7 +17,7 @@ the model id and config a client needs to write ``.trc`` headers (TF Serving ign
 ``--with-range-coder`` adds ``compress_trc`` (image, iterations -> codes, reconstruction,
 payloads string[T]) and ``decompress_trc`` (payloads, height, width -> image, codes): the
 chunk payloads of a ``.trc`` file of entropy mode ``context``, range-coded in the graph
-(:mod:`export.tf_context`).  These use the tensorflow-compression op library: load it
+(:mod:`tfrnncomp.export.tf_context`).  These use the tensorflow-compression op library: load it
 (``import tensorflow_compression_ops``) before loading the SavedModel; TF Serving needs a
 build with those ops linked in.
 
@@ -32,12 +32,8 @@ Check it with::
 Python ints are fed as the signature's int32.)
 """
 
-import argparse
 import json
 import os
-import shutil
-import sys
-import tempfile
 
 SIGNATURES = ("compress", "decompress")
 RANGE_CODER_SIGNATURES = ("compress_trc", "decompress_trc")
@@ -46,7 +42,8 @@ RANGE_CODER_SIGNATURES = ("compress_trc", "decompress_trc")
 def build_archive(model, with_range_coder=False):
     """A ``keras.export.ExportArchive`` with the ``compress``/``decompress`` endpoints.
 
-    ``with_range_coder`` adds ``compress_trc``/``decompress_trc`` (see :mod:`export.tf_context`).
+    ``with_range_coder`` adds ``compress_trc``/``decompress_trc``
+    (see :mod:`tfrnncomp.export.tf_context`).
     """
     import keras
     import tensorflow as tf
@@ -89,7 +86,7 @@ def build_archive(model, with_range_coder=False):
     archive.add_endpoint("compress", compress)
     archive.add_endpoint("decompress", decompress)
     if with_range_coder:
-        from export import tf_context
+        from tfrnncomp.export import tf_context
 
         tf_context.add_endpoints(archive, functions, max_iterations)
     return archive
@@ -107,55 +104,25 @@ def model_info(model, with_range_coder=False):
 
 
 def export(model, out, version=1, force=False, with_range_coder=False):
-    """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model."""
+    """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model.
+
+    The version folder appears complete or not at all (TF Serving picks up a version once
+    its folder exists); an existing one is replaced only with ``force``, else
+    :class:`~tfrnncomp.errors.OutputError`.
+    """
+    from tfrnncomp.codec.image_io import atomic_directory
     from tfrnncomp.model import zoo
     from tfrnncomp.model.network import RNNCompressionModel
 
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)
     target = os.path.join(out, str(int(version)))
-    if os.path.exists(target):
-        if not force:
-            raise FileExistsError(f"{target} exists (use --force to replace it)")
     os.makedirs(out, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=out)
-    try:
+    with atomic_directory(target, replace=force) as tmp:
         build_archive(model, with_range_coder).write_out(tmp, verbose=False)
         extra = os.path.join(tmp, "assets.extra")
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, "tfrnncomp.json"), "w", encoding="utf-8") as handle:
             json.dump(model_info(model, with_range_coder), handle, indent=2, sort_keys=True)
             handle.write("\n")
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a server may run as another user
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.replace(tmp, target)  # TF Serving picks up a version directory only when complete
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m export.savedmodel", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="zoo name or model directory")
-    parser.add_argument("--out", required=True, help="model base path (versions go below it)")
-    parser.add_argument("--version", type=int, default=1)
-    parser.add_argument("--force", action="store_true", help="replace an existing version")
-    parser.add_argument("--with-range-coder", action="store_true",
-                        help="add compress_trc/decompress_trc (needs tensorflow-compression ops)")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tfrnncomp.errors import TfrnncompError
-
-    try:
-        path = export(args.model, args.out, args.version, args.force, args.with_range_coder)
-    except (FileExistsError, OSError, TfrnncompError) as error:
-        print(f"export.savedmodel: error: {error}", file=sys.stderr)
-        return 2
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """The ``context`` entropy mode (``tfrnncomp.entropy.coding.context``) as TensorFlow graph ops.
 
-Used by ``python -m export.savedmodel --with-range-coder``: the signatures
+Used by ``tfrnncomp export savedmodel OUT --with-range-coder``: the signatures
 ``compress_trc`` and ``decompress_trc`` range-code the codes inside the graph with
 tensorflow-compression's range coder, so a server returns (and takes) the chunk payloads
 of a ``.trc`` file of entropy mode ``context``.  The probabilities are the same integer

@@ -1,6 +1,6 @@
 """Convert a model's encoder and decoder steps to TFLite (LiteRT) models.
 
-    python -m export.tflite --model gru-w25 --out exported/tflite --height 512 --width 768 \\
+    tfrnncomp export tflite exported/tflite --model gru-w25 --height 512 --width 768 \\
         [--quantize float32,float16,dynamic_int8,int8] [--dynamic] [--calibration-data DIR]
 
 The step functions of :mod:`tfrnncomp.runtime.steps` (recurrent states as explicit inputs and
@@ -19,23 +19,30 @@ in every variant, so the same host loop (:func:`tfrnncomp.runtime.steps.run_step
 
 ``--height/--width`` fix the input size (rounded up to a multiple of 32); the models are
 fully convolutional, so LiteRT can also resize them to another size at run time
-(``export.litert_backend`` does), and ``--dynamic`` exports unknown H and W instead.
+(:mod:`tfrnncomp.export.litert_backend` does), and ``--dynamic`` exports unknown H and W instead.
 Calibration images come from ``--calibration-data`` (a folder of images), by default
 ``$TFRNNCOMP_DATA/train`` or ``../shared/data/train`` next to this repository when present,
 and synthetic images otherwise.
+
+Each file is written atomically and ``tflite.json`` after each variant, so the manifest
+lists complete files only.  Other variants of an earlier export of the same model and size
+stay; files of the variants asked for, or an export of another model or size, are
+replaced only with ``force`` (``--force``).
 """
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 
 import numpy as np
 
-from tfrnncomp.runtime.litert import STEPS, VARIANTS, convert, write_step_saved_model  # noqa: F401
+from tfrnncomp.errors import ConfigError, OutputError
+from tfrnncomp.export.litert_backend import MANIFEST
+from tfrnncomp.runtime.litert import STEPS, VARIANTS, convert, write_step_saved_model
 
 PATCH = 128
+#: the first input of each step model (the others: reconstruction, gain, states)
+_FIRST_INPUT = {"encoder_step": "image", "decoder_step": "bits"}
 
 
 def model_file(out, step, variant):
@@ -88,135 +95,163 @@ def calibration_images(count, height, width, data_dir=None, seed=0):
     return mosaics
 
 
-def representative_dataset(model, images, iterations, step):
-    """A generator function of ``step``'s input dicts along the TF step loop over ``images``.
+def _recording(fn, step, sample):
+    """The step callable ``fn``, keeping its latest inputs in ``sample`` by input name."""
+    from tfrnncomp.runtime.steps import step_callable
 
-    Every iteration of every image is one sample, so the recurrent states and the
+    part = step.split("_")[0]
+
+    def call(first, reconstruction, gain, states):
+        sample.clear()
+        sample.update({_FIRST_INPUT[step]: first, "reconstruction": reconstruction, "gain": gain})
+        sample.update({f"{part}_state_{i}": state for i, state in enumerate(states)})
+        return fn(first, reconstruction, gain, states)
+
+    return step_callable(call, fn.state_shapes)
+
+
+def representative_dataset(model, images, iterations, step):
+    """A generator function of ``step``'s input dicts along the host loop over ``images``.
+
+    The loop is :func:`tfrnncomp.runtime.steps.step_iterations` over the TF step functions;
+    every iteration of every image is one sample, so the recurrent states and the
     shrinking residuals of late iterations are calibrated too.  Samples are produced
     lazily (a 512x768 sample of the decoder step holds ~25 MB of state).
     """
-    from tfrnncomp.runtime.steps import TFSteps, pad_image, to_model_range
+    from tfrnncomp.runtime.steps import TFSteps, step_iterations
 
     tf_steps = TFSteps(model)
 
     def generate():
+        sample = {}
+        encoder, decoder = tf_steps.encoder, tf_steps.decoder
+        if step == "encoder_step":
+            encoder = _recording(encoder, step, sample)
+        else:
+            decoder = _recording(decoder, step, sample)
         for image in images:
-            x = to_model_range(pad_image(image))[None]
-            ph, pw = x.shape[1:3]
-            enc = [np.zeros(s, np.float32) for s in tf_steps.encoder.state_shapes(ph, pw)]
-            dec = [np.zeros(s, np.float32) for s in tf_steps.decoder.state_shapes(ph, pw)]
-            reconstruction = np.zeros_like(x)
-            gain = np.ones((1, ph, pw, 1), np.float32)
-            for _ in range(iterations):
-                if step == "encoder_step":
-                    yield dict(image=x, reconstruction=reconstruction, gain=gain,
-                               **{f"encoder_state_{i}": s for i, s in enumerate(enc)})
-                bits, enc = tf_steps.encoder(x, reconstruction, gain, enc)
-                bits = np.where(bits >= 0, 1.0, -1.0).astype(np.float32)
-                if step == "decoder_step":
-                    yield dict(bits=bits, reconstruction=reconstruction, gain=gain,
-                               **{f"decoder_state_{i}": s for i, s in enumerate(dec)})
-                reconstruction, gain, dec = tf_steps.decoder(bits, reconstruction, gain, dec)
+            for _ in step_iterations(encoder, decoder, image, iterations):
+                yield dict(sample)
 
     return generate
 
 
-# -- conversion -------------------------------------------------------------------------
-def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
-           calibration_data=None, calibration_images_count=4, calibration_iterations=None,
-           log=print):
-    """Convert both steps in every variant into ``out``; returns the manifest dict."""
-    from tfrnncomp.model import zoo
-    from tfrnncomp.model.network import RNNCompressionModel
-    from tfrnncomp.runtime.steps import padded_size, state_layout
-
-    if not isinstance(model, RNNCompressionModel):
-        model = zoo.load_model(model)
+# -- outputs ----------------------------------------------------------------------------
+def check_variants(variants):
+    """``variants`` as a list, or :class:`ConfigError` if empty or one is unknown."""
     variants = list(variants)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        wrong = f"unknown variant {','.join(unknown)}" if unknown else "no variant given"
+        raise ConfigError(f"{wrong}; expected some of {','.join(VARIANTS)}")
+    return variants
+
+
+def check_outputs(out, variants, force=False):
+    """Refuse an ``out`` that is not a folder, and existing files of ``variants`` unless
+    ``force`` (:class:`OutputError`)."""
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise OutputError(f"{out}: is not a folder")
     for variant in variants:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    height, width = padded_size(height, width)
-    os.makedirs(out, exist_ok=True)
+        for step in STEPS:
+            path = model_file(out, step, variant)
+            if os.path.lexists(path) and not force:
+                raise OutputError(f"{path}: exists; pass --force to overwrite it")
+
+
+def _read_manifest(out):
+    """The manifest in ``out``: None if there is none, ``{}`` if it cannot be read."""
+    path = os.path.join(out, MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except ValueError:
+        return {}
+
+
+def _manifest(model, out, size, variants, force):
+    """The manifest of this export, keeping the other variants of an earlier export of the
+    same model and size (``size``: ``(height, width)``, ``None`` each when dynamic)."""
+    from tfrnncomp.model import zoo
+    from tfrnncomp.runtime.steps import state_layout
+
     manifest = {"model_id": zoo.model_id(model), "config": model.config.to_dict(),
-                "height": None if dynamic else height, "width": None if dynamic else width,
-                "steps": list(STEPS), "state_layout": state_layout(model), "variants": {}}
-    previous = os.path.join(out, "tflite.json")
-    if os.path.isfile(previous):  # keep the other variants of an earlier export of the same
-        with open(previous, encoding="utf-8") as handle:
-            old = json.load(handle)
-        if all(old.get(k) == manifest[k] for k in ("model_id", "height", "width")):
-            manifest["variants"] = {v: f for v, f in old.get("variants", {}).items()
-                                    if v not in variants}
-            if "calibration" in old and "int8" not in variants:
-                manifest["calibration"] = old["calibration"]
-    with tempfile.TemporaryDirectory() as tmp:
-        write_step_saved_model(model, tmp, None if dynamic else height,
-                               None if dynamic else width)
-        images = None
-        for variant in variants:
-            files = {}
-            for step in STEPS:
-                representative = None
-                if variant == "int8":
-                    if images is None:
-                        images = calibration_images(calibration_images_count, height, width,
-                                                    calibration_data)
-                        manifest["calibration"] = {
-                            "source": calibration_data or "synthetic",
-                            "images": len(images), "patch": PATCH,
-                            "iterations": calibration_iterations or model.config.max_iterations}
-                    representative = representative_dataset(
-                        model, images, manifest["calibration"]["iterations"], step)
-                log(f"converting {step} ({variant})")
-                data = convert(tmp, step, variant, representative)
-                path = model_file(out, step, variant)
-                with open(path + ".tmp", "wb") as handle:
-                    handle.write(data)
-                os.replace(path + ".tmp", path)
-                files[step] = {"file": os.path.basename(path), "bytes": len(data)}
-            manifest["variants"][variant] = files
-    with open(os.path.join(out, "tflite.json"), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+                "height": size[0], "width": size[1], "steps": list(STEPS),
+                "state_layout": state_layout(model), "variants": {}}
+    old = _read_manifest(out)
+    if old is None:
+        return manifest
+    if any(old.get(k) != manifest[k] for k in ("model_id", "height", "width")):
+        if not force:
+            raise OutputError(f"{out}: its {MANIFEST} is of another model or size, or "
+                              "unreadable; pass --force to replace it")
+        return manifest
+    manifest["variants"] = {v: f for v, f in old.get("variants", {}).items() if v not in variants}
+    if "calibration" in old and "int8" not in variants:
+        manifest["calibration"] = old["calibration"]
     return manifest
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m export.tflite", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="zoo name or model directory")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--width", type=int, default=768)
-    parser.add_argument("--dynamic", action="store_true", help="unknown H and W in the models")
-    parser.add_argument("--quantize", default=",".join(VARIANTS),
-                        help=f"comma-separated variants out of {','.join(VARIANTS)}")
-    parser.add_argument("--calibration-data", default=None,
-                        help="image folder for int8 calibration (default: training data if "
-                             "found, else synthetic images)")
-    parser.add_argument("--calibration-images", type=int, default=4,
-                        help="mosaics of 128x128 patches used for int8 calibration")
-    parser.add_argument("--calibration-iterations", type=int, default=None,
-                        help="iterations per calibration image (default: the model's maximum)")
-    args = parser.parse_args(argv)
-    variants = [v.strip() for v in args.quantize.split(",") if v.strip()]
-    bad = [v for v in variants if v not in VARIANTS]
-    if bad or not variants:
-        parser.error(f"--quantize takes variants out of {','.join(VARIANTS)}, got {bad}")
-    if args.height < 1 or args.width < 1:
-        parser.error("--height and --width must be positive")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    data = args.calibration_data or default_calibration_dir()
-    manifest = export(args.model, args.out, args.height, args.width, variants, args.dynamic,
-                      data, args.calibration_images, args.calibration_iterations,
-                      log=lambda m: print(m, file=sys.stderr))
-    for variant, files in manifest["variants"].items():
-        for step, info in files.items():
-            path = os.path.join(args.out, info["file"])
-            print(f"{variant:13s} {step:13s} {info['bytes']:>10d}  {path}")
-    return 0
+def _write_manifest(out, manifest):
+    from tfrnncomp.codec.image_io import atomic_write_bytes
+
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(os.path.join(out, MANIFEST), text.encode("utf-8"))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# -- conversion -------------------------------------------------------------------------
+def _calibration(model, manifest, size, data_dir, count, iterations):
+    """``{step: representative dataset}`` for int8, recorded in ``manifest``."""
+    images = calibration_images(count, *size, data_dir)
+    iterations = iterations or model.config.max_iterations
+    manifest["calibration"] = {"source": data_dir or "synthetic", "images": len(images),
+                               "patch": PATCH, "iterations": iterations}
+    return {step: representative_dataset(model, images, iterations, step) for step in STEPS}
+
+
+def _convert_variant(saved_model, out, variant, representatives, log):
+    """Both steps of one variant, each written atomically; their manifest entries."""
+    from tfrnncomp.codec.image_io import atomic_write_bytes
+
+    files = {}
+    for step in STEPS:
+        log(f"converting {step} ({variant})")
+        data = convert(saved_model, step, variant, (representatives or {}).get(step))
+        path = model_file(out, step, variant)
+        atomic_write_bytes(path, data)
+        files[step] = {"file": os.path.basename(path), "bytes": len(data)}
+    return files
+
+
+def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
+           calibration_data=None, calibration_images_count=4, calibration_iterations=None,
+           force=False, log=print):
+    """Convert both steps in every variant into ``out``; returns the manifest dict.
+
+    ``model`` is a name, directory or model.  See the module's docstring for ``force``.
+    """
+    from tfrnncomp.model import zoo
+    from tfrnncomp.model.network import RNNCompressionModel
+    from tfrnncomp.runtime.steps import padded_size
+
+    variants = check_variants(variants)
+    check_outputs(out, variants, force)
+    if not isinstance(model, RNNCompressionModel):
+        model = zoo.load_model(model)
+    size = padded_size(height, width)
+    fixed = (None, None) if dynamic else size
+    os.makedirs(out, exist_ok=True)
+    manifest = _manifest(model, out, fixed, variants, force)
+    representatives = None
+    if "int8" in variants:
+        representatives = _calibration(model, manifest, size, calibration_data,
+                                       calibration_images_count, calibration_iterations)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_step_saved_model(model, tmp, *fixed)
+        for variant in variants:
+            manifest["variants"][variant] = _convert_variant(
+                tmp, out, variant, representatives if variant == "int8" else None, log)
+            _write_manifest(out, manifest)
+    return manifest

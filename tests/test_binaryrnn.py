@@ -314,7 +314,7 @@ def test_the_committed_port_vectors_still_match_this_package(table):
 def test_the_litert_backend_decodes_binaryrnn_chunks_like_the_codec(brnn_codec):
     import types
 
-    from export.litert_backend import _entropy_net
+    from tfrnncomp.export.litert_backend import _entropy_net
     from tfrnncomp.entropy import coding
     from tfrnncomp.format import container as bitstream
 

@@ -43,14 +43,14 @@ def tf_steps(tiny_model):
 
 @pytest.fixture(scope="module")
 def savedmodel_dir(tiny_model, tmp_path_factory):
-    from export import savedmodel
+    from tfrnncomp.export import savedmodel
 
     return savedmodel.export(tiny_model, str(tmp_path_factory.mktemp("savedmodel")))
 
 
 @pytest.fixture(scope="module")
 def tflite_dir(tiny_model, tmp_path_factory):
-    from export import tflite
+    from tfrnncomp.export import tflite
 
     out = str(tmp_path_factory.mktemp("tflite"))
     tflite.export(tiny_model, out, HEIGHT, WIDTH, variants=("float32",), log=lambda m: None)
@@ -59,7 +59,7 @@ def tflite_dir(tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def litert(tflite_dir):
-    from export.litert_backend import LiteRTSteps
+    from tfrnncomp.export.litert_backend import LiteRTSteps
 
     return LiteRTSteps(tflite_dir, "float32")
 
@@ -162,7 +162,7 @@ def test_savedmodel_in_a_fresh_process_without_tfrnncomp_reproduces_codes(
         import importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
-                if name.split(".")[0] in ("tfrnncomp", "export", "tests"):
+                if name.split(".")[0] in ("tfrnncomp", "tests"):
                     raise ImportError("blocked: " + name)
         sys.meta_path.insert(0, Block())
         import numpy as np, tensorflow as tf
@@ -258,15 +258,16 @@ def test_saved_model_cli_run_executes_decompress(savedmodel_dir, tmp_path):
     assert decoded.shape == (20, 30, 3) and decoded.dtype == np.uint8
 
 
-def test_savedmodel_cli_refuses_an_existing_version_and_unknown_models(savedmodel_dir, capsys):
-    from export import savedmodel
+def test_savedmodel_export_refuses_an_existing_version_without_force(savedmodel_dir,
+                                                                     tiny_model):
+    from tfrnncomp.errors import OutputError
+    from tfrnncomp.export import savedmodel
 
-    base = os.path.dirname(savedmodel_dir)
-    assert savedmodel.main(["--out", base]) == 2
-    assert "exists" in capsys.readouterr().err
-    assert savedmodel.main(["--out", base, "--model", "no-such-model", "--version", "7"]) == 2
-    assert "unknown model" in capsys.readouterr().err
-    assert not os.path.exists(os.path.join(base, "7"))
+    before = os.listdir(savedmodel_dir)
+    with pytest.raises(OutputError, match="exists; pass --force"):
+        savedmodel.export(tiny_model, os.path.dirname(savedmodel_dir))
+    assert os.listdir(savedmodel_dir) == before
+    assert os.listdir(os.path.dirname(savedmodel_dir)) == ["1"]
 
 
 def test_default_savedmodel_uses_only_stock_tensorflow_ops(savedmodel_dir):
@@ -287,7 +288,7 @@ def test_range_coder_signatures_match_the_python_context_coder(tiny_model, tiny_
                                                               tmp_path):
     import tensorflow as tf
     import tensorflow_compression_ops  # noqa: F401  (the op library the signatures need)
-    from export import savedmodel
+    from tfrnncomp.export import savedmodel
 
     path = savedmodel.export(tiny_model, str(tmp_path), with_range_coder=True)
     loaded = tf.saved_model.load(path)
@@ -366,7 +367,7 @@ def test_litert_backend_runs_raw_files_without_importing_tensorflow(tflite_dir, 
     script = textwrap.dedent(f"""
         import sys
         import numpy as np
-        from export.litert_backend import LiteRTSteps
+        from tfrnncomp.export.litert_backend import LiteRTSteps
         backend = LiteRTSteps({tflite_dir!r})
         data = backend.compress(np.load({str(tmp_path / "image.npy")!r}), 3)
         open({str(tmp_path / "out.trc")!r}, "wb").write(data)
@@ -398,11 +399,40 @@ def test_tflite_manifest_describes_files_and_state_layout(tflite_dir, tiny_model
         assert os.path.getsize(os.path.join(tflite_dir, info["file"])) == info["bytes"]
 
 
+def test_tflite_export_refuses_existing_variant_files_without_force(tflite_dir, tiny_model):
+    from tfrnncomp.errors import OutputError
+    from tfrnncomp.export import tflite
+
+    before = {name: os.path.getmtime(os.path.join(tflite_dir, name))
+              for name in os.listdir(tflite_dir)}
+    with pytest.raises(OutputError, match="encoder_step.float32.tflite: exists; pass --force"):
+        tflite.export(tiny_model, tflite_dir, HEIGHT, WIDTH, variants=("float32",))
+    assert {name: os.path.getmtime(os.path.join(tflite_dir, name))
+            for name in os.listdir(tflite_dir)} == before
+
+
+@pytest.mark.parametrize("step", ["encoder_step", "decoder_step"])
+def test_int8_calibration_samples_follow_the_host_loop_with_the_step_inputs_names(
+        tiny_model, step):
+    from tfrnncomp.export import tflite
+
+    images = tflite.calibration_images(2, 32, 64)
+    samples = list(tflite.representative_dataset(tiny_model, images, 3, step)())
+    functions = steps.StepFunctions(tiny_model)
+    signature = (functions.encoder_signature if step == "encoder_step"
+                 else functions.decoder_signature)
+    assert len(samples) == 2 * 3
+    assert all(set(sample) == {spec.name for spec in signature} for sample in samples)
+    assert not samples[0]["reconstruction"].any() and samples[1]["reconstruction"].any()
+    if step == "decoder_step":
+        assert set(np.unique(samples[0]["bits"])) <= {-1.0, 1.0}
+
+
 @pytest.mark.slow
 def test_every_tflite_variant_converts_and_decodes_validly(tiny_model, tiny_codec, tmp_path,
                                                           image):
-    from export import tflite
-    from export.litert_backend import LiteRTSteps
+    from tfrnncomp.export import tflite
+    from tfrnncomp.export.litert_backend import LiteRTSteps
 
     tflite.export(tiny_model, str(tmp_path), HEIGHT, WIDTH, calibration_images_count=2,
                   calibration_iterations=4, log=lambda m: None)
@@ -416,16 +446,3 @@ def test_every_tflite_variant_converts_and_decodes_validly(tiny_model, tiny_code
         sizes[variant] = os.path.getsize(tflite.model_file(str(tmp_path), "decoder_step",
                                                            variant))
     assert sizes["float16"] < sizes["float32"] and sizes["dynamic_int8"] < sizes["float16"]
-
-
-@pytest.mark.slow
-def test_tflite_command_line_exports_a_dynamic_float32_model(tiny_model_dir, tmp_path, image):
-    subprocess.run([sys.executable, "-m", "export.tflite", "--model", tiny_model_dir, "--out",
-                    str(tmp_path), "--dynamic", "--quantize", "float32"], cwd=ROOT, env=_env(),
-                   check=True, capture_output=True, timeout=600)
-    from export.litert_backend import LiteRTSteps
-
-    backend = LiteRTSteps(str(tmp_path), "float32")
-    assert backend.manifest["height"] is None
-    codes, _ = backend.encode(smooth_image(128, 64), 2)
-    assert codes.shape == (2, 8, 4, 32)

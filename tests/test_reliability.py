@@ -129,6 +129,25 @@ def test_without_hard_links_a_no_clobber_write_still_refuses_an_existing_file(
     assert os.listdir(tmp_path) == ["new"]
 
 
+def test_a_folder_written_atomically_appears_whole_and_replaces_only_when_asked(tmp_path):
+    target = str(tmp_path / "1")
+    with image_io.atomic_directory(target) as tmp:
+        (tmp_path / tmp / "a").write_bytes(b"first")
+        assert not os.path.exists(target)
+    assert os.listdir(target) == ["a"]
+    with pytest.raises(image_io.OutputError, match="exists; pass --force"):
+        with image_io.atomic_directory(target):
+            pass
+    with pytest.raises(RuntimeError):
+        with image_io.atomic_directory(target, replace=True) as tmp:
+            (tmp_path / tmp / "b").write_bytes(b"second")
+            raise RuntimeError("the writer failed")
+    assert os.listdir(tmp_path) == ["1"] and os.listdir(target) == ["a"]
+    with image_io.atomic_directory(target, replace=True) as tmp:
+        (tmp_path / tmp / "b").write_bytes(b"second")
+    assert os.listdir(tmp_path) == ["1"] and os.listdir(target) == ["b"]
+
+
 def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -53,14 +53,14 @@ def shipped(request, crop):
 
 @pytest.fixture(scope="module")
 def savedmodel_dir(shipped, tmp_path_factory):
-    from export import savedmodel
+    from tfrnncomp.export import savedmodel
 
     return savedmodel.export(shipped[1].model, str(tmp_path_factory.mktemp("zoo-savedmodel")))
 
 
 @pytest.fixture(scope="module")
 def tflite_dir(shipped, tmp_path_factory):
-    from export import tflite
+    from tfrnncomp.export import tflite
 
     out = str(tmp_path_factory.mktemp("zoo-tflite"))
     tflite.export(shipped[1].model, out, HEIGHT, WIDTH, variants=("float32",),
@@ -120,7 +120,7 @@ def test_every_zoo_model_savedmodel_reproduces_the_package_bit_for_bit(
 
 
 def test_every_zoo_model_tflite_steps_have_the_state_layouts_signatures(shipped, tflite_dir):
-    from export.litert_backend import LiteRTSteps
+    from tfrnncomp.export.litert_backend import LiteRTSteps
 
     codec = shipped[1]
     backend = LiteRTSteps(tflite_dir, "float32")
@@ -141,7 +141,7 @@ def test_every_zoo_model_tflite_steps_have_the_state_layouts_signatures(shipped,
 
 
 def test_every_zoo_model_tflite_float32_matches_tf_on_a_crop(shipped, tflite_dir, crop):
-    from export.litert_backend import LiteRTSteps
+    from tfrnncomp.export.litert_backend import LiteRTSteps
 
     _, codec, codes, reconstruction = shipped
     backend = LiteRTSteps(tflite_dir, "float32")
@@ -156,8 +156,8 @@ def test_every_zoo_model_tflite_float32_matches_tf_on_a_crop(shipped, tflite_dir
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_every_zoo_model_converts_to_every_tflite_variant(name, crop, tmp_path):
-    from export import tflite
-    from export.litert_backend import LiteRTSteps
+    from tfrnncomp.export import tflite
+    from tfrnncomp.export.litert_backend import LiteRTSteps
     from tfrnncomp.codec import Codec
 
     codec = Codec(name)

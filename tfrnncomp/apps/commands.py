@@ -10,21 +10,22 @@ import warnings
 from tfrnncomp.errors import TargetNotMetError, TfrnncompError, shown_path
 
 
-def _check_iterations(iterations, model):
-    """``--iterations`` within 1..the model's maximum, read from its config (no TensorFlow)."""
+def check_iterations(iterations, model, flag="--iterations"):
+    """``flag``'s ``iterations`` within 1..the model's maximum, read from its config (no
+    TensorFlow)."""
     if iterations is None:
         return
-    from tfrnncomp.codec.options import check_iterations
+    from tfrnncomp.codec.options import check_iterations as check_count
     from tfrnncomp.model import zoo
     from tfrnncomp.model.config import load_config
 
     top = load_config(os.path.join(zoo.resolve(model), zoo.CONFIG_FILE)).max_iterations
-    check_iterations(iterations, top, "--iterations")
+    check_count(iterations, top, flag)
 
 
 def _check_compress_flags(args):
     """Refuse what the codec would refuse, in the flags' words and before TensorFlow loads."""
-    _check_iterations(args.iterations, args.model)
+    check_iterations(args.iterations, args.model)
     if args.slope is not None and not args.adaptive:
         raise TfrnncompError("--slope is a stopping rule of --adaptive; add --adaptive")
     if not args.adaptive:
@@ -142,7 +143,7 @@ def _summary_line(summary):
 
 
 def _decompress(args):
-    _check_iterations(args.iterations, args.model)
+    check_iterations(args.iterations, args.model)
     from tfrnncomp.apps import files, folders
     from tfrnncomp.codec import Codec
 
@@ -235,5 +236,12 @@ def _eval(args):
     return eval_command.main(args)
 
 
+def _export(args):
+    from tfrnncomp.apps import export_command
+
+    return export_command.main(args)
+
+
 COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train,
-            "export-weights": _export_weights, "models": _models, "eval": _eval}
+            "export-weights": _export_weights, "export": _export, "models": _models,
+            "eval": _eval}

@@ -90,11 +90,15 @@ def build_parser():
 
     sub.add_parser("models", help="list the shipped models")
 
-    from tfrnncomp.apps import eval_command
+    from tfrnncomp.apps import eval_command, export_command
 
-    eval_command.add_parser(sub)
-    for command in sub.choices.values():  # --verbose also after the command's name
+    def verbose_after_name(command):  # --verbose also after the command's name
         _add_verbose(command, argparse.SUPPRESS)
+
+    export_command.add_parser(sub, each_parser=verbose_after_name)
+    eval_command.add_parser(sub)
+    for command in sub.choices.values():
+        verbose_after_name(command)
     return parser
 
 

@@ -13,6 +13,7 @@ alpha channel explicitly.  Image files are turned upright by their EXIF orientat
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
 import warnings
@@ -307,6 +308,38 @@ def atomic_write_bytes(path, data, replace=True):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path, replace=False):
+    """Yield a new temporary folder beside ``path``, renamed onto ``path`` when the block ends.
+
+    For writers of a whole folder (a SavedModel version): a reader sees no folder or a
+    complete one.  ``replace=False`` raises :class:`OutputError` if ``path`` exists; with
+    ``replace`` an existing folder is moved aside and deleted once the new one is in place.
+    On any exception the temporary folder is removed.
+    """
+    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
+        raise OutputError(f"{path}: is not a folder; refusing to replace it")
+    if os.path.exists(path) and not replace:
+        raise OutputError(f"{path}: exists; pass --force to overwrite it")
+    parent, name = os.path.split(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name[:64]}.", suffix=f"{TMP_MARK}{os.getpid()}")
+    old = None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server
+        yield tmp
+        if os.path.isdir(path):
+            old = tempfile.mkdtemp(dir=parent, prefix=f".{name[:64]}.old.")
+            os.replace(path, old)  # onto the empty folder just made
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not os.path.exists(path):
+            os.replace(old, path)  # put the previous folder back
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(pid):

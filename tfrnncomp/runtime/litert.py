@@ -17,7 +17,7 @@ weights) and ``dynamic_int8`` (int8 weights, activations quantized on the
 fly).  Codes can differ from TF's after the first iterations (one flipped bit
 changes the recurrent state), so files are valid and decode with any backend,
 but are not byte-identical; see README "Deployment".  Full-integer int8 needs
-calibration data and stays in ``export.tflite``.
+calibration data and stays in :mod:`tfrnncomp.export.tflite`.
 """
 
 import collections
@@ -66,7 +66,7 @@ def default_cache_dir():
     return os.path.join(base, "tfrnncomp")
 
 
-# -- conversion (also used by export.tflite) ----------------------------------------------
+# -- conversion (also used by tfrnncomp.export.tflite) -----------------------------------
 def write_step_saved_model(model, directory, height=None, width=None):
     """Both step functions as one SavedModel (one signature each) in ``directory``."""
     import keras

@@ -16,7 +16,7 @@ outputs:
 
 :func:`run_steps` and :func:`run_decoder_steps` are the host loop in plain
 NumPy; any backend plugs in through two callables that take and return NumPy
-arrays (see :class:`TFSteps`, and ``export/litert_backend.py`` for LiteRT).
+arrays (see :class:`TFSteps`, and :mod:`tfrnncomp.export.litert_backend` for LiteRT).
 With the TF step functions the loop reproduces ``functions.encode`` and
 ``functions.decode`` exactly.  The host loop and the state-shape helpers need
 only NumPy (TensorFlow is imported by :class:`StepFunctions` alone), so a
@@ -208,6 +208,36 @@ def _zeros(shapes):
     return [np.zeros(shape, np.float32) for shape in shapes]
 
 
+def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=False):
+    """The host loop as a generator: ``(bits int8[h,w,bits], reconstruction)`` per iteration.
+
+    ``reconstruction`` is the decoder's ``float32[1,H',W',3]`` output (padded, model range),
+    ``None`` at the last iteration with ``codes_only`` (its decoder is skipped).  A caller
+    that wraps the step callables sees every step's inputs as the loop goes (the int8
+    calibration of :mod:`tfrnncomp.export.tflite` does).  See :func:`run_steps`.
+    """
+    image_uint8 = np.asarray(image_uint8, np.uint8)
+    if image_uint8.ndim != 3 or image_uint8.shape[2] != 3:
+        raise ValueError(f"expected uint8[H,W,3], got shape {image_uint8.shape}")
+    if int(iterations) < 1:
+        raise ValueError("iterations must be >= 1")
+    x = to_model_range(pad_image(image_uint8))[None]
+    ph, pw = x.shape[1:3]
+    enc_states = _zeros(encoder_fn.state_shapes(ph, pw))
+    dec_states = _zeros(decoder_fn.state_shapes(ph, pw))
+    reconstruction = np.zeros_like(x)
+    gain = np.ones((1, ph, pw, 1), np.float32)
+    for t in range(int(iterations)):
+        bits, enc_states = encoder_fn(x, reconstruction, gain, enc_states)
+        bits = np.where(np.asarray(bits) >= 0, 1, -1).astype(np.int8)
+        if codes_only and t == int(iterations) - 1:
+            yield bits[0], None
+            return
+        reconstruction, gain, dec_states = decoder_fn(bits.astype(np.float32), reconstruction,
+                                                      gain, dec_states)
+        yield bits[0], reconstruction
+
+
 def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, codes_only=False):
     """Encode ``uint8[H,W,3]`` for ``iterations`` iterations, one step call each.
 
@@ -223,30 +253,15 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     the decoder of the last iteration is skipped (nothing reads it) and the
     reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.
     """
-    image_uint8 = np.asarray(image_uint8, np.uint8)
-    if image_uint8.ndim != 3 or image_uint8.shape[2] != 3:
-        raise ValueError(f"expected uint8[H,W,3], got shape {image_uint8.shape}")
-    if int(iterations) < 1:
-        raise ValueError("iterations must be >= 1")
-    height, width = image_uint8.shape[:2]
-    x = to_model_range(pad_image(image_uint8))[None]
-    ph, pw = x.shape[1:3]
-    enc_states = _zeros(encoder_fn.state_shapes(ph, pw))
-    dec_states = _zeros(decoder_fn.state_shapes(ph, pw))
-    reconstruction = np.zeros_like(x)
-    gain = np.ones((1, ph, pw, 1), np.float32)
-    codes = []
-    for t in range(int(iterations)):
-        bits, enc_states = encoder_fn(x, reconstruction, gain, enc_states)
-        bits = np.where(np.asarray(bits) >= 0, 1, -1).astype(np.int8)
-        if codes_only and t == int(iterations) - 1:
-            codes.append(bits[0])
-            return np.stack(codes), None
-        reconstruction, gain, dec_states = decoder_fn(bits.astype(np.float32), reconstruction,
-                                                      gain, dec_states)
-        codes.append(bits[0])
-        if callback is not None:
-            callback(t, bits[0], reconstruction)
+    codes, reconstruction = [], None
+    loop = step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only)
+    for t, (bits, reconstruction) in enumerate(loop):
+        codes.append(bits)
+        if callback is not None and reconstruction is not None:
+            callback(t, bits, reconstruction)
+    if reconstruction is None:
+        return np.stack(codes), None
+    height, width = np.shape(image_uint8)[:2]
     return np.stack(codes), to_uint8(reconstruction[0, :height, :width])
 
 

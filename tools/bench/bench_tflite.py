@@ -15,7 +15,8 @@ one warm-up iteration per image (so the resize of fixed-size models to portrait 
 not counted).  The TF reference is the package's tf.functions on the same CPU.
 
 ``--tflite-dir`` is reused when its tflite.json holds the variants, else they are exported
-there (``export.tflite``, --height/--width, int8 calibrated on training patches when found).
+there (``tfrnncomp.export.tflite``, --height/--width, int8 calibrated on training patches when
+found).
 Images are taken in order, each through TF and every variant, and OUT (JSON) and OUT
 with ``.md`` (a markdown table) are rewritten after each, so ``--budget-minutes`` (no new
 image is started after it) or an interruption leaves the means over the images done.
@@ -33,8 +34,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from export import tflite  # noqa: E402
-from export.litert_backend import LiteRTSteps  # noqa: E402
+from tfrnncomp.export import tflite  # noqa: E402
+from tfrnncomp.export.litert_backend import LiteRTSteps  # noqa: E402
 from tfrnncomp.eval import metrics  # noqa: E402
 from tfrnncomp.eval import evaluate
 from tfrnncomp.runtime.steps import to_uint8  # noqa: E402
@@ -162,7 +163,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="gru-w25")
     parser.add_argument("--tflite-dir", default=None,
-                        help="export.tflite output to reuse or create (default: a temp dir)")
+                        help="a `tfrnncomp export tflite` folder to reuse or create (default: "
+                        "a temp dir)")
     parser.add_argument("--variants", default=",".join(tflite.VARIANTS))
     parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="Kodak folder")
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
@@ -200,7 +202,8 @@ def main(argv=None):
             or not set(variants) <= set(manifest["variants"])):
         start = time.time()
         manifest = tflite.export(codec.model, directory, args.height, args.width, variants,
-                                 calibration_data=tflite.default_calibration_dir(), log=log)
+                                 calibration_data=tflite.default_calibration_dir(), force=True,
+                                 log=log)
         log(f"exported {variants} in {time.time() - start:.0f} s")
     backends = {v: LiteRTSteps(directory, v, num_threads=args.threads) for v in variants}
     per_image = {name: [] for name in ["tf"] + variants}

@@ -14,7 +14,7 @@ import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 
 /**
- * The exported step models (`python -m export.tflite`, see assets/tflite/README.md):
+ * The exported step models (`tfrnncomp export tflite`, see assets/tflite/README.md):
  * `tflite.json` + `encoder_step.<variant>.tflite` + `decoder_step.<variant>.tflite`.
  */
 class StepModels(context: Context, private val dir: String = "tflite",
