@@ -2,7 +2,6 @@
 subprocess, outside the repository), and the packaging of the top-level ``export/`` folder
 as ``tfrnncomp.export`` (setup.cfg, a source checkout, a built wheel)."""
 
-import configparser
 import importlib.metadata
 import importlib.util
 import json
@@ -137,37 +136,27 @@ def test_tflite_export_of_a_dynamic_float32_model_runs_on_litert(tmp_path, tiny_
 
 
 # -- packaging ----------------------------------------------------------------------------------
-def _setup_options():
-    config = configparser.ConfigParser()
-    config.read(os.path.join(ROOT, "setup.cfg"))
-    options = config["options"]
-    packages = options["packages"].split()
-    package_dir = dict(line.replace(" ", "").split("=")
-                       for line in options["package_dir"].strip().splitlines())
-    return packages, package_dir
+def test_tfrnncomp_export_is_a_link_to_the_top_level_export_folder():
+    link = os.path.join(ROOT, "tfrnncomp", "export")
+    assert os.path.islink(link)
+    assert os.path.realpath(link) == os.path.realpath(os.path.join(ROOT, "export"))
 
 
-def test_setup_cfg_installs_the_top_level_export_folder_as_tfrnncomp_export():
-    packages, package_dir = _setup_options()
-    assert "tfrnncomp.export" in packages
-    assert package_dir == {"tfrnncomp.export": "export"}
-    assert os.path.isfile(os.path.join(ROOT, "export", "__init__.py"))
-
-
-def test_setup_cfg_lists_every_package_of_the_source_tree():
-    tree = {os.path.relpath(folder, ROOT).replace(os.sep, ".")
-            for folder, _, files in os.walk(os.path.join(ROOT, "tfrnncomp"))
-            if "__init__.py" in files}
-    packages, _ = _setup_options()
-    assert sorted(packages) == sorted(tree | {"tfrnncomp.export"})
+def test_setuptools_finds_tfrnncomp_export_through_the_link():
+    setuptools = pytest.importorskip("setuptools")
+    found = setuptools.find_packages(ROOT, include=["tfrnncomp", "tfrnncomp.*"])
+    assert "tfrnncomp.export" in found
+    assert "export" not in found
 
 
 def test_in_a_source_checkout_tfrnncomp_export_is_the_top_level_export_folder():
     spec = importlib.util.find_spec("tfrnncomp.export")
-    assert spec.origin == os.path.join(ROOT, "export", "__init__.py")
+    assert os.path.realpath(spec.origin) == os.path.realpath(
+        os.path.join(ROOT, "export", "__init__.py"))
     from tfrnncomp.export import tflite
 
-    assert tflite.__file__ == os.path.join(ROOT, "export", "tflite.py")
+    assert os.path.realpath(tflite.__file__) == os.path.realpath(
+        os.path.join(ROOT, "export", "tflite.py"))
     assert importlib.util.find_spec("tfrnncomp.tools") is None
 
 
@@ -177,7 +166,7 @@ def _copy_project(target):
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(os.path.join(ROOT, name), target / name)
     for name in ("tfrnncomp", "export"):
-        shutil.copytree(os.path.join(ROOT, name), target / name, ignore=ignore)
+        shutil.copytree(os.path.join(ROOT, name), target / name, ignore=ignore, symlinks=True)
 
 
 def test_a_built_wheel_installs_export_as_tfrnncomp_export(tmp_path):
