@@ -175,11 +175,10 @@ def _manifest(model, out, size, variants, force):
     """The manifest of this export, keeping the other variants of an earlier export of the
     same model and size (``size``: ``(height, width)``, ``None`` each when dynamic)."""
     from tfrnncomp.model import zoo
-    from tfrnncomp.runtime.steps import state_layout
 
     manifest = {"model_id": zoo.model_id(model), "config": model.config.to_dict(),
                 "height": size[0], "width": size[1], "steps": list(STEPS),
-                "state_layout": state_layout(model), "variants": {}}
+                "state_layout": model.state_layout(), "variants": {}}
     old = _read_manifest(out)
     if old is None:
         return manifest

@@ -392,7 +392,7 @@ def test_litert_resizes_fixed_size_step_models_to_other_image_sizes(litert, tiny
 def test_tflite_manifest_describes_files_and_state_layout(tflite_dir, tiny_model):
     manifest = json.load(open(os.path.join(tflite_dir, "tflite.json")))
     assert (manifest["height"], manifest["width"]) == (HEIGHT, WIDTH)
-    layout = steps.state_layout(tiny_model)
+    layout = tiny_model.state_layout()
     assert manifest["state_layout"]["encoder"] == [list(x) for x in layout["encoder"]]
     for step in ("encoder_step", "decoder_step"):
         info = manifest["variants"]["float32"][step]

@@ -149,3 +149,24 @@ def test_the_model_id_does_not_depend_on_the_instance_name():
     assert zoo.model_id(a) == zoo.model_id(b)
     b.weights[0].assign(b.weights[0] + 1.0)
     assert zoo.model_id(a) != zoo.model_id(b)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_state_layout_gives_the_shapes_of_the_states_each_iteration_returns(cell):
+    model = RNNCompressionModel({**TINY_CONFIG, "cell": cell})
+    height, width = 64, 96
+    image = keras.ops.zeros((1, height, width, 3))
+    codes, encoder_states = model.encoder_step(image, model.initial_encoder_state(image))
+    _, decoder_states = model.decoder_step(codes, model.initial_decoder_state(codes))
+    layout = model.state_layout()
+
+    def shapes(states):
+        return [tuple(s.shape) for cell_states in states for s in cell_states]
+
+    def expected(entries):
+        return [(1, height // scale, width // scale, channels) for scale, channels in entries]
+
+    assert shapes(encoder_states) == expected(layout["encoder"])
+    assert shapes(decoder_states) == expected(layout["decoder"])
+    assert tuple(codes.shape) == (1, height // layout["block"], width // layout["block"],
+                                  layout["bits"])

@@ -104,15 +104,35 @@ class RNNCompressionModel(keras.Model):
             x = cell_states[0]
         return tuple(states)
 
+    def state_layout(self):
+        """``{"encoder": [(scale, channels)...], "decoder": [...], "block", "bits"}``: state ``i``
+        of a padded ``H x W`` image has shape ``(1, H/scale, W/scale, channels)``.
+
+        Plain data (JSON-able), so runtimes without the Keras model (step models, LiteRT) can
+        allocate the states; it follows the strides of the encoder and the depth-to-space of the
+        decoder."""
+        block = self.config.block_size
+        scale, encoder = self.encoder_conv.strides[0], []
+        for cell in self.encoder_rnns:
+            scale *= cell.strides
+            encoder += [(scale, cell.units)] * cell.num_states
+        decoder = [(block // self.depth_to_space.block_size ** i, cell.units)
+                   for i, cell in enumerate(self.decoder_rnns) for _ in range(cell.num_states)]
+        return {"encoder": encoder, "decoder": decoder, "block": block, "bits": self.config.bits}
+
     def initial_decoder_state(self, codes):
         """Zero states of the four decoder RNNs for a code tensor ``[B, h, w, bits]``."""
-        shape = ops.shape(codes)
+        shape, block = ops.shape(codes), self.config.block_size
+        flat = iter(self.state_layout()["decoder"])
         states = []
-        for i, cell in enumerate(self.decoder_rnns):
-            scale = 2 ** i
-            zeros = ops.zeros((shape[0], shape[1] * scale, shape[2] * scale, cell.units),
-                              dtype=self.compute_dtype)
-            states.append(tuple(zeros for _ in range(cell.num_states)))
+        for cell in self.decoder_rnns:
+            cell_states = []
+            for _ in range(cell.num_states):
+                scale, units = next(flat)
+                cell_states.append(ops.zeros(
+                    (shape[0], shape[1] * (block // scale), shape[2] * (block // scale), units),
+                    dtype=self.compute_dtype))
+            states.append(tuple(cell_states))
         return tuple(states)
 
     def encoder_step(self, residual, states, training=False, noise=None):

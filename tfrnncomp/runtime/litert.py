@@ -175,7 +175,7 @@ class LiteRTFunctions:
         self.model, self.variant, self.num_threads = model, variant, int(num_threads or 2)
         self.cache_dir = default_cache_dir() if cache_dir == "auto" else cache_dir
         self.model_id = zoo.model_id(model)
-        self.layout = steps.state_layout(model)
+        self.layout = model.state_layout()
         self._pairs = collections.OrderedDict()
 
     def _files(self, height, width):

@@ -34,28 +34,6 @@ def padded_size(height, width, multiple=PAD_MULTIPLE):
     return -(-int(height) // multiple) * multiple, -(-int(width) // multiple) * multiple
 
 
-def _encoder_cells(model):
-    """(units, num_states, stride-product) of each encoder RNN, input conv included."""
-    scale, cells = 2, []  # encoder_conv has stride 2
-    for cell in model.encoder_rnns:
-        scale *= cell.strides
-        cells.append((cell.units, cell.num_states, scale))
-    return cells
-
-
-def state_layout(model):
-    """``{"encoder": [(scale, channels)...], "decoder": [...], "block", "bits"}``.
-
-    State ``i`` of a padded ``H x W`` image has shape ``(1, H/scale, W/scale, channels)``;
-    the layout is plain data (JSON-able) so runtimes without the Keras model can use it.
-    """
-    block = model.config.block_size
-    encoder = [(scale, units) for units, n, scale in _encoder_cells(model) for _ in range(n)]
-    decoder = [(block // 2 ** i, cell.units)
-               for i, cell in enumerate(model.decoder_rnns) for _ in range(cell.num_states)]
-    return {"encoder": encoder, "decoder": decoder, "block": block, "bits": model.config.bits}
-
-
 def shapes_from_layout(layout, height, width):
     """Shapes of one state list (``layout["encoder"]`` or ``["decoder"]``) for ``H x W``."""
     return [(1, height // int(scale), width // int(scale), int(channels))
@@ -64,12 +42,12 @@ def shapes_from_layout(layout, height, width):
 
 def encoder_state_shapes(model, height, width):
     """Shapes of the flat encoder state list for a padded ``height x width`` image."""
-    return shapes_from_layout(state_layout(model)["encoder"], height, width)
+    return shapes_from_layout(model.state_layout()["encoder"], height, width)
 
 
 def decoder_state_shapes(model, height, width):
     """Shapes of the flat decoder state list for a padded ``height x width`` image."""
-    return shapes_from_layout(state_layout(model)["decoder"], height, width)
+    return shapes_from_layout(model.state_layout()["decoder"], height, width)
 
 
 def code_shape(model, height, width):
@@ -111,7 +89,7 @@ class StepFunctions:
                                   None if w is None else w // scale, channels),
                                  tf.float32, name=name)
 
-        layout = state_layout(model)
+        layout = model.state_layout()
         enc = [spec(s, c, f"encoder_state_{i}") for i, (s, c) in enumerate(layout["encoder"])]
         dec = [spec(s, c, f"decoder_state_{i}") for i, (s, c) in enumerate(layout["decoder"])]
         block = layout["block"]
