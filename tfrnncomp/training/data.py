@@ -240,45 +240,61 @@ def patch_dataset(source, *, patch_size=32, batch_size=32, patches_per_image=16,
     files = None if tfds_src else source_files(source, split, validation_fraction)
 
     if hard_patches:
-        if tfds_src:
-            name, tsplit, feat = _parse_tfds(source, split)
-            items = _tfds_images(source, split).as_numpy_iterator()
-            key = ["tfds", name, tsplit, feat]
-        else:
-            items = files
-            key = [[os.path.abspath(f), os.path.getsize(f)] for f in files]
-        tiles = _cached_hard_patches(items, key, cache_dir, patch_size, hard_per_image)
-        if shuffle:
-            tiles = tiles[np.random.default_rng(seed).permutation(len(tiles))]
-        ds = tf.data.Dataset.from_tensor_slices(tiles)
-        if shuffle:
-            ds = ds.shuffle(min(shuffle_buffer, len(tiles)), seed=seed)
-        if repeat:
-            ds = ds.repeat()
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        ds = tf.data.Dataset.zip((ds, _seeds(seed))).map(
-            _random_flip_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = _hard_patch_batches(source, split, files, cache_dir, patch_size, hard_per_image,
+                                 batch_size, shuffle, shuffle_buffer, seed, repeat,
+                                 drop_remainder)
     else:
-        if tfds_src:
-            images = _tfds_images(source, split)
-            if shuffle:
-                images = images.shuffle(64, seed=seed)
-        else:
-            images = tf.data.Dataset.from_tensor_slices(files)
-            if shuffle:
-                images = images.shuffle(len(files), seed=seed)
-            images = images.map(_decode_file, num_parallel_calls=tf.data.AUTOTUNE)
-        if repeat:
-            images = images.repeat()
-        ds = tf.data.Dataset.zip((images, _seeds(seed))).map(
-            lambda img, s: _random_crops(img, s, patch_size, patches_per_image),
-            num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-        if shuffle:
-            ds = ds.shuffle(shuffle_buffer, seed=seed)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = _random_patch_batches(source, split, files, patch_size, patches_per_image,
+                                   batch_size, shuffle, shuffle_buffer, seed, repeat,
+                                   drop_remainder)
     ds = ds.map(to_model_range, num_parallel_calls=tf.data.AUTOTUNE)
     if seed is not None:
         opts = tf.data.Options()
         opts.deterministic = True
         ds = ds.with_options(opts)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _hard_patch_batches(source, split, files, cache_dir, patch_size, hard_per_image, batch_size,
+                        shuffle, shuffle_buffer, seed, repeat, drop_remainder):
+    """Batches of the mined high-entropy tiles (cached), randomly flipped; uint8."""
+    if files is None:
+        name, tsplit, feat = _parse_tfds(source, split)
+        items = _tfds_images(source, split).as_numpy_iterator()
+        key = ["tfds", name, tsplit, feat]
+    else:
+        items = files
+        key = [[os.path.abspath(f), os.path.getsize(f)] for f in files]
+    tiles = _cached_hard_patches(items, key, cache_dir, patch_size, hard_per_image)
+    if shuffle:
+        tiles = tiles[np.random.default_rng(seed).permutation(len(tiles))]
+    ds = tf.data.Dataset.from_tensor_slices(tiles)
+    if shuffle:
+        ds = ds.shuffle(min(shuffle_buffer, len(tiles)), seed=seed)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return tf.data.Dataset.zip((ds, _seeds(seed))).map(
+        _random_flip_batch, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _random_patch_batches(source, split, files, patch_size, patches_per_image, batch_size,
+                          shuffle, shuffle_buffer, seed, repeat, drop_remainder):
+    """Batches of random crops (``patches_per_image`` per decoded image), flipped; uint8."""
+    if files is None:
+        images = _tfds_images(source, split)
+        if shuffle:
+            images = images.shuffle(64, seed=seed)
+    else:
+        images = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle:
+            images = images.shuffle(len(files), seed=seed)
+        images = images.map(_decode_file, num_parallel_calls=tf.data.AUTOTUNE)
+    if repeat:
+        images = images.repeat()
+    ds = tf.data.Dataset.zip((images, _seeds(seed))).map(
+        lambda img, s: _random_crops(img, s, patch_size, patches_per_image),
+        num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
+    return ds.batch(batch_size, drop_remainder=drop_remainder)
