@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from tfrnncomp.codec.options import check_iterations
 from tfrnncomp.errors import TfrnncompError, shown_path
 
 #: short names accepted by ``--compare`` besides the names of :data:`tfrnncomp.eval.classic.CODECS`
@@ -46,13 +47,6 @@ def parse_iterations(text):
     if not out or min(out) < 1:
         raise argparse.ArgumentTypeError(f"bad iteration list {text!r} (e.g. 1-16 or 1,2,4,8)")
     return sorted(out)
-
-
-def check_iterations(codec, iterations):
-    """Refuse iteration counts above what the model allows."""
-    if iterations and iterations[-1] > codec.max_iterations:
-        raise TfrnncompError(f"--iterations must be in 1..{codec.max_iterations}, got "
-                             f"{iterations[-1]}")
 
 
 def parse_codecs(text):
@@ -168,7 +162,8 @@ def evaluate_folder(args, log=None):
 
     dataset = _check(args)
     codec = Codec(args.model)
-    check_iterations(codec, args.iterations)
+    if args.iterations:
+        check_iterations(args.iterations[-1], codec.max_iterations, "--iterations")
     results = [evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
                                   log=log)]
     results += [result for _, result, _ in run_classics(args.compare, dataset, log=log)]
