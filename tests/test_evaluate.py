@@ -305,6 +305,14 @@ def test_eval_of_a_missing_folder_or_one_without_images_is_a_one_line_error(eval
     assert not (tmp_path / "ours.json").exists()
 
 
+def test_eval_iterations_above_the_models_maximum_are_a_one_line_error(eval_cli, small_folder,
+                                                                     tmp_path):
+    code, out, err = eval_cli(small_folder, "--iterations", "1-17", "--json", tmp_path / "r.json")
+    assert code == 2 and out == ""
+    assert err == "tfrnncomp: error: --iterations must be in 1..16, got 17\n"
+    assert not (tmp_path / "r.json").exists()
+
+
 @pytest.mark.parametrize("text, expected", [("1-3", [1, 2, 3]), ("1,2,4,8", [1, 2, 4, 8]),
                                             ("4,1-2", [1, 2, 4]), ("0-2", None), ("a", None)])
 def test_eval_iterations_take_a_range_or_a_list(text, expected):
