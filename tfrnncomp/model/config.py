@@ -16,6 +16,8 @@ from tfrnncomp.errors import ConfigError
 RECONSTRUCTIONS = ("one_shot", "additive", "residual_scaling")
 CELL_TYPES = ("lstm", "gru", "residual_gru", "associative_lstm")
 LOSS_WEIGHTINGS = ("uniform", "increasing")
+#: training losses (tfrnncomp.model.losses)
+LOSSES = ("l1", "ssim_weighted_l1", "l1_ssim")
 
 
 #: iterations coded when no rate is given (capped by a model's useful_iterations)
@@ -45,6 +47,10 @@ class ModelConfig:
     useful_iterations: Optional[int] = None
     train_iterations: int = 8
     loss_weighting: str = "uniform"
+    #: the training loss of each iteration (tfrnncomp.model.losses), and the SSIM term's share
+    #: in ``l1_ssim``
+    loss: str = "l1"
+    ssim_weight: float = 0.84
     encoder_conv: int = 64
     encoder_units: Tuple[int, ...] = (256, 512, 512)
     encoder_hidden_kernels: Tuple[int, ...] = (1, 1, 1)
@@ -71,6 +77,10 @@ class ModelConfig:
             fail(f"reconstruction must be one of {RECONSTRUCTIONS}, got {self.reconstruction!r}")
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             fail(f"loss_weighting must be one of {LOSS_WEIGHTINGS}, got {self.loss_weighting!r}")
+        if self.loss not in LOSSES:
+            fail(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0 <= float(self.ssim_weight) <= 1:
+            fail(f"ssim_weight must be in [0, 1], got {self.ssim_weight!r}")
         if not 0 < float(self.width) <= 4:
             fail(f"width must be in (0, 4], got {self.width!r}")
         if not 1 <= int(self.bits) <= 255:

@@ -25,6 +25,7 @@ import keras
 from keras import ops
 
 from tfrnncomp.model.config import ModelConfig, iteration_weights
+from tfrnncomp.model import losses as losses_lib
 from tfrnncomp.model.layers import GDN, DepthToSpace, SignBinarizer, make_cell
 
 
@@ -246,16 +247,14 @@ class RNNCompressionModel(keras.Model):
                  self.initial_gain(image))
         return ops.scan(step, start, noise)[1]
 
-    @staticmethod
-    def iteration_losses(images, reconstructions):
-        """L1 of the residual after each iteration, shape ``[T]`` (``reconstructions`` is
-        ``model(images)``)."""
-        images = ops.cast(images, reconstructions.dtype)
-        return ops.cast(ops.mean(ops.abs(images[None] - reconstructions), axis=(1, 2, 3, 4)),
-                        "float32")
+    def iteration_losses(self, images, reconstructions, loss=None):
+        """The training loss of each iteration, shape ``[T]`` (``reconstructions`` is
+        ``model(images)``); ``loss`` defaults to the config's (``"l1"``: the residual's L1)."""
+        return losses_lib.iteration_losses(images, reconstructions, loss or self.config.loss,
+                                           float(self.config.ssim_weight))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The weighted sum of the iterations' L1 losses of the batch ``x`` (``y`` is unused).
+        """The weighted sum of the iterations' losses of the batch ``x`` (``y`` is unused).
 
         Also records the loss and the first and last iteration's L1 in :attr:`metrics`.  Under
         ``tf.distribute`` the returned loss is divided by the replicas, whose gradients are
@@ -263,13 +262,14 @@ class RNNCompressionModel(keras.Model):
         """
         from tfrnncomp.training.distribute import replicas_in_sync
 
-        losses = self.iteration_losses(x, y_pred)
+        l1 = self.iteration_losses(x, y_pred, "l1")
+        losses = l1 if self.config.loss == "l1" else self.iteration_losses(x, y_pred)
         weights = ops.convert_to_tensor(
             iteration_weights(self.config, int(losses.shape[0])), dtype="float32")
         loss = ops.sum(losses * weights)
         self.loss_tracker.update_state(loss)
-        self.first_tracker.update_state(losses[0])
-        self.last_tracker.update_state(losses[-1])
+        self.first_tracker.update_state(l1[0])
+        self.last_tracker.update_state(l1[-1])
         replicas = replicas_in_sync()
         return loss / replicas if replicas > 1 else loss
 

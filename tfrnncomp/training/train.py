@@ -41,7 +41,7 @@ from tfrnncomp.training.setup import (PRECISIONS, Adam, TrainingConfig,  # noqa:
 
 
 #: config fields a resumed run may change (a curriculum over iterations)
-_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting")
+_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting", "loss", "ssim_weight")
 
 
 def _on_tensorflow():

@@ -3,7 +3,7 @@
 
     python tools/research/training_arms.py --checkpoint CKPT.weights.h5
         [--metadata training_metadata.json] [--config tools/training/default/config.json]
-        [--data ../shared/data/train] [--cpu-minutes 6]
+        [--data ../shared/data/train] [--cpu-minutes 6] [--learning-rate 3.125e-5]
         [--arms control,lr-quarter,lr-tenth,increasing]
         [--runs ../runs/arms] [--out results/training/arms]
 
@@ -28,19 +28,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-BASE_LEARNING_RATE = 5e-4
-
-#: arm -> (training settings, model config changes, what it tests)
+#: arm -> (training settings, model config changes, what it tests); ``learning_rate_factor``
+#: scales ``--learning-rate``
 ARMS = {
     "control": ({}, {}, "the default run's settings"),
-    "lr-quarter": ({"learning_rate": BASE_LEARNING_RATE / 4}, {},
-                   "learning rate / 4 (a step decay)"),
-    "lr-tenth": ({"learning_rate": BASE_LEARNING_RATE / 10}, {},
-                 "learning rate / 10 (a step decay)"),
+    "lr-quarter": ({"learning_rate_factor": 1 / 4}, {}, "learning rate / 4 (a step decay)"),
+    "lr-tenth": ({"learning_rate_factor": 1 / 10}, {}, "learning rate / 10 (a step decay)"),
     "increasing": ({}, {"loss_weighting": "increasing"},
                    "loss weight t for iteration t (later iterations count more)"),
     "xla": ({"jit_compile": True}, {}, "XLA-compiled train step (compile time included)"),
     "bf16": ({"precision": "mixed_bfloat16"}, {}, "bf16 arithmetic, float32 variables"),
+    "ssim-weighted-l1": ({}, {"loss": "ssim_weighted_l1"},
+                         "L1 weighted per pixel by 1 - SSIM (Johnston et al. 2018)"),
+    "l1-ssim": ({}, {"loss": "l1_ssim", "ssim_weight": 0.84},
+                "0.16 L1 + 0.84 (1 - SSIM) (Zhao et al. 2017)"),
+    "l1-ssim-low": ({}, {"loss": "l1_ssim", "ssim_weight": 0.3},
+                    "0.7 L1 + 0.3 (1 - SSIM)"),
+    "unroll-4": ({}, {"train_iterations": 4},
+                 "4 unrolled iterations per step instead of 8 (cheaper steps)"),
 }
 
 
@@ -78,9 +83,10 @@ def run_arm(args):
         start_epoch = json.load(handle)["epoch"]
     config = load_config(args.config).replace(**config_changes)
     settings = dict(data=args.data, patch_size=64, batch_size=8, steps_per_epoch=50,
-                    epochs=start_epoch + 10000, learning_rate=BASE_LEARNING_RATE,
+                    epochs=start_epoch + 10000, learning_rate=args.learning_rate,
                     decay_steps=20000, validation_steps=0, validation_images=0, seed=1)
     settings.update(training_changes)
+    settings["learning_rate"] *= settings.pop("learning_rate_factor", 1.0)
     stopper = _stop_after_cpu(args.cpu_minutes * 60)
     train(config, TrainingConfig(**settings), run_dir, verbose=0, extra_callbacks=[stopper])
     cpu = time.process_time()
@@ -89,6 +95,7 @@ def run_arm(args):
     measure.set_model(stopper.final_model)
     curve = validation.iteration_curve(measure._codec_functions(), crops, 16)
     return {"arm": args.arm, "what": ARMS[args.arm][2], "training": training_changes,
+            "learning_rate": settings["learning_rate"],
             "config": config_changes, "steps": stopper.steps, "cpu_minutes": round(cpu / 60, 2),
             "score": validation.score(curve),
             **{f"{f}_{k}": curve[f][k - 1] for f in ("psnr", "ms_ssim")
@@ -115,6 +122,8 @@ def main(argv=None):
                                                          "config.json"))
     parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "train"))
     parser.add_argument("--cpu-minutes", type=float, default=6.0)
+    parser.add_argument("--learning-rate", type=float, default=3.125e-5,
+                        help="the control's learning rate (default: the default run's)")
     parser.add_argument("--arms", default="control,lr-quarter,lr-tenth,increasing")
     parser.add_argument("--runs", default=os.path.join(REPO, "..", "runs", "arms"))
     parser.add_argument("--out", default="results/training/arms")
@@ -141,7 +150,8 @@ def main(argv=None):
             command = [sys.executable, os.path.abspath(__file__), "--arm", arm,
                        "--checkpoint", args.checkpoint, "--metadata", args.metadata,
                        "--config", args.config, "--data", args.data,
-                       "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs]
+                       "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs,
+                       "--learning-rate", repr(args.learning_rate)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode:
                 raise SystemExit(f"training_arms: arm {arm} failed: "

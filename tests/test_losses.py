@@ -1,0 +1,89 @@
+"""The training losses: SSIM as the metric defines it, and each loss's response to errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import TINY_CONFIG
+from tfrnncomp.errors import ConfigError
+from tfrnncomp.model import losses
+from tfrnncomp.model.config import ModelConfig
+from tfrnncomp.model.network import RNNCompressionModel
+
+
+def _images(seed=0, shape=(2, 48, 48, 3)):
+    rng = np.random.default_rng(seed)
+    smooth = rng.uniform(-0.5, 0.5, size=(shape[0], shape[1] // 8, shape[2] // 8, 3))
+    base = np.kron(smooth, np.ones((1, 8, 8, 1)))
+    return np.clip(base + rng.normal(0, 0.05, size=shape), -0.5, 0.5).astype("float32")
+
+
+def test_the_ssim_map_averages_to_tensorflows_ssim():
+    x, y = _images(0), _images(1)
+    ours = np.asarray(losses.ssim_map(x, y)).mean(axis=(1, 2, 3))
+    reference = tf.image.ssim(x + 0.5, y + 0.5, max_val=1.0).numpy()
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+
+
+def test_the_ssim_map_is_one_for_identical_images_and_keeps_the_size_with_same_padding():
+    x = _images(2)
+    same = np.asarray(losses.ssim_map(x, x, padding="same"))
+    assert same.shape == x.shape
+    np.testing.assert_allclose(same, 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["l1", "ssim_weighted_l1", "l1_ssim"])
+def test_every_loss_is_zero_for_a_perfect_reconstruction_and_grows_with_the_error(loss):
+    x = _images(3)
+    noise = np.random.default_rng(4).normal(0, 1, size=x.shape).astype("float32")
+    reconstructions = np.stack([x, x + 0.02 * noise, x + 0.1 * noise])
+    values = np.asarray(losses.iteration_losses(x, reconstructions, loss, 0.5))
+    assert values.shape == (3,)
+    assert abs(values[0]) < 1e-3 and 0 < values[1] < values[2], values
+
+
+def test_the_ssim_weighted_l1_counts_errors_more_where_structure_is_lost():
+    flat = np.zeros((1, 48, 48, 3), "float32")
+    flat[:, :, 24:] = 0.2
+    shifted = np.roll(flat, 2, axis=2)          # edges moved: SSIM falls there
+    offset = flat + np.abs(shifted - flat).mean()   # the same L1 as a uniform offset
+    l1 = [float(losses.iteration_losses(flat, r[None], "l1")[0]) for r in (shifted, offset)]
+    np.testing.assert_allclose(l1[0], l1[1], rtol=1e-3)
+    weighted = [float(losses.iteration_losses(flat, r[None], "ssim_weighted_l1")[0])
+                for r in (shifted, offset)]
+    assert weighted[0] > 1.5 * weighted[1], weighted
+
+
+def test_an_ssim_weight_of_zero_gives_the_plain_l1():
+    x = _images(5)
+    reconstructions = np.stack([x + 0.05, x - 0.02])
+    np.testing.assert_allclose(losses.iteration_losses(x, reconstructions, "l1_ssim", 0.0),
+                               losses.iteration_losses(x, reconstructions, "l1"), rtol=1e-6)
+
+
+def test_configs_refuse_an_unknown_loss_and_an_ssim_weight_outside_zero_to_one():
+    with pytest.raises(ConfigError, match="loss must be one of"):
+        ModelConfig(loss="l2")
+    with pytest.raises(ConfigError, match="ssim_weight"):
+        ModelConfig(ssim_weight=1.5)
+
+
+@pytest.mark.parametrize("loss", ["ssim_weighted_l1", "l1_ssim"])
+def test_a_model_with_an_ssim_loss_trains_and_still_reports_the_l1_of_its_iterations(loss):
+    keras.utils.set_random_seed(0)
+    config = ModelConfig.from_dict({**TINY_CONFIG, "loss": loss, "ssim_weight": 0.5})
+    model = RNNCompressionModel(config.to_dict())
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = _images(6, shape=(4, 32, 32, 3))
+    history = model.fit(x, batch_size=4, epochs=12, verbose=0).history
+    assert all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0]
+    for tracker in model.metrics:
+        tracker.reset_state()
+    reconstructions = model(x)
+    total = float(model.compute_loss(x, None, reconstructions))
+    l1 = np.asarray(losses.iteration_losses(x, reconstructions, "l1"))
+    trained = np.asarray(losses.iteration_losses(x, reconstructions, loss, 0.5))
+    np.testing.assert_allclose(total, trained.mean(), rtol=1e-5)
+    np.testing.assert_allclose([float(model.first_tracker.result()),
+                                float(model.last_tracker.result())], [l1[0], l1[-1]], rtol=1e-5)
