@@ -1,5 +1,6 @@
-"""Helpers shared by the tests: the tiny model's config, data paths, tools as modules, and
-images made on the fly (smooth, 16-bit, EXIF-oriented)."""
+"""Helpers shared by the tests: the tiny model's config, data paths, tools as modules, images
+made on the fly (noise photos, smooth, 16-bit, EXIF-oriented), and subprocesses on the other
+Keras backends with the check that their checkpoints code the same under TensorFlow."""
 
 import importlib.util
 import os
@@ -27,13 +28,62 @@ def load_tool(path):
     return module
 
 
-def jax_environment():
-    """The environment of a subprocess that runs Keras on JAX's CPU; skips the test without jax."""
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install -e .[test] installs jax==0.4.30)")
-    return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+#: ``python -c WITHOUT_TENSORFLOW SCRIPT ARGS...`` runs SCRIPT with TensorFlow unimportable, as on
+#: the accelerator machine
+WITHOUT_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; "
+                      "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def _backend_environment(backend, why_missing, **extra):
+    """The environment of a subprocess that runs Keras on ``backend`` (this repository first on
+    its path); skips the test when the backend's package is not importable."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(why_missing)
+    return dict(os.environ, KERAS_BACKEND=backend, **extra,
                 PYTHONPATH=os.pathsep.join([os.path.join(HERE, ".."),
                                             os.environ.get("PYTHONPATH", "")]))
+
+
+def jax_environment():
+    """The environment of a subprocess that runs Keras on JAX's CPU; skips the test without jax."""
+    return _backend_environment(
+        "jax", "jax is not installed (pip install -e .[test] installs jax==0.4.30)",
+        JAX_PLATFORMS="cpu")
+
+
+def torch_environment():
+    """The environment of a subprocess that runs Keras on PyTorch (its CPU here); skips the test
+    without torch."""
+    return _backend_environment(
+        "torch", "torch is not installed (the test extra leaves it out; pip install torch "
+        "into this environment to run this test)", CUDA_VISIBLE_DEVICES="")
+
+
+def random_photos(root, n=6, size=(40, 56), seed=0):
+    """A folder of ``n`` noise PNGs of ``size`` (height, width); returns its path."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, tuple(size) + (3,), dtype=np.uint8)).save(
+            os.path.join(root, f"p{i}.png"))
+    return str(root)
+
+
+def assert_codes_as_on_tensorflow(config_path, checkpoint, probe_path, optimizer_step):
+    """The checkpoint, written on another backend, loads into the TensorFlow model at
+    ``optimizer_step`` and codes ``tools/training/device_run.py``'s probe image to the codes and
+    reconstructions saved in ``probe_path`` by that backend."""
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.setup import TrainingConfig, build_model
+
+    model = build_model(load_config(str(config_path)), TrainingConfig())
+    model.load_weights(str(checkpoint))
+    assert int(model.optimizer.iterations.numpy()) == optimizer_step
+    on_tf, elsewhere = load_tool("training/device_run.py").probe(model), np.load(probe_path)
+    np.testing.assert_array_equal(on_tf["codes"], elsewhere["codes"])
+    np.testing.assert_allclose(on_tf["reconstructions"], elsewhere["reconstructions"], atol=1e-5)
 
 
 def kodak_or_skip():

@@ -16,13 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import HERE, TINY_CONFIG, jax_environment, load_tool
+from tests.helpers import (HERE, TINY_CONFIG, WITHOUT_TENSORFLOW, assert_codes_as_on_tensorflow,
+                           jax_environment, load_tool, random_photos)
 
 CHECKPOINT = os.path.join(HERE, "..", "tools", "training", "default", "checkpoint.weights.h5")
 DEVICE_RUN = os.path.join(HERE, "..", "tools", "training", "device_run.py")
-#: runs a script with TensorFlow unimportable, as on the accelerator machine
-WITHOUT_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; "
-                      "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def _parts():
@@ -34,15 +32,6 @@ def _datasets(path):
         names = []
         handle.visit(names.append)
         return {n: handle[n][()] for n in names if isinstance(handle[n], h5py.Dataset)}
-
-
-def _photos(root, n=6, size=(40, 56)):
-    rng = np.random.default_rng(0)
-    os.makedirs(root, exist_ok=True)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(
-            os.path.join(root, f"p{i}.png"))
-    return str(root)
 
 
 def test_a_split_checkpoint_has_parts_under_16_mib_and_joins_to_the_same_file(tmp_path):
@@ -65,7 +54,7 @@ def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_p
     prep = load_tool("training/device_prep.py")
     from tfrnncomp.training.image_files import list_images, split_files
 
-    data = _photos(tmp_path / "data", n=20, size=(50, 300))
+    data = random_photos(tmp_path / "data", n=20, size=(50, 300))
     train = split_files(list_images(data), "train", 0.3, root=data)
     assert 0 < len(train) < 20
     written = prep.crop_photos(data, str(tmp_path / "photos"), crop=32, quality=90,
@@ -79,13 +68,13 @@ def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_p
 
 
 def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tmp_path):
-    parts, device_run = _parts(), load_tool("training/device_run.py")
+    parts = _parts()
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_CONFIG))
     out = tmp_path / "out"
     env = jax_environment()
     subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, DEVICE_RUN,
-                    "--data", _photos(tmp_path / "photos"), "--out", str(out),
+                    "--data", random_photos(tmp_path / "photos"), "--out", str(out),
                     "--config", str(config), "--weights", "", "--steps", "2", "--batch-size", "4",
                     "--patch-size", "32", "--epoch", "7", "--probe"],
                    env=env, check=True, timeout=300, capture_output=True)
@@ -93,17 +82,9 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
     assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
     assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
 
-    from tfrnncomp.model.config import load_config
-    from tfrnncomp.training.setup import TrainingConfig, build_model
-
     joined = tmp_path / "checkpoint.weights.h5"
     parts.join(out / "model.weights.h5", out / "optimizer.weights.h5", joined)
-    model = build_model(load_config(str(config)), TrainingConfig())
-    model.load_weights(str(joined))
-    assert int(model.optimizer.iterations.numpy()) == 2
-    on_tf, on_jax = device_run.probe(model), np.load(out / "probe.npz")
-    np.testing.assert_array_equal(on_tf["codes"], on_jax["codes"])
-    np.testing.assert_allclose(on_tf["reconstructions"], on_jax["reconstructions"], atol=1e-5)
+    assert_codes_as_on_tensorflow(config, joined, out / "probe.npz", optimizer_step=2)
 
 
 LOOP_CHECK = """

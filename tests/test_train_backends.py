@@ -1,5 +1,11 @@
-"""``tfrnncomp train`` off TensorFlow: NumPy patches, one device, and what needs TensorFlow."""
+"""``tfrnncomp train`` off TensorFlow: NumPy patches, one device, and what needs TensorFlow.
 
+The PyTorch test runs ``tfrnncomp train`` 2 steps under ``KERAS_BACKEND=torch`` on the CPU (a
+subprocess in which TensorFlow cannot be imported); the checkpoint it writes must load into the
+TensorFlow model and code a fixed image to the same codes and reconstructions.
+"""
+
+import csv
 import json
 import os
 import subprocess
@@ -7,21 +13,16 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.helpers import TINY_CONFIG, jax_environment
+from tests.helpers import (TINY_CONFIG, WITHOUT_TENSORFLOW, assert_codes_as_on_tensorflow,
+                           jax_environment, random_photos, torch_environment)
 from tfrnncomp.training import train
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.training.patches import PatchBatches
 
 
 def _photos(root, n=8):
-    rng = np.random.default_rng(1)
-    os.makedirs(root, exist_ok=True)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
-            os.path.join(root, f"p{i}.png"))
-    return str(root)
+    return random_photos(root, n=n, size=(40, 48), seed=1)
 
 
 @pytest.fixture
@@ -73,3 +74,39 @@ def test_a_run_trains_and_resumes_under_jax(tmp_path):
         assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
     assert train.finished_epoch(run_dir) == 2
     assert os.path.isfile(os.path.join(run_dir, "latest.weights.h5"))
+
+
+TORCH_RUN = """
+import sys
+import numpy as np
+from tests.helpers import load_tool
+from tfrnncomp.apps.cli import main
+from tfrnncomp.model.config import load_config
+from tfrnncomp.training.setup import TrainingConfig, build_model
+data, config, run_dir = sys.argv[1:4]
+status = main(["train", "--data", data, "--config", config, "--out", run_dir, "--patch-size", "32",
+               "--batch-size", "4", "--steps-per-epoch", "2", "--epochs", "1",
+               "--validation-images", "0", "--seed", "1"])
+assert status == 0, status
+model = build_model(load_config(config), TrainingConfig())
+model.load_weights(run_dir + "/latest.weights.h5")
+np.savez(run_dir + "/probe.npz", **load_tool("training/device_run.py").probe(model))
+"""
+
+
+def test_a_two_step_pytorch_run_writes_a_checkpoint_that_codes_the_same_under_tensorflow(
+        tmp_path):
+    env = torch_environment()
+    config, run_dir, script = tmp_path / "tiny.json", tmp_path / "run", tmp_path / "torch_run.py"
+    config.write_text(json.dumps(TINY_CONFIG))
+    script.write_text(TORCH_RUN)
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(script),
+                           _photos(tmp_path / "data"), str(config), str(run_dir)],
+                          env=env, timeout=600, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert train.finished_epoch(str(run_dir)) == 1
+    with open(run_dir / "log.csv", encoding="utf-8", newline="") as log:
+        (row,) = csv.DictReader(log)
+    assert np.isfinite(float(row["loss"]))
+    assert_codes_as_on_tensorflow(config, run_dir / "latest.weights.h5", run_dir / "probe.npz",
+                                  optimizer_step=2)

@@ -24,8 +24,8 @@ from PIL import Image
 
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.image_files import (IMAGE_EXTENSIONS, SPLITS, _check_split,  # noqa: F401
-                                   _pil_decode, hash_share, list_images, smallest_fraction,
-                                   source_files, split_files)
+                                   _is_tfds, _pil_decode, hash_share, list_images,
+                                   smallest_fraction, source_files, split_files)
 
 _TF_NATIVE = r".*\.(png|jpe?g|bmp)"  # decoded by TF itself; the rest via PIL
 _CACHE_VERSION = 1
@@ -104,10 +104,6 @@ def _tfds_images(source: str, split: str) -> tf.data.Dataset:
                           f"{sorted(spec)}; use 'tfds:NAME:SPLIT:FEATURE'")
     return ds.map(lambda ex: _to_rgb(tf.cast(ex[feature], tf.uint8)),
                   num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _is_tfds(source) -> bool:
-    return isinstance(source, str) and source.startswith("tfds:")
 
 
 def image_dataset(source, split: str = "all", validation_fraction: float = 0.05) -> tf.data.Dataset:

@@ -81,6 +81,11 @@ def smallest_fraction(files, count: int = 1, root=None):
     return fraction if fraction <= shares[-1] else None
 
 
+def _is_tfds(source) -> bool:
+    """Whether ``source`` names a TensorFlow Datasets source (``"tfds:NAME[:SPLIT]"``)."""
+    return isinstance(source, str) and source.startswith("tfds:")
+
+
 def _pil_decode(path) -> np.ndarray:
     path = path.item() if isinstance(path, np.ndarray) else path
     path = path.decode("utf-8") if isinstance(path, bytes) else os.fspath(path)

@@ -9,7 +9,7 @@ A run directory holds everything a run needs to resume after an interruption:
     RUN_DIR/log.csv               one row per epoch (CSVLogger, appended)
     RUN_DIR/validation.csv        whole-image quality after iterations 1, 2, 4, 8, 16, per epoch
     RUN_DIR/best.weights.h5       model weights of the epoch with the best whole-image score
-    RUN_DIR/tensorboard/          TensorBoard logs
+    RUN_DIR/tensorboard/          TensorBoard logs (where TensorFlow can be imported)
 
 Running the same command again continues where the run stopped; once the run has reached
 its ``epochs`` it says so and trains no further.  Nothing is written into RUN_DIR before the
@@ -25,6 +25,7 @@ with the ``default`` strategy and reads its random-crop patches through
 :class:`tfrnncomp.training.patches.PatchBatches` instead of ``tf.data``.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ import time
 
 import keras
 
-from tfrnncomp.training import data as data_lib
+from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
 from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
@@ -134,9 +135,16 @@ def callbacks(run_dir, steps_per_epoch=None):
         keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "latest.weights.h5"),
                                         save_weights_only=True),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq="epoch",
-                                    write_graph=False),
-    ]
+    ] + _tensorboard(run_dir)
+
+
+def _tensorboard(run_dir):
+    """The TensorBoard callback, which writes through ``tf.summary`` on every backend: none
+    where TensorFlow cannot be imported (a run on JAX or PyTorch without it)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return []
+    return [keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"),
+                                        update_freq="epoch", write_graph=False)]
 
 
 class SyncFromChief(keras.callbacks.Callback):
@@ -170,14 +178,14 @@ def _splits(training: TrainingConfig):
         return "train", "validation", training.data
 
     def whole(source, tfds_split):
-        return tfds_split if data_lib._is_tfds(source) else "all"
+        return tfds_split if image_files._is_tfds(source) else "all"
 
     return (whole(training.data, "train"), whole(training.validation_data, "validation"),
             training.validation_data)
 
 
 def _empty_validation_message(training: TrainingConfig, files):
-    fraction = data_lib.smallest_fraction(files, root=os.fspath(training.data))
+    fraction = image_files.smallest_fraction(files, root=os.fspath(training.data))
     larger = "a larger --validation-fraction" + (
         f" (at least {fraction:g})" if fraction is not None else "")
     off = " ".join(f"--validation-{name} 0" for name, on in (
@@ -197,14 +205,14 @@ def check_inputs(training: TrainingConfig):
     if not 0.0 <= training.validation_fraction < 1.0:
         raise ConfigError("--validation-fraction must be at least 0 and below 1, got "
                           f"{training.validation_fraction:g}")
-    if training.validation_data and not data_lib._is_tfds(training.validation_data):
-        data_lib.list_images(training.validation_data)
-    if data_lib._is_tfds(training.data):
+    if training.validation_data and not image_files._is_tfds(training.validation_data):
+        image_files.list_images(training.validation_data)
+    if image_files._is_tfds(training.data):
         return
-    files = data_lib.list_images(training.data)
+    files = image_files.list_images(training.data)
     if training.validation_data:
         return
-    held = sum(data_lib.hash_share(f, os.fspath(training.data)) < training.validation_fraction
+    held = sum(image_files.hash_share(f, os.fspath(training.data)) < training.validation_fraction
                for f in files)
     if held == len(files):
         raise ConfigError(f"the training split of {training.data!r} is empty: "
@@ -248,7 +256,7 @@ def _patch_batches(training: TrainingConfig):
     """The training and patch validation batches of a run off TensorFlow (a ``PyDataset``)."""
     from tfrnncomp.training.patches import PatchBatches
 
-    if training.hard_patches or data_lib._is_tfds(training.data):
+    if training.hard_patches or image_files._is_tfds(training.data):
         raise ConfigError(f"hard patches and TFDS sources need the TensorFlow backend "
                           f"(KERAS_BACKEND is {keras.backend.backend()!r})")
     train_split, validation_split, validation_source = _splits(training)
@@ -266,6 +274,8 @@ def _datasets(training: TrainingConfig, out_dir, multi_worker):
     """The training and patch validation datasets of a run (validation None when off)."""
     if not _on_tensorflow():
         return _patch_batches(training)
+    from tfrnncomp.training import data as data_lib
+
     train_split, validation_split, validation_source = _splits(training)
     common = dict(patch_size=training.patch_size, batch_size=training.batch_size,
                   patches_per_image=training.patches_per_image,
@@ -348,7 +358,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
             dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
             validation_data=validation, validation_steps=training.validation_steps or None,
             callbacks=callbacks(out_dir, training.steps_per_epoch) + whole_images + extra
-            + list(extra_callbacks), verbose=verbose)
+            + list(extra_callbacks), verbose=verbose,
+            shuffle=False)  # each dataset shuffles itself; an endless PyDataset cannot be
     finally:
         if out_dir != run_dir:
             distribute.clear_dir(out_dir)
