@@ -45,7 +45,7 @@ ARMS = {
     "l1-ssim-low": ({}, {"loss": "l1_ssim", "ssim_weight": 0.3},
                     "0.7 L1 + 0.3 (1 - SSIM)"),
     "unroll-4": ({}, {"train_iterations": 4},
-                 "4 unrolled iterations per step instead of 8 (cheaper steps)"),
+                 "4 unrolled iterations per step instead of the run's (cheaper steps)"),
 }
 
 

@@ -8,6 +8,8 @@
 # Learning rate: a step decay, which won the equal-CPU-time arms (results/training/arms/arms.md),
 # divided by 4 each time whole-image validation stops rising: 5e-4, 1.25e-4 from epoch 161,
 # 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198).
+# Loss (default/config.json): L1 until epoch 258, then 0.7 L1 + 0.3 (1 - SSIM), which won the
+# equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
