@@ -1,6 +1,6 @@
-"""The settings of :meth:`tfrnncomp.Codec.compress` as one typed value, the entropy modes by
-name, and the one check of an iteration count; light enough for the command line to use
-before TensorFlow loads."""
+"""The settings of :meth:`tfrnncomp.Codec.compress` as one typed value, what an encode returns
+(:class:`Encoded`), the entropy modes by name, and the one check of an iteration count; light
+enough for the command line to use before TensorFlow loads."""
 
 import dataclasses
 
