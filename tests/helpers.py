@@ -136,3 +136,13 @@ def save_oriented(path, array, orientation):
     exif[0x0112] = orientation
     Image.fromarray(array).save(path, format="PNG", exif=exif)
     return str(path)
+
+
+def adaptive_file(codec, codes, height, width, entropy, block, the_map):
+    """The bytes of a spatially adaptive file of ``codes`` with iteration map ``the_map`` of
+    blocks of ``block x block`` code positions, written from the codec's public parts."""
+    from tfrnncomp.format import container as bitstream
+
+    header = codec.header_for(height, width, 3, len(codes), entropy,
+                              iteration_map=(block, the_map))
+    return bitstream.write(header, codec.encode_chunks(codes, entropy, header))

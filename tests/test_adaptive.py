@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.helpers import load_tool, smooth_image
+from tests.helpers import adaptive_file as write_adaptive, load_tool, smooth_image
 from tfrnncomp.codec import adaptive
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
@@ -47,15 +47,16 @@ def varied(tiny_codec, image):
     assert len(mse) > 2
     middle = len(mse) // 2
     threshold = (mse[middle - 1] + mse[middle]) / 2
-    codes, the_map, reconstruction = adaptive.encode(tiny_codec, image, 4, 2, adaptive.QUALITY,
-                                                     threshold)
+    encoded = tiny_codec.compress_adaptive(
+        image, adaptive.Allocation(adaptive.QUALITY, threshold, 2, 4), "raw")
+    codes, the_map, reconstruction = encoded.codes, encoded.iteration_map, encoded.reconstruction
     assert the_map.shape == (3, 4) and the_map.min() == 1 and len(np.unique(the_map)) >= 2
     return codes, the_map, reconstruction
 
 
 def adaptive_file(codec, varied, entropy):
     codes, the_map, _ = varied
-    return codec.write(codes, HEIGHT, WIDTH, 3, entropy, iteration_map=(2, the_map))
+    return write_adaptive(codec, codes, HEIGHT, WIDTH, entropy, 2, the_map)
 
 
 # -- the map in the header ----------------------------------------------------------------------
@@ -316,12 +317,13 @@ def test_the_lagrangian_plan_minimises_distortion_plus_slope_times_iterations():
 
 
 def test_the_lagrangian_rule_codes_each_block_with_its_planned_iterations(tiny_codec, image):
-    found = adaptive.history(tiny_codec, image, 5, 2)
+    found = tiny_codec.adaptive_history(image, 5, 2)
     assert found.shape == (5, 3, 4)
     slope = float(np.median(np.abs(np.diff(found, axis=0))))
     plan = lagrangian_plan(found, slope)
-    codes, the_map, reconstruction = adaptive.encode(tiny_codec, image, 5, 2, "lagrangian",
-                                                     slope, found)
+    encoded = tiny_codec.compress_adaptive(
+        image, adaptive.Allocation("lagrangian", slope, 2, 5), "raw", block_mse=found)
+    codes, the_map, reconstruction = encoded.codes, encoded.iteration_map, encoded.reconstruction
     assert np.array_equal(the_map, plan) and len(codes) == plan.max()
     data = tiny_codec.compress(image, iterations=5, adaptive=True, slope=slope, entropy="raw")
     assert np.array_equal(tiny_codec.decompress(data), reconstruction)

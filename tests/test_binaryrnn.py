@@ -338,10 +338,11 @@ def test_an_adaptive_binaryrnn_file_codes_only_active_positions_and_decodes_exac
     _, first = brnn_codec.encode_codes(image, 1)
     error = ((image.astype(float) - first) ** 2).reshape(3, 16, 4, 16, 3).mean(axis=(1, 3, 4))
     threshold = float(np.median(error))  # about half of the 32x32 blocks stop after one
-    codes, the_map, reconstruction = adaptive.encode(brnn_codec, image, 3, 2, adaptive.QUALITY,
-                                                     threshold)
+    encoded = brnn_codec.compress_adaptive(
+        image, adaptive.Allocation(adaptive.QUALITY, threshold, 2, 3), "binaryrnn")
+    codes, the_map, reconstruction = encoded.codes, encoded.iteration_map, encoded.reconstruction
     assert the_map.min() < the_map.max()
-    data = brnn_codec.write(codes, 48, 64, 3, "binaryrnn", iteration_map=(2, the_map))
+    data = encoded.data
     assert np.array_equal(brnn_codec.decompress(data), reconstruction)
     container = brnn_codec.read(data)
     assert np.array_equal(brnn_codec.decode_chunks(container.header, container.chunks), codes)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import png16, save_oriented, smooth_image, wide_image
+from tests.helpers import adaptive_file, png16, save_oriented, smooth_image, wide_image
 from tfrnncomp.eval import metrics
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.apps.cli import main
@@ -356,7 +356,7 @@ def test_info_json_gives_an_adaptive_files_iteration_map_as_its_block_size_and_h
         run, tmp_path, tiny_codec):
     the_map = np.array([[1, 3], [2, 3]])
     codes = random_codes(3, tiny_codec.header_for(64, 64, 3, 3).code_shape)
-    data = tiny_codec.write(codes, 64, 64, 3, "raw", iteration_map=(2, the_map))
+    data = adaptive_file(tiny_codec, codes, 64, 64, "raw", 2, the_map)
     (tmp_path / "adaptive.trc").write_bytes(data)
     code, out, err = run("info", tmp_path / "adaptive.trc", "--json")
     assert (code, err) == (0, "")

@@ -69,11 +69,26 @@ def test_adaptive_allocation_runs_on_any_backend():
     backend = FakeBackend()
     plan = adaptive.allocation(CompressOptions(adaptive=True, slope=1.0, iterations=3), 16)
     assert (plan.rule, plan.block, plan.iterations) == ("lagrangian", 2, 3)
-    codes, the_map, _ = adaptive.encode(backend, IMAGE, plan.iterations, plan.block, plan.rule,
-                                        plan.threshold)
+    codes, the_map, _ = adaptive.encode(backend, FileLayout("m@1", 32, 16, 4), IMAGE,
+                                        plan.iterations, plan.block, plan.rule, plan.threshold)
     assert codes.shape == (1, 2, 2, 4) and the_map.dtype == np.uint8
     assert [call[2] for call in backend.calls] == [adaptive.PLAN, adaptive.PLAN]
     assert adaptive.allocation(CompressOptions(adaptive=True, target_psnr=30), 16).iterations == 16
+
+
+@pytest.mark.parametrize("pad_multiple,block_size,grid", [
+    (32, 16, (1, 1)),  # 16x24 pixels pad to 32x32: 2x2 code positions, one 2x2 block
+    (64, 8, (4, 4)),  # pad to 64x64: 8x8 code positions
+    (16, 4, (2, 4)),  # pad to 16x32: 4x8 code positions
+])
+def test_the_adaptive_plan_covers_the_code_grid_of_the_models_layout(pad_multiple, block_size,
+                                                                     grid):
+    backend = FakeBackend()
+    layout = FileLayout("m@1", pad_multiple, block_size, 4)
+    adaptive.encode(backend, layout, IMAGE, 3, 2, adaptive.QUALITY, 10.0)
+    [(_, _, _, plan)] = backend.calls
+    assert plan.shape == grid and (plan == 3).all()
+    assert layout.code_grid(16, 24) == tuple(2 * n for n in grid)
 
 
 @pytest.mark.parametrize("options,message", [

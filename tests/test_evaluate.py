@@ -193,6 +193,21 @@ def test_our_codec_runner_measures_the_real_entropy_coded_prefix_files(tiny_code
             assert row["bytes"] == len(tiny_codec.compress(image, iterations=k, entropy="context"))
 
 
+def test_a_rerated_curve_keeps_the_quality_and_takes_the_real_file_sizes_of_the_new_mode(
+        tiny_codec, dataset):
+    from tfrnncomp.eval import rerate
+
+    raw = evaluate.run_model(tiny_codec, dataset, iterations=[1, 2], entropy="raw")
+    result = rerate.rerate_model(tiny_codec, dataset, raw, "context")
+    assert result["codec"]["entropy_mode"] == "context"
+    for old, new in zip(raw["points"], result["points"]):
+        k = new["setting"]
+        for image, before, row in zip(dataset.images, old["per_image"], new["per_image"]):
+            assert row["psnr"] == before["psnr"] and row["ms_ssim"] == before["ms_ssim"]
+            assert row["bytes"] == len(tiny_codec.compress(image, iterations=k,
+                                                           entropy="context"))
+
+
 def test_tools_write_results_tables_and_plots(tmp_path, dataset, capsys):
     pytest.importorskip("matplotlib")
     codecs = load_tool("bench/bench_codecs.py").main

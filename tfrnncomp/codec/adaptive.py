@@ -21,8 +21,9 @@ is a pure rate budget (it would need a search over slopes).  The codec refuses t
 images (above :data:`tfrnncomp.codec.tiling.AUTO_TILE_PIXELS`).
 
 The passes run on a backend that can code adaptively
-(:class:`~tfrnncomp.runtime.AdaptiveBackend`, such as a :class:`~tfrnncomp.Codec`, which
-checks the image first); what comes back are the codes and the map, which the codec writes.
+(:class:`~tfrnncomp.runtime.AdaptiveBackend`), over the code grid of the model's
+:class:`~tfrnncomp.codec.layout.FileLayout`; what comes back are the codes and the map, which
+the codec writes (:meth:`tfrnncomp.Codec.compress_adaptive`).
 """
 
 import dataclasses
@@ -87,21 +88,27 @@ def check_block(block):
     return int(block)
 
 
-def run(backend, array, iterations, block, rule, threshold, plan=None):
+def full_plan(layout, height, width, iterations, block):
+    """The plan ``int32[rows, cols]`` that lets every block run ``iterations``: one entry per
+    block of ``block x block`` code positions of an image of ``height x width`` pixels, its
+    code grid given by the model's :class:`~tfrnncomp.codec.layout.FileLayout` ``layout``."""
+    return np.full(blockmap.grid_shape(*layout.code_grid(height, width), block), iterations,
+                   np.int32)
+
+
+def run(backend, layout, array, iterations, block, rule, threshold, plan=None):
     """One adaptive pass on ``backend``: the dict of ``encode_adaptive`` as NumPy."""
     if plan is None:
-        rows, cols = blockmap.grid_shape(-(-array.shape[0] // 32) * 2,
-                                         -(-array.shape[1] // 32) * 2, block)
-        plan = np.full((rows, cols), iterations, np.int32)
+        plan = full_plan(layout, array.shape[0], array.shape[1], iterations, block)
     result = backend.encode_adaptive(
         np.asarray(array, np.uint8), np.int32(iterations), np.int32(block), np.int32(rule),
         np.float32(threshold), np.asarray(plan, np.int32))
     return {key: np.asarray(value) for key, value in result.items()}
 
 
-def history(backend, array, iterations, block):
+def history(backend, layout, array, iterations, block):
     """First pass of the lagrangian rule: block MSEs ``[T, rows, cols]`` of a fixed encode."""
-    return run(backend, array, iterations, block, PLAN, 0.0)["block_mse"]
+    return run(backend, layout, array, iterations, block, PLAN, 0.0)["block_mse"]
 
 
 def lagrangian_plan(block_mse, slope):
@@ -110,16 +117,17 @@ def lagrangian_plan(block_mse, slope):
     return (np.argmin(cost, axis=0) + 1).astype(np.int32)
 
 
-def encode(backend, array, iterations, block, rule, threshold, block_mse=None):
+def encode(backend, layout, array, iterations, block, rule, threshold, block_mse=None):
     """``(codes int8[T,h,w,bits], map uint8[rows,cols], reconstruction uint8[H,W,3])``.
 
-    ``rule`` is :data:`QUALITY`, :data:`SLOPE` or ``"lagrangian"`` (two passes; pass the
-    first pass's ``block_mse`` to reuse it across slopes).
+    ``layout`` is the model's :class:`~tfrnncomp.codec.layout.FileLayout`; ``rule`` is
+    :data:`QUALITY`, :data:`SLOPE` or ``"lagrangian"`` (two passes; pass the first pass's
+    ``block_mse`` to reuse it across slopes).
     """
     plan = None
     if rule == "lagrangian":
         if block_mse is None:
-            block_mse = history(backend, array, iterations, block)
+            block_mse = history(backend, layout, array, iterations, block)
         rule, plan = PLAN, lagrangian_plan(block_mse, threshold)
-    result = run(backend, array, iterations, block, rule, threshold, plan)
+    result = run(backend, layout, array, iterations, block, rule, threshold, plan)
     return (result["codes"], result["map"].astype(np.uint8), result["reconstruction"])

@@ -13,13 +13,13 @@ import numpy as np
 
 from tfrnncomp.codec import image_io
 from tfrnncomp.codec.layout import FileLayout
-from tfrnncomp.codec.options import (DEFAULT_ENTROPY, ENTROPY_MODES, CompressOptions,
+from tfrnncomp.codec.options import (DEFAULT_ENTROPY, ENTROPY_MODES, CompressOptions, Encoded,
                                      check_iterations, entropy_mode)
 from tfrnncomp.model import zoo
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import blockmap, extensions
 from tfrnncomp.format import container as bitstream
-from tfrnncomp.errors import BitstreamError, InputImageError, TfrnncompError, shown_id
+from tfrnncomp.errors import BitstreamError, TfrnncompError, shown_id
 
 
 class Codec:
@@ -167,7 +167,7 @@ class Codec:
         integer_net.check_binding(self.entropy_net, self.model_id, file_id)
 
     # -- codec ------------------------------------------------------------------------
-    def codes_for(self, array, iterations):
+    def _codes_for(self, array, iterations):
         """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large."""
         from tfrnncomp.codec import tiling
 
@@ -229,17 +229,14 @@ class Codec:
     def compress_with(self, image, options, progress=None):
         """:meth:`compress` with its settings as one
         :class:`~tfrnncomp.codec.options.CompressOptions`."""
-        from tfrnncomp.codec import rate
+        from tfrnncomp.codec import adaptive, rate
 
         entropy = self.resolve_entropy(options.entropy)
-        array, channels = image_io.to_array(image, drop_alpha=options.drop_alpha)
-        height, width = array.shape[:2]
-        if self.max_pixels is not None and height * width > self.max_pixels:
-            raise InputImageError(f"image has {height * width} pixels, above max_pixels "
-                                  f"{self.max_pixels}; pass max_pixels= to raise it")
+        array, channels = image_io.to_array(image, options.drop_alpha, self.max_pixels)
         _stage(progress, "encode")
         if options.adaptive:
-            return self._compress_adaptive(array, channels, entropy, options)
+            plan = adaptive.allocation(options, self.max_iterations)
+            return self._encoded_adaptive(array, channels, plan, entropy).data
         if options.slope is not None:
             raise TfrnncompError("slope is a stopping rule of adaptive=True")
         goal = rate.goal(options, array, channels)
@@ -248,10 +245,21 @@ class Codec:
                                           progress)
         iterations = check_iterations(self.default_iterations if options.iterations is None
                                       else options.iterations, self.max_iterations)
-        codes, tile = self.codes_for(array, iterations)
+        return self._encoded(array, channels, iterations, entropy, progress).data
+
+    def encode(self, image, iterations, entropy=DEFAULT_ENTROPY):
+        """:meth:`compress` of ``iterations`` iterations as :class:`Encoded` ``(data, codes)``:
+        the file and the codes ``int8[T,h,w,bits]`` it holds."""
+        array, channels = image_io.to_array(image, max_pixels=self.max_pixels)
+        return self._encoded(array, channels, check_iterations(iterations, self.max_iterations),
+                             self.resolve_entropy(entropy))
+
+    def _encoded(self, array, channels, iterations, entropy, progress=None):
+        codes, tile = self._codes_for(array, iterations)
         _stage(progress, "entropy")
-        return self._file(self.header_for(height, width, channels, iterations, entropy, tile),
-                          codes)
+        header = self.header_for(array.shape[0], array.shape[1], channels, iterations, entropy,
+                                 tile)
+        return Encoded(self._file(header, codes), codes)
 
     def _compress_to_goal(self, array, channels, entropy, goal, best_effort, progress):
         """Encode every iteration once; keep the prefix that ``goal``
@@ -259,7 +267,7 @@ class Codec:
         from tfrnncomp.codec import rate
 
         height, width = array.shape[:2]
-        codes, tile = self.codes_for(array, self.max_iterations)
+        codes, tile = self._codes_for(array, self.max_iterations)
         _stage(progress, "entropy")
         chunks = self.encode_chunks(codes, entropy)
         header = self.header_for(height, width, channels, self.max_iterations, entropy, tile)
@@ -283,16 +291,33 @@ class Codec:
             raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses "
                                f"{self.backend!r}")
 
-    def _compress_adaptive(self, array, channels, entropy, options):
+    def compress_adaptive(self, image, allocation, entropy=DEFAULT_ENTROPY, block_mse=None):
+        """Spatially adaptive coding by an :class:`~tfrnncomp.codec.adaptive.Allocation`:
+        :class:`Encoded` with the map and the image the file decodes to; ``block_mse``: the
+        lagrangian rule's first pass (:meth:`adaptive_history`), reused across slopes."""
+        array, channels = image_io.to_array(image, max_pixels=self.max_pixels)
+        return self._encoded_adaptive(array, channels, allocation,
+                                      self.resolve_entropy(entropy), block_mse)
+
+    def adaptive_history(self, image, iterations, block):
+        """Each block's MSE after each of ``iterations`` iterations, ``float32[T, rows, cols]``
+        (:func:`tfrnncomp.codec.adaptive.history`)."""
         from tfrnncomp.codec import adaptive
 
-        plan = adaptive.allocation(options, self.max_iterations)
-        codes, the_map, _ = adaptive.encode(self._adaptive_backend(array), array, plan.iterations,
-                                            plan.block, plan.rule, plan.threshold)
+        array, _ = image_io.to_array(image, max_pixels=self.max_pixels)
+        return adaptive.history(self._adaptive_backend(array), self.layout, array, iterations,
+                                block)
+
+    def _encoded_adaptive(self, array, channels, plan, entropy, block_mse=None):
+        from tfrnncomp.codec import adaptive
+
+        codes, the_map, reconstruction = adaptive.encode(
+            self._adaptive_backend(array), self.layout, array, plan.iterations, plan.block,
+            plan.rule, plan.threshold, block_mse)
         height, width = array.shape[:2]
         header = self.header_for(height, width, channels, int(the_map.max()), entropy,
                                  iteration_map=(plan.block, the_map))
-        return self._file(header, codes)
+        return Encoded(self._file(header, codes), codes, the_map, reconstruction)
 
     def _adaptive_backend(self, array):
         """This codec's backend for spatially adaptive coding of ``array``: refused for a
@@ -302,21 +327,6 @@ class Codec:
         self._require_adaptive_backend("spatially adaptive coding")
         tiling.check_untiled(array.shape[0], array.shape[1], self.tile, "adaptive coding")
         return self.functions
-
-    def encode_adaptive(self, image, iterations, block, rule, threshold, plan):
-        """The model's spatially adaptive pass
-        (:meth:`~tfrnncomp.runtime.AdaptiveBackend.encode_adaptive`) after this codec's checks,
-        so that a Codec serves as the backend of :mod:`tfrnncomp.codec.adaptive`."""
-        return self._adaptive_backend(image).encode_adaptive(image, iterations, block, rule,
-                                                             threshold, plan)
-
-    def write(self, codes, height, width, channels, entropy, chunks=None, tile=None,
-              iteration_map=None):
-        """The ``.trc`` bytes of codes ``[T, h, w, bits]`` (with their chunks if known): a file
-        of ``T`` iterations."""
-        header = self.header_for(height, width, channels, len(codes), entropy, tile,
-                                 iteration_map)
-        return self._file(header, codes, chunks)
 
     def _file(self, header, codes, chunks=None):
         """The bytes of the file of ``header``: its ``header.iterations`` iterations of

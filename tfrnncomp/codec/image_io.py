@@ -80,8 +80,9 @@ def _eight_bits(array, name=None):
     return (array >> 8).astype(np.uint8)
 
 
-def to_array(image, drop_alpha=False):
-    """Returns ``(uint8[H,W,3], channels)`` with ``channels`` 1 for greyscale input, else 3."""
+def to_array(image, drop_alpha=False, max_pixels=None):
+    """Returns ``(uint8[H,W,3], channels)`` with ``channels`` 1 for greyscale input, else 3;
+    an image of more than ``max_pixels`` pixels (if given) is refused."""
     if isinstance(image, (str, os.PathLike)):
         image = open_image(image)
     if isinstance(image, Image.Image):
@@ -107,6 +108,10 @@ def to_array(image, drop_alpha=False):
         raise InputImageError(f"expected an HxW, HxWx1 or HxWx3 image, got shape {array.shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise InputImageError(f"image is empty: shape {array.shape}")
+    pixels = array.shape[0] * array.shape[1]
+    if max_pixels is not None and pixels > max_pixels:
+        raise InputImageError(f"image has {pixels} pixels, above max_pixels {max_pixels}; "
+                              "pass max_pixels= to raise it")
     return np.ascontiguousarray(array), channels
 
 

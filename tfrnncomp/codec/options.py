@@ -1,6 +1,6 @@
-"""The settings of :meth:`tfrnncomp.Codec.compress` as one typed value, the entropy modes by
-name, and the one check of an iteration count; light enough for the command line to use
-before TensorFlow loads."""
+"""The settings of :meth:`tfrnncomp.Codec.compress` as one typed value, what an encode returns
+(:class:`Encoded`), the entropy modes by name, and the one check of an iteration count; light
+enough for the command line to use before TensorFlow loads."""
 
 import dataclasses
 
@@ -67,3 +67,14 @@ def entropy_mode(entropy):
     except (KeyError, TypeError):
         raise TfrnncompError(f"unknown entropy mode {entropy!r}; expected one of "
                              f"{sorted(ENTROPY_MODES)}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """A file the codec wrote (``data``) with the codes it holds (``codes int8[T,h,w,bits]``);
+    for an adaptive file also its iteration map and the image it decodes to."""
+
+    data: bytes
+    codes: np.ndarray
+    iteration_map: np.ndarray | None = None
+    reconstruction: np.ndarray | None = None

@@ -26,7 +26,6 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
     Rows also hold the iteration map's bytes (``map_bytes``) and mean iterations per block.
     """
     from tfrnncomp.codec import adaptive
-    from tfrnncomp.format import blockmap
     from tfrnncomp.format import container as bitstream
     from tfrnncomp.codec import DEFAULT_ENTROPY
 
@@ -35,33 +34,16 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
     points, first_pass = [], {}
     kinds = {"psnr": adaptive.QUALITY, "slope": adaptive.SLOPE, "lagrangian": "lagrangian"}
     for setting in settings:
-        kind = kinds[rule]
         threshold = adaptive.psnr_to_mse(setting) if rule == "psnr" else float(setting)
+        allocation = adaptive.Allocation(kinds[rule], threshold, block, codec.max_iterations)
         rows = []
         for index, (image_name, image) in enumerate(zip(dataset.names, dataset.images)):
             if rule == "lagrangian" and image_name not in first_pass:
                 start = time.perf_counter()
-                found = adaptive.history(codec, image, codec.max_iterations, block)
+                found = codec.adaptive_history(image, codec.max_iterations, block)
                 first_pass[image_name] = (found, time.perf_counter() - start)
-            block_mse, first_seconds = first_pass.get(image_name, (None, 0.0))
-            start = time.perf_counter() - first_seconds
-            codes, the_map, decoded = adaptive.encode(codec, image, codec.max_iterations,
-                                                      block, kind, threshold, block_mse)
-            data = codec.write(codes, *image.shape[:2], 3, entropy,
-                               iteration_map=(block, the_map))
-            encode_seconds = time.perf_counter() - start
-            decode_seconds = None
-            if index == 0:
-                start = time.perf_counter()
-                if not np.array_equal(codec.decompress(data, strict=True), decoded):
-                    raise RuntimeError(f"{image_name}: decoding differs from the encoder")
-                decode_seconds = time.perf_counter() - start
-            row = measure.row(image_name, image, decoded, len(data), encode_seconds,
-                              decode_seconds or 0.0)
-            row["decode_seconds"] = decode_seconds
-            row["map_bytes"] = len(blockmap.encode(block, the_map)) + 3  # + TLV head
-            row["mean_iterations"] = float(the_map.mean())
-            rows.append(row)
+            rows.append(_row(codec, measure, allocation, entropy, image_name, image,
+                             first_pass.get(image_name, (None, 0.0)), check=index == 0))
         point = make_point(setting, rows)
         point["decode_seconds"] = rows[0]["decode_seconds"]
         points.append(point)
@@ -79,3 +61,28 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
     return new_result(name or default, f"tfrnncomp model {codec.model_id}, spatially adaptive "
                       f"({rule} rule, blocks of {block}x{block} codes), entropy mode {entropy}",
                       info, dataset, points, notes)
+
+
+def _row(codec, measure, allocation, entropy, image_name, image, first_pass, check):
+    """The row of one image at one setting; ``first_pass`` is ``(block_mse, seconds)`` of the
+    lagrangian rule's first pass (``(None, 0.0)`` for the other rules).  With ``check`` the
+    file is decoded, timed and compared with the encoder's reconstruction."""
+    from tfrnncomp.format import blockmap
+
+    block_mse, first_seconds = first_pass
+    start = time.perf_counter() - first_seconds
+    encoded = codec.compress_adaptive(image, allocation, entropy, block_mse)
+    encode_seconds = time.perf_counter() - start
+    decoded, decode_seconds = encoded.reconstruction, None
+    if check:
+        start = time.perf_counter()
+        if not np.array_equal(codec.decompress(encoded.data, strict=True), decoded):
+            raise RuntimeError(f"{image_name}: decoding differs from the encoder")
+        decode_seconds = time.perf_counter() - start
+    row = measure.row(image_name, image, decoded, len(encoded.data), encode_seconds,
+                      decode_seconds or 0.0)
+    row["decode_seconds"] = decode_seconds
+    the_map = encoded.iteration_map
+    row["map_bytes"] = len(blockmap.encode(allocation.block, the_map)) + 3  # + TLV head
+    row["mean_iterations"] = float(the_map.mean())
+    return row

@@ -43,8 +43,8 @@ def rerate_model(codec, dataset, previous, entropy, name=None, log=None):
     rows = {k: [] for k in iterations}
     for image_name, image in zip(dataset.names, dataset.images):
         start = time.perf_counter()
-        codes, tile = codec.codes_for(image, top)
-        data = codec.write(codes, image.shape[0], image.shape[1], 3, entropy, tile=tile)
+        encoded = codec.encode(image, top, entropy)
+        data, codes = encoded.data, encoded.codes
         encode_seconds = time.perf_counter() - start
         container = codec.read(data, strict=True)
         start = time.perf_counter()

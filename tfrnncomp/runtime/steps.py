@@ -31,6 +31,7 @@ PAD_MULTIPLE = 32
 
 # -- state shapes -------------------------------------------------------------------
 def padded_size(height, width, multiple=PAD_MULTIPLE):
+    """``(height, width)`` rounded up to multiples of ``multiple`` (the model's pad multiple)."""
     return -(-int(height) // multiple) * multiple, -(-int(width) // multiple) * multiple
 
 

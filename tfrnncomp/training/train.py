@@ -35,6 +35,7 @@ import keras
 
 from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
+from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_symbolic_build
 from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F401 (re-exported)
@@ -163,10 +164,10 @@ class SyncFromChief(keras.callbacks.Callback):
         model = self.model
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        epoch = keras.Variable(model._initial_epoch or 0, dtype="int64", trainable=False)
+        epoch = keras.Variable(resume_epoch(model) or 0, dtype="int64", trainable=False)
         distribute.broadcast_from_chief(
             self.strategy, list(model.variables) + list(model.optimizer.variables) + [epoch])
-        model._initial_epoch = int(epoch.numpy()) or None
+        set_resume_epoch(model, int(epoch.numpy()) or None)
 
 
 def _splits(training: TrainingConfig):
@@ -345,12 +346,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     dataset, validation = _datasets(training, out_dir, multi_worker)
     prepare_run_dir(out_dir, config, training)
     model = build_model(config, training, strategy)
-    # For a model made in a strategy's scope, fit first pulls a batch from one pass over the data
-    # for a "symbolic build" (a no-op here: the model and optimizer are built, nothing else is
-    # compiled) and trains on a second pass, whose shuffle differs: the run would not see the
-    # batches a default-strategy run with the same --seed sees.  Skip it.
-    if strategy is not None:
-        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if strategy is not None:  # train on the batches a default-strategy run sees
+        skip_symbolic_build(model)
     distribute.global_mean_logs(model, strategy)
     extra = [SyncFromChief(strategy)] if multi_worker else []
     try:

@@ -138,7 +138,7 @@ def main(argv=None):
     per_image = []
     for name in names:
         array, _ = image_io.to_array(image_io.open_image(os.path.join(args.data, name)))
-        codes, _ = codec.codes_for(array, args.iterations)
+        codes = codec.encode(array, args.iterations, "raw").codes
         per_image.append(bench_image(codec, codes, modes))
         print(f"{name}: " + ", ".join(f"{m} {sum(per_image[-1][m]['chunk_bits']) // 8} B "
                                       f"(dec {per_image[-1][m]['decode_s']:.2f} s)"
