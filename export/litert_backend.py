@@ -27,7 +27,8 @@ from tfrnncomp.entropy import coding
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.format.extensions import Tag
 from tfrnncomp.runtime.litert import DEFAULT_THREADS, StepModel, StepPair
-from tfrnncomp.runtime.steps import PAD_MULTIPLE, padded_size, run_decoder_steps, run_steps
+from tfrnncomp.model.config import PAD_MULTIPLE
+from tfrnncomp.runtime.steps import padded_size, run_decoder_steps, run_steps
 
 MANIFEST = "tflite.json"
 

@@ -239,7 +239,7 @@ def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
     check_outputs(out, variants, force)
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)
-    size = padded_size(height, width)
+    size = padded_size(height, width, model.config.pad_multiple)
     fixed = (None, None) if dynamic else size
     os.makedirs(out, exist_ok=True)
     manifest = _manifest(model, out, fixed, variants, force)

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tfrnncomp.codec import adaptive, rate
+from tfrnncomp.codec import adaptive, rate, tiling
 from tfrnncomp.codec.layout import FileLayout
 from tfrnncomp.codec.options import CompressOptions, check_iterations
 from tfrnncomp.errors import (BitstreamError, ModelMismatchError, TargetNotMetError,
@@ -137,3 +137,42 @@ def test_the_layout_refuses_headers_of_another_model_or_size():
         FileLayout("m@1", 32, 16, 8).check(header)
     with pytest.raises(BitstreamError, match="padded size"):
         FileLayout("m@1", 64, 16, 4).check(header)
+
+
+class BlockBackend:
+    """A backend whose code at each position is the first pixel of its block, and whose
+    decoder paints each block with its code: codes and images show where every tile went."""
+
+    def __init__(self, layout):
+        self.layout = layout
+
+    def encode_codes(self, image, iterations):
+        size = self.layout.block_size
+        padded = np.pad(image, [(0, -n % self.layout.pad_multiple) for n in image.shape[:2]]
+                        + [(0, 0)], mode="edge")
+        corners = padded[::size, ::size, :1].astype(np.int8)
+        return np.broadcast_to(corners, (int(iterations),) + corners.shape[:2]
+                               + (self.layout.code_depth,)).copy()
+
+    def decode(self, codes, height, width):
+        size = self.layout.block_size
+        pixels = np.repeat(np.repeat(codes[-1, :, :, :1], size, axis=0), size, axis=1)
+        return np.repeat(pixels, 3, axis=2)[:int(height), :int(width)].astype(np.uint8)
+
+    def decode_all(self, codes, height, width):
+        return np.stack([self.decode(codes[:t + 1], height, width) for t in range(len(codes))])
+
+
+@pytest.mark.parametrize("pad_multiple,block_size", [(32, 16), (8, 4), (16, 2)])
+def test_tiles_find_their_codes_on_the_code_grid_of_the_models_layout(pad_multiple, block_size):
+    layout = FileLayout("m@1", pad_multiple, block_size, 3)
+    backend = BlockBackend(layout)
+    image = (np.arange(40 * 52).reshape(40, 52, 1) % 101).astype(np.uint8).repeat(3, axis=2)
+    whole = tiling.encode_codes(backend, layout, image, 2, None)
+    tiled = tiling.encode_codes(backend, layout, image, 2, pad_multiple)
+    assert tiled.shape == (2,) + layout.code_grid(40, 52) + (3,)
+    np.testing.assert_array_equal(tiled, whole)
+    for every_iteration in (False, True):
+        np.testing.assert_array_equal(
+            tiling.decode(backend, layout, tiled, 40, 52, pad_multiple, every_iteration),
+            tiling.decode(backend, layout, whole, 40, 52, None, every_iteration))

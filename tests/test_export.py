@@ -97,13 +97,14 @@ def test_host_loop_is_exact_for_every_reconstruction_mode_and_cell(variant):
                                                       image, 3)
     assert np.array_equal(step_codes, codes)
     assert np.array_equal(step_reconstruction, reconstruction)
-    assert np.array_equal(steps.run_decoder_steps(tf_steps.decoder, codes, 32, 64),
-                          reconstruction)
+    decoded = steps.run_decoder_steps(tf_steps.decoder, codes, 32, 64, model.config.block_size)
+    assert np.array_equal(decoded, reconstruction)
 
 
 def test_decoder_steps_reproduce_decode_exactly(tiny_codec, tf_steps, image):
     codes, _ = tiny_codec.encode_codes(image, 4)
-    decoded = steps.run_decoder_steps(tf_steps.decoder, codes, HEIGHT, WIDTH)
+    decoded = steps.run_decoder_steps(tf_steps.decoder, codes, HEIGHT, WIDTH,
+                                      tiny_codec.config.block_size)
     assert np.array_equal(decoded, tiny_codec.decode_codes(codes, HEIGHT, WIDTH))
 
 

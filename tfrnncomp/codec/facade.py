@@ -172,8 +172,7 @@ class Codec:
         from tfrnncomp.codec import tiling
 
         tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
-        return tiling.encode_codes(self.functions, array, iterations, tile,
-                                   self.config.bits), tile
+        return tiling.encode_codes(self.functions, self.layout, array, iterations, tile), tile
 
     def images_for(self, codes, header, every_iteration=False):
         """Decode codes for ``header`` (tile by tile if the file is tiled)."""
@@ -181,7 +180,7 @@ class Codec:
 
         if header.iteration_map is not None:
             self._require_adaptive_backend("decoding a spatially adaptive file")
-        return tiling.decode(self.functions, codes, header.height, header.width,
+        return tiling.decode(self.functions, self.layout, codes, header.height, header.width,
                              extensions.tile_of(header), every_iteration)
 
     def encode_codes(self, image, iterations):

@@ -3,9 +3,10 @@
 The model's activations grow with the image (the last decoder RNN runs at half
 resolution), so a 4000x3000 photo coded in one piece needs several GB.  Large
 images are therefore coded in tiles of ``tile x tile`` pixels (a multiple of
-32) of the padded image.  A tile's codes are exactly its block of the whole
-image's code tensor, because the model maps every 16x16 pixels to one code
-position (Toderici et al. 2017, Figure 1): the chunks, the entropy coder and
+:data:`~tfrnncomp.format.extensions.TILE_MULTIPLE`) of the padded image.  A tile's
+codes are exactly its block of the whole image's code tensor, because the model
+maps every ``block_size x block_size`` pixels (16x16) to one code position
+(Toderici et al. 2017, Figure 1): the chunks, the entropy coder and
 progressive decoding are the same as untiled, and the header only records
 the tile size (extension ``Tag.TILE`` of :mod:`tfrnncomp.format.extensions`), so the
 decoder decodes tile by tile too.  Tiles see no context across their borders; the
@@ -23,26 +24,27 @@ DEFAULT_TILE = 1024
 
 
 def check_tile(tile):
-    """``tile`` if it is ``"auto"``, ``None``/0 (never tile) or a positive multiple of 32;
+    """``tile`` if it is ``"auto"``, ``None``/0 (never tile) or a positive multiple of
+    :data:`~tfrnncomp.format.extensions.TILE_MULTIPLE`;
     else :class:`ConfigError` (a ValueError)."""
     if isinstance(tile, str) and tile == "auto":
         return tile
     if tile is None or (isinstance(tile, (int, np.integer)) and not isinstance(tile, bool)
                         and (tile == 0 or (tile >= TILE_MULTIPLE and tile % TILE_MULTIPLE == 0))):
         return None if not tile else int(tile)
-    raise ConfigError(f"tile size must be 'auto', None or a positive multiple of 32, "
-                      f"got {tile!r}")
+    raise ConfigError(f"tile size must be 'auto', None or a positive multiple of "
+                      f"{TILE_MULTIPLE}, got {tile!r}")
 
 
 def choose_tile(height, width, tile="auto"):
-    """The tile size to use: ``None`` (untiled) or a multiple of 32."""
+    """The tile size to use: ``None`` (untiled) or a multiple of ``TILE_MULTIPLE``."""
     tile = check_tile(tile)
     if tile == "auto":
         return DEFAULT_TILE if height * width > AUTO_TILE_PIXELS else None
     return tile
 
 
-def _padded(array, multiple=TILE_MULTIPLE):
+def _padded(array, multiple):
     height, width = array.shape[:2]
     pad_h, pad_w = -height % multiple, -width % multiple
     return np.pad(array, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -54,33 +56,43 @@ def _tiles(height, width, tile):
             yield y, x, min(tile, height - y), min(tile, width - x)
 
 
-def encode_codes(backend, array, iterations, tile, bits):
-    """Codes ``int8[T, H'/16, W'/16, bits]`` of ``array``, one tile at a time (``tile``
+def _code_block(y, x, h, w, block_size):
+    """The code positions of the ``h x w`` pixels at ``(y, x)``: a slice of rows and of
+    columns of the code grid."""
+    return (slice(y // block_size, (y + h) // block_size),
+            slice(x // block_size, (x + w) // block_size))
+
+
+def encode_codes(backend, layout, array, iterations, tile):
+    """Codes ``int8[T, rows, cols, code_depth]`` of ``array`` on the code grid of the model's
+    :class:`~tfrnncomp.codec.layout.FileLayout` ``layout``, one tile at a time (``tile``
     None: the whole image in one piece)."""
     if tile is None:
         return np.asarray(backend.encode_codes(array, np.int32(iterations)))
-    padded = _padded(array)
+    padded = _padded(array, layout.pad_multiple)
     height, width = padded.shape[:2]
-    codes = np.empty((iterations, height // 16, width // 16, bits), np.int8)
+    rows, cols = height // layout.block_size, width // layout.block_size
+    codes = np.empty((iterations, rows, cols, layout.code_depth), np.int8)
     for y, x, h, w in _tiles(height, width, tile):
         block = np.asarray(backend.encode_codes(padded[y:y + h, x:x + w],
                                                 np.int32(iterations)))
-        codes[:, y // 16:(y + h) // 16, x // 16:(x + w) // 16] = block
+        codes[(slice(None),) + _code_block(y, x, h, w, layout.block_size)] = block
     return codes
 
 
-def decode(backend, codes, height, width, tile, every_iteration=False):
-    """Decode tile by tile (``tile`` None: in one piece): ``uint8[H, W, 3]`` (or
+def decode(backend, layout, codes, height, width, tile, every_iteration=False):
+    """Decode tile by tile (``tile`` None: in one piece) codes of the model whose
+    :class:`~tfrnncomp.codec.layout.FileLayout` is ``layout``: ``uint8[H, W, 3]`` (or
     ``[T, H, W, 3]`` for every iteration)."""
     codes = np.asarray(codes, np.int8)
     if tile is None:
         run = backend.decode_all if every_iteration else backend.decode
         return np.asarray(run(codes, np.int32(height), np.int32(width)))
-    pad_h, pad_w = codes.shape[1] * 16, codes.shape[2] * 16
+    pad_h, pad_w = codes.shape[1] * layout.block_size, codes.shape[2] * layout.block_size
     count = codes.shape[0] if every_iteration else 1
     out = np.empty((count, pad_h, pad_w, 3), np.uint8)
     for y, x, h, w in _tiles(pad_h, pad_w, tile):
-        block = codes[:, y // 16:(y + h) // 16, x // 16:(x + w) // 16]
+        block = codes[(slice(None),) + _code_block(y, x, h, w, layout.block_size)]
         if every_iteration:
             out[:, y:y + h, x:x + w] = backend.decode_all(block, np.int32(h), np.int32(w))
         else:

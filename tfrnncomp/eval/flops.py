@@ -41,11 +41,13 @@ def _cell_convs(prefix, kind, units, c_in, hidden_kernel, height, width, stride)
 def convolutions(config, height, width):
     """``{"encoder": [Conv], "decoder": [Conv]}``: the convolutions of one iteration.
 
-    ``height`` and ``width`` are the padded image size (multiples of 32).
+    ``height`` and ``width`` are the padded image size (multiples of the config's
+    ``pad_multiple``, 32).
     """
     c = ModelConfig.from_dict(config) if isinstance(config, dict) else config
-    if height % 32 or width % 32:
-        raise ValueError(f"the padded size must be a multiple of 32, got {height}x{width}")
+    if height % c.pad_multiple or width % c.pad_multiple:
+        raise ValueError(f"the padded size must be a multiple of {c.pad_multiple}, "
+                         f"got {height}x{width}")
     encoder, decoder = [], []
     h, w = height // 2, width // 2
     channels = c.scaled(c.encoder_conv)

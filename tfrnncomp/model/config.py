@@ -22,6 +22,10 @@ LOSSES = ("l1", "ssim_weighted_l1", "l1_ssim")
 
 #: iterations coded when no rate is given (capped by a model's useful_iterations)
 DEFAULT_ITERATIONS = 8
+#: pixels per code position along each side: the encoder's four stride-2 stages
+BLOCK_SIZE = 16
+#: images are edge-padded to multiples of this many pixels per side
+PAD_MULTIPLE = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,12 +117,12 @@ class ModelConfig:
     @property
     def block_size(self) -> int:
         """Pixels per code position along each side (four stride-2 stages)."""
-        return 16
+        return BLOCK_SIZE
 
     @property
     def pad_multiple(self) -> int:
         """Images are padded to this multiple (residual scaling pools by 8 at H/16... use 32)."""
-        return 32
+        return PAD_MULTIPLE
 
     @property
     def default_iterations(self) -> int:

@@ -278,9 +278,11 @@ class RNNCompressionModel(keras.Model):
         return [self.loss_tracker, self.first_tracker, self.last_tracker]
 
     def build_for_inference(self):
-        """Create every variable by running one iteration on a 32x32 dummy batch."""
+        """Create every variable by running one iteration on a dummy batch of one padded
+        block (``pad_multiple`` pixels a side)."""
         if not self.built or not self.trainable_variables:
-            self(ops.zeros((1, 32, 32, 3)), iterations=1)
+            side = self.config.pad_multiple
+            self(ops.zeros((1, side, side, 3)), iterations=1)
         return self
 
     def get_config(self):

@@ -1,10 +1,11 @@
 """The codec's ``tf.function``s: the export contract.
 
-``encode(image uint8[H,W,3], iterations int32[]) -> {codes int8[T,H'/16,W'/16,bits],
+``encode(image uint8[H,W,3], iterations int32[]) -> {codes int8[T,H'/b,W'/b,bits],
 reconstruction uint8[H,W,3]}`` and ``decode(codes int8[T,h,w,bits], height int32[],
-width int32[]) -> uint8[height,width,3]``.
+width int32[]) -> uint8[height,width,3]``, where ``b`` is the model's ``block_size``
+(16) and ``H' x W'`` the image padded to its ``pad_multiple`` (32).
 
-Images are padded to a multiple of 32 by repeating the last row and column
+Images are padded to that multiple by repeating the last row and column
 (any size works, 1x1 included) and cropped back after decoding.  The
 iterations run in a ``tf.while_loop`` compiled once per function: every image
 size reuses the same graph (``input_signature`` has dynamic dimensions).
@@ -25,8 +26,8 @@ the residual of the current reconstruction (Toderici et al. 2017, Section 2);
 Spatially adaptive coding (Johnston et al. 2018; :mod:`tfrnncomp.format.blockmap`):
 ``encode_adaptive`` stops each block of ``block x block`` code positions once
 it meets a stopping rule.  A stopped position's codes are 0 instead of +-1,
-and wherever a position's 32 codes are all 0 the decoder keeps the previous
-pixels of its 16x16 patch.  Encoder and decoder run this same masked
+and wherever all of a position's codes are 0 the decoder keeps the previous
+pixels of its ``b x b`` patch.  Encoder and decoder run this same masked
 computation, so ``decode`` still reproduces the encoder's reconstruction.
 """
 
@@ -34,7 +35,6 @@ import functools
 
 import tensorflow as tf
 
-from tfrnncomp.runtime.steps import PAD_MULTIPLE
 #: marks a function without Python control flow on tensors: AutoGraph calls it as it is
 _plain = tf.autograph.experimental.do_not_convert
 
@@ -45,7 +45,7 @@ def _compiler(jit_compile):
 
 
 @_plain
-def pad_image(image, multiple=PAD_MULTIPLE):
+def pad_image(image, multiple):
     """Edge-pad ``uint8[H,W,C]`` to multiples of ``multiple`` (works for any H, W >= 1)."""
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
@@ -129,7 +129,7 @@ class CodecFunctions:
         pixels = None
         if active is not None:
             bits = bits * tf.cast(active, tf.int8)[None, :, :, None]
-            pixels = _pixel_mask(active[None, :, :, None])
+            pixels = _pixel_mask(active[None, :, :, None], self.model.config.block_size)
         _, dec_states, reconstruction, gain = state
         output, dec_states = self.model.decoder_step(tf.cast(bits, tf.float32), dec_states)
         reconstruction, gain = self.model.reconstruct(output, reconstruction, gain, pixels)
@@ -186,7 +186,8 @@ class CodecFunctions:
         """Decode one iteration's codes ``[h,w,bits]``; positions whose codes are all 0
         (stopped blocks of an adaptive file) keep their pixels."""
         bits = tf.cast(codes[None], tf.float32)
-        active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True))
+        active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True),
+                             self.model.config.block_size)
         output, dec_states = self.model.decoder_step(bits, dec_states)
         reconstruction, gain = self.model.reconstruct(output, reconstruction, gain, active)
         return dec_states, reconstruction, gain
@@ -243,9 +244,10 @@ class CodecFunctions:
 
 
 @_plain
-def _pixel_mask(active):
-    """Code-position mask ``[B,h,w,1]`` -> pixel mask ``[B,16h,16w,1]``."""
-    return tf.repeat(tf.repeat(active, 16, axis=1), 16, axis=2)
+def _pixel_mask(active, block_size):
+    """Code-position mask ``[B,h,w,1]`` -> pixel mask ``[B,h*block_size,w*block_size,1]``
+    (each code position covers ``block_size x block_size`` pixels)."""
+    return tf.repeat(tf.repeat(active, block_size, axis=1), block_size, axis=2)
 
 
 class _BlockError:

@@ -215,7 +215,8 @@ class LiteRTFunctions:
         return pair
 
     def _pair_for_image(self, image):
-        return self.steps_for(*steps.padded_size(*np.shape(image)[:2]))
+        return self.steps_for(*steps.padded_size(*np.shape(image)[:2],
+                                                 self.model.config.pad_multiple))
 
     def encode(self, image, iterations):
         pair = self._pair_for_image(image)

@@ -25,8 +25,7 @@ LiteRT deployment does not load TensorFlow.
 
 import numpy as np
 
-#: images are edge-padded to multiples of this (here and in :mod:`tfrnncomp.runtime.graph`)
-PAD_MULTIPLE = 32
+from tfrnncomp.model.config import PAD_MULTIPLE
 
 
 # -- state shapes -------------------------------------------------------------------
@@ -244,10 +243,11 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     return np.stack(codes), to_uint8(reconstruction[0, :height, :width])
 
 
-def run_decoder_steps(decoder_fn, codes, height, width, block=16, every_iteration=False):
+def run_decoder_steps(decoder_fn, codes, height, width, block, every_iteration=False):
     """Decode ``int8[T,h,w,bits]`` codes to ``uint8[height,width,3]``, one step call per iteration.
 
-    ``block`` is the model's block size (16: each code covers 16x16 pixels).  With
+    ``block`` is the model's block size (each code covers ``block x block`` pixels:
+    ``ModelConfig.block_size``, or ``"block"`` of its state layout).  With
     ``every_iteration`` the image after each iteration, ``uint8[T,height,width,3]``.
     """
     codes = np.asarray(codes)

@@ -152,9 +152,10 @@ def profile(kodak, image_name, model_name, iterations, repeats):
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     add("I/O", "PNG encode (Pillow)", _median_seconds(
         lambda: Image.fromarray(image).save(io.BytesIO(), format="PNG"), repeats))
-    add("host", "edge padding (tf)", _median_seconds(
-        lambda: tf.function(pad_image)(image).numpy(), repeats))
     codec = tfrnncomp.Codec(model_name)
+    multiple, block = codec.config.pad_multiple, codec.config.block_size
+    add("host", "edge padding (tf)", _median_seconds(
+        lambda: tf.function(pad_image)(image, multiple).numpy(), repeats))
     f, it = codec.functions, np.int32(iterations)
     h, w = np.int32(image.shape[0]), np.int32(image.shape[1])
     codes = f.encode_codes(image, it).numpy()
@@ -170,14 +171,14 @@ def profile(kodak, image_name, model_name, iterations, repeats):
         repeats))
     add("host loop", f"decode, {iterations} step calls", _median_seconds(
         lambda: steps.run_decoder_steps(tf_steps.decoder, codes, image.shape[0],
-                                        image.shape[1]), repeats))
+                                        image.shape[1], block), repeats))
     chunks = codec.encode_chunks(codes, "context")
     add("entropy", f"context range encode, {iterations} it",
         _median_seconds(lambda: codec.encode_chunks(codes, "context"), repeats))
     header = codec.header_for(image.shape[0], image.shape[1], 3, iterations, "context")
     add("entropy", f"context range decode, {iterations} it",
         _median_seconds(lambda: codec.decode_chunks(header, chunks), repeats))
-    ph, pw = steps.padded_size(*image.shape[:2])
+    ph, pw = steps.padded_size(*image.shape[:2], multiple)
     stages = _stage_rows(codec.model, ph, pw, iterations, repeats)
     return {"image": image_name, "model": codec.model_id, "iterations": iterations,
             "padded": [ph, pw], "rows": rows, "stages": stages,

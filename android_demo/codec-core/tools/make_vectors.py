@@ -610,7 +610,8 @@ def host_loop_vectors(w, rng):
         header = bs.read(data).header
         codes = np.load(os.path.join(w.out, name + ".npz"))["codes"]
         frames = [image_io.from_array(
-            steps.run_decoder_steps(fake, codes[:t + 1], header.height, header.width, block=16),
+            steps.run_decoder_steps(fake, codes[:t + 1], header.height, header.width,
+                                    block=header.block_size),
             header.channels) for t in range(len(codes))]
         w.entry("steploop", w.npz(f"steploop_{name}.npz", frames=np.stack(frames)),
                 trc=name + ".trc", layout=";".join(f"{a},{b}" for a, b in FAKE_LAYOUT))

@@ -37,14 +37,15 @@ def _example(codes, name, model_id):
     }))
 
 
-def random_crops(array, size, count, rng):
+def random_crops(array, size, count, rng, multiple):
     """``count`` random ``size x size`` crops of an image (fewer sides: the whole side).
 
-    Sides are rounded down to multiples of 32 so crops need no padding.
+    Sides are rounded down to multiples of ``multiple`` (the model's pad multiple) so
+    crops need no padding.
     """
     height, width = array.shape[:2]
-    crop_h = max(32, min(size, height) // 32 * 32) if height >= 32 else height
-    crop_w = max(32, min(size, width) // 32 * 32) if width >= 32 else width
+    crop_h, crop_w = (max(multiple, min(size, side) // multiple * multiple)
+                      if side >= multiple else side for side in (height, width))
     out = []
     for _ in range(count):
         y = int(rng.integers(0, height - crop_h + 1))
@@ -71,7 +72,8 @@ def dump_codes(codec, images, path, iterations=None, progress=None, crop=None, c
     with tf.io.TFRecordWriter(tmp) as writer:
         for name in (progress(images) if progress else images):
             array, _ = image_io.to_array(image_io.open_image(name))
-            parts = [array] if crop is None else random_crops(array, crop, crops, rng)
+            parts = [array] if crop is None else random_crops(array, crop, crops, rng,
+                                                                 codec.config.pad_multiple)
             for part in parts:
                 codes = codec.functions.encode_codes(part, np.int32(iterations)).numpy()
                 writer.write(_example(codes, os.path.basename(name), codec.model_id)
