@@ -15,6 +15,7 @@ from tfrnncomp.codec import image_io
 from tfrnncomp.codec.layout import FileLayout
 from tfrnncomp.codec.options import (DEFAULT_ENTROPY, ENTROPY_MODES, CompressOptions, Encoded,
                                      check_iterations, entropy_mode)
+from tfrnncomp import runtime
 from tfrnncomp.model import zoo
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import blockmap, extensions
@@ -50,7 +51,6 @@ class Codec:
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
                  entropy_model="auto", backend="tf", threads=None):
-        from tfrnncomp import runtime
         from tfrnncomp.codec import tiling
         from tfrnncomp.model.network import RNNCompressionModel
 
@@ -179,7 +179,8 @@ class Codec:
         from tfrnncomp.codec import tiling
 
         if header.iteration_map is not None:
-            self._require_adaptive_backend("decoding a spatially adaptive file")
+            runtime.require_adaptive(self.functions, self.backend,
+                                     "decoding a spatially adaptive file")
         return tiling.decode(self.functions, self.layout, codes, header.height, header.width,
                              extensions.tile_of(header), every_iteration)
 
@@ -200,10 +201,11 @@ class Codec:
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
-        :attr:`default_iterations`: 8, or fewer where the model's quality stops rising), ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes),
-        or a quality target ``target_msssim`` / ``target_psnr`` (the fewest
-        iterations that reach it, else all).  Budgets and targets need one
-        encode, not a search: the codes are progressive (:mod:`tfrnncomp.codec.rate`).
+        :attr:`default_iterations`: 8, or fewer where the model's quality stops rising),
+        ``bpp`` (bits per pixel for the whole file), ``target_size`` (bytes), or a quality
+        target ``target_msssim`` / ``target_psnr`` (the fewest iterations that reach it, else
+        all).  Budgets and targets need one encode, not a search: the codes are progressive
+        (:mod:`tfrnncomp.codec.rate`).
         A budget below one iteration's file, or a target no prefix reaches, gives the
         nearest file (one iteration, or all of them); ``best_effort=False`` raises
         :class:`~tfrnncomp.errors.TargetNotMetError` naming that file instead.
@@ -281,15 +283,6 @@ class Codec:
         return self._file(dataclasses.replace(header, iterations=keep), codes[:keep],
                           chunks[:keep])
 
-    def _require_adaptive_backend(self, what):
-        """Adaptive files keep stopped blocks' pixels inside the TF graph; the LiteRT step
-        models do not implement that mask, so they must not decode such files."""
-        if not self.functions.adaptive:
-            from tfrnncomp.errors import BackendError
-
-            raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses "
-                               f"{self.backend!r}")
-
     def compress_adaptive(self, image, allocation, entropy=DEFAULT_ENTROPY, block_mse=None):
         """Spatially adaptive coding by an :class:`~tfrnncomp.codec.adaptive.Allocation`:
         :class:`Encoded` with the map and the image the file decodes to; ``block_mse``: the
@@ -323,7 +316,7 @@ class Codec:
         backend without it and for an image this codec would tile."""
         from tfrnncomp.codec import tiling
 
-        self._require_adaptive_backend("spatially adaptive coding")
+        runtime.require_adaptive(self.functions, self.backend, "spatially adaptive coding")
         tiling.check_untiled(array.shape[0], array.shape[1], self.tile, "adaptive coding")
         return self.functions
 

@@ -43,6 +43,17 @@ def check_backend(name):
     return name
 
 
+def require_adaptive(functions, name, what):
+    """Refuse ``what`` (adaptive coding, or decoding an adaptive file) on the backend
+    ``functions`` named ``name`` unless it is :attr:`Backend.adaptive`: adaptive files keep
+    stopped blocks' pixels inside the TF graph; the LiteRT step models do not implement that
+    mask, so they must not code or decode such files (:class:`~tfrnncomp.errors.BackendError`)."""
+    if not functions.adaptive:
+        from tfrnncomp.errors import BackendError
+
+        raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses {name!r}")
+
+
 def backend_for(model, name="tf", threads=None) -> Backend:
     """The backend ``name`` of :data:`tfrnncomp.runtime.litert.BACKENDS` running ``model``:
     ``"tf"`` (the graph), ``"tf-xla"`` (compiled with XLA) or a LiteRT variant."""
