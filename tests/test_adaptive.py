@@ -284,7 +284,7 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
 
     from PIL import Image
 
-    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval import evaluate, schema
     from tfrnncomp.eval.evaluate_adaptive import run_adaptive
 
     Image.fromarray(smooth_image(64, 96, seed=2)).save(tmp_path / "a.png")
@@ -300,7 +300,7 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
     # all blocks stop after one iteration: the same codes as a 1-iteration file, plus the map
     assert first["bpp"] > fixed["points"][0]["bpp"]
     assert first["psnr"] == fixed["points"][0]["psnr"]
-    paths = [evaluate.write_result(str(tmp_path / f"{r['name']}.json"), r)
+    paths = [schema.write_result(str(tmp_path / f"{r['name']}.json"), r)
              for r in (result, fixed)]
     tool = load_tool("research/adaptive_bdrate.py")
     assert tool.main([paths[0], "--fixed", paths[1], "--out", str(tmp_path / "bd")]) == 0

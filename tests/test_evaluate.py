@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import load_tool, smooth_image
-from tfrnncomp.eval import classic, evaluate, rd
+from tfrnncomp.eval import classic, evaluate, rd, schema
 from tfrnncomp.format import container as bitstream
 
 
@@ -47,15 +47,15 @@ def test_a_missing_folder_raises_a_clear_error(tmp_path):
 
 
 def test_a_result_survives_a_json_round_trip_and_validates(jpeg_result, tmp_path):
-    path = evaluate.write_result(str(tmp_path / "out" / "jpeg420.json"), jpeg_result)
-    loaded = evaluate.load_result(path)
-    assert loaded["schema_version"] == evaluate.SCHEMA_VERSION == 1
+    path = schema.write_result(str(tmp_path / "out" / "jpeg420.json"), jpeg_result)
+    loaded = schema.load_result(path)
+    assert loaded["schema_version"] == schema.SCHEMA_VERSION == 1
     assert loaded == json.loads(json.dumps(jpeg_result))
     assert set(loaded) >= {"name", "description", "codec", "dataset", "points", "environment"}
     assert loaded["dataset"]["images"] == ["a.png", "b.png"]
     point = loaded["points"][0]
-    assert set(evaluate.POINT_KEYS) <= set(point)
-    row_keys = set(evaluate.IMAGE_KEYS) | {"encode_seconds", "decode_seconds"}
+    assert set(schema.POINT_KEYS) <= set(point)
+    row_keys = set(schema.IMAGE_KEYS) | {"encode_seconds", "decode_seconds"}
     assert row_keys <= set(point["per_image"][0])
     assert {"python", "cpu", "date", "packages"} <= set(loaded["environment"])
     assert not [n for n in os.listdir(tmp_path / "out") if n != "jpeg420.json"]  # no temp files
@@ -73,14 +73,14 @@ def test_a_result_survives_a_json_round_trip_and_validates(jpeg_result, tmp_path
 def test_validation_names_the_field_that_breaks_the_schema(jpeg_result, breakage, message):
     broken = copy.deepcopy(jpeg_result)
     breakage(broken)
-    with pytest.raises(evaluate.SchemaError, match=message):
-        evaluate.validate(broken)
+    with pytest.raises(schema.SchemaError, match=message):
+        schema.validate(broken)
 
 
 def test_infinite_values_are_stored_as_null(jpeg_result):
     result = copy.deepcopy(jpeg_result)
     result["points"][0]["per_image"][0]["psnr"] = math.inf
-    assert json.loads(evaluate.dumps(result))["points"][0]["per_image"][0]["psnr"] is None
+    assert json.loads(schema.dumps(result))["points"][0]["per_image"][0]["psnr"] is None
 
 
 def test_jpeg_bpp_and_quality_rise_with_the_quality_setting(jpeg_result):
@@ -181,7 +181,7 @@ def test_our_codec_runner_counts_header_plus_whole_chunks(tiny_codec, dataset):
     image = dataset.images[0]
     assert result["points"][1]["per_image"][0]["bytes"] == len(
         tiny_codec.compress(image, iterations=2, entropy="raw"))
-    evaluate.validate(result)
+    schema.validate(result)
 
 
 def test_our_codec_runner_measures_the_real_entropy_coded_prefix_files(tiny_codec, dataset):
@@ -259,7 +259,7 @@ def test_eval_writes_results_of_the_documented_schema_and_prints_a_table(eval_cl
                                                                           tmp_path):
     code, out, err = eval_cli(small_folder, "--json", tmp_path / "ours.json")
     assert code == 0 and err == ""
-    result = evaluate.load_result(str(tmp_path / "ours.json"))  # validates the schema
+    result = schema.load_result(str(tmp_path / "ours.json"))  # validates the schema
     assert result["codec"]["family"] == "tfrnncomp"
     assert result["dataset"]["images"] == ["one.png", "two.png"]
     assert [p["setting"] for p in result["points"]] == [1, 2]
@@ -281,7 +281,7 @@ def test_eval_compare_jpeg_adds_jpeg_results_and_skips_an_unavailable_codec_in_o
     assert code == 0
     assert err.splitlines() == ["tfrnncomp eval: webp skipped: no WebP in this Pillow"]
     assert sorted(os.listdir(tmp_path)) == ["ours-jpeg420.json", "ours.json"]
-    jpeg = evaluate.load_result(str(tmp_path / "ours-jpeg420.json"))
+    jpeg = schema.load_result(str(tmp_path / "ours-jpeg420.json"))
     assert jpeg["name"] == "jpeg420" and jpeg["codec"]["family"] == "classic"
     assert [p["setting"] for p in jpeg["points"]] == list(classic.get("jpeg420").settings)
     assert "\njpeg420: JPEG 4:2:0" in out and "\n          quality " in out

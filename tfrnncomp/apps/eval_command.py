@@ -25,7 +25,7 @@ stdout gets one table per codec: bpp, PSNR and MS-SSIM averaged over the images 
 '-' for images under 161 pixels a side).
 
 --json OUT.json writes one file per codec, each one result of the schema of
-results/kodak/*.json (tfrnncomp/eval/evaluate.py): the model's result in OUT.json, each --compare
+results/kodak/*.json (tfrnncomp/eval/schema.py): the model's result in OUT.json, each --compare
 codec's in OUT-<codec>.json beside it (e.g. OUT-jpeg420.json), so every file works with
 tools/bench/rd_summary.py and tools/bench/plot_rd.py.  --plot draws PSNR and MS-SSIM (dB) against
 bpp, every codec in one PNG (needs matplotlib: pip install tfrnncomp[eval])."""
@@ -172,15 +172,15 @@ def evaluate_folder(args, log=None):
 
 def main(args):
     """Run ``tfrnncomp eval`` for parsed arguments; returns the exit status."""
-    from tfrnncomp.eval import evaluate, rdplot
+    from tfrnncomp.eval import evaluate, rdplot, schema
 
     log = None if args.quiet else evaluate.log_stderr
     dataset, results = evaluate_folder(args, log=log)
     print("\n\n".join(format_table(result) for result in results))
     written = []
     if args.json:
-        written.append(evaluate.write_result(args.json, results[0]))
-        written += [evaluate.write_result(compared_path(args.json, r["name"]), r)
+        written.append(schema.write_result(args.json, results[0]))
+        written += [schema.write_result(compared_path(args.json, r["name"]), r)
                     for r in results[1:]]
     if args.plot:
         rdplot.plot_panels(results, args.plot, title=os.path.basename(dataset.path))

@@ -1,10 +1,9 @@
 """Rate-distortion evaluation: one harness and one results format for tfrnncomp and classic codecs.
 
 Every codec is measured by the same code (:class:`Measurer`) on the same images, and every run
-is stored as one JSON file (:func:`write_result`, atomic).  Summaries (AUC, BD-rate, tables) are in
+is stored as one JSON file of the schema of :mod:`tfrnncomp.eval.schema` (written by its
+:func:`~tfrnncomp.eval.schema.write_result`, atomic).  Summaries (AUC, BD-rate, tables) are in
 :mod:`tfrnncomp.eval.rd`; the classic codecs in :mod:`tfrnncomp.eval.classic`.
-
-The results schema and its files are in :mod:`tfrnncomp.eval.schema`.
 """
 
 import contextlib
@@ -19,10 +18,7 @@ import numpy as np
 
 from tfrnncomp.codec import image_io
 from tfrnncomp.eval import metrics
-# the harness's callers reach the results files through this module
-from tfrnncomp.eval.schema import (IMAGE_KEYS, POINT_KEYS, REPO, SCHEMA_VERSION,  # noqa: F401
-                                   SchemaError, default_output, dumps, environment, load_result,
-                                   new_result, validate, write_and_report, write_result)
+from tfrnncomp.eval.schema import POINT_KEYS, REPO, new_result
 
 DEFAULT_DATASET = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "kodak"))
 

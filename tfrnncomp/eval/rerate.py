@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tfrnncomp.eval import evaluate
+from tfrnncomp.eval import evaluate, schema
 from tfrnncomp.format import container as bitstream
 
 
@@ -72,6 +72,6 @@ def rerate_model(codec, dataset, previous, entropy, name=None, log=None):
         "counts; entropy coding is lossless and checked here to return the encoder's codes); "
         f"bytes are the real {entropy} files; decode_seconds adds the measured entropy decode "
         "time (per-iteration average) to that result's decode time"]
-    return evaluate.new_result(
+    return schema.new_result(
         name or f"tfrnncomp-{codec.config.name}-{entropy}",
         f"tfrnncomp model {codec.model_id}, entropy mode {entropy}", info, dataset, points, notes)

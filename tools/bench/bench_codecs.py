@@ -4,7 +4,7 @@
     python tools/bench/bench_codecs.py [--data ../shared/data/kodak] [--out results/kodak]
                                        [--codecs jpeg420,webp,...] [--limit N] [--settings 10,50,90]
 
-Writes OUT/<codec>.json (schema: tfrnncomp/eval/evaluate.py).  Codecs that cannot run here (no
+Writes OUT/<codec>.json (schema: tfrnncomp/eval/schema.py).  Codecs that cannot run here (no
 ffmpeg/libx265, no AVIF in Pillow, no imagecodecs) are skipped with a message; a missing image
 folder is skipped with a message and exit status 0.  `tfrnncomp eval FOLDER --compare CODECS`
 runs the same sweeps (tfrnncomp/apps/eval_command.py).
@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from tfrnncomp.eval import classic, evaluate  # noqa: E402
+from tfrnncomp.eval import classic, evaluate, schema  # noqa: E402
 from tfrnncomp.apps.eval_command import parse_codecs, run_classics  # noqa: E402
 
 
@@ -51,8 +51,8 @@ def main(argv=None):
     settings = [_number(s) for s in args.settings.split(",")] if args.settings else None
     log = None if args.quiet else evaluate.log_stderr
     for name, result, start in run_classics(names, dataset, settings, log, "bench_codecs"):
-        path = args.output or evaluate.default_output(args.out, name)
-        evaluate.write_and_report(result, path, dataset, start)
+        path = args.output or schema.default_output(args.out, name)
+        schema.write_and_report(result, path, dataset, start)
     return 0
 
 

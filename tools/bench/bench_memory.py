@@ -129,7 +129,7 @@ def main(argv=None):
         return 0
     if args.calls < 2 or args.every < 1:
         parser.error("--calls must be >= 2 and --every >= 1")
-    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval import schema
     from tfrnncomp.codec import Codec
     from tfrnncomp.training.data import load_image
 
@@ -139,7 +139,7 @@ def main(argv=None):
                  [e for e in args.entropy.split(",") if e], args.every, args.warmup,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
     result.update(model_id=codec.model_id, crop=int(image.shape[0]),
-                  image=os.path.relpath(args.image, ROOT), environment=evaluate.environment())
+                  image=os.path.relpath(args.image, ROOT), environment=schema.environment())
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     table = markdown(result)
     for target, text in ((args.out, json.dumps(result, indent=2) + "\n"),

@@ -17,7 +17,7 @@ step alike) and the median over the repeats is reported:
 - ``cli_compress_1x1``: ``python -m tfrnncomp compress a.png a.trc`` of a 1x1 PNG,
   end to end (wall time).
 
-Writes OUT (JSON, with the CPU and versions of :func:`tfrnncomp.eval.evaluate.environment`)
+Writes OUT (JSON, with the CPU and versions of :func:`tfrnncomp.eval.schema.environment`)
 and OUT with ``.md`` beside it.
 """
 
@@ -145,11 +145,11 @@ def main(argv=None):
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     from tfrnncomp.codec import image_io
-    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval import schema
 
     steps = run(args.model, args.repeats, log=lambda m: print(m, file=sys.stderr, flush=True))
     result = {"model": args.model, "repeats": args.repeats, "steps": steps,
-              "notes": args.note, "environment": evaluate.environment()}
+              "notes": args.note, "environment": schema.environment()}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     table = markdown(result)
     for target, text in ((args.out, json.dumps(result, indent=2) + "\n"),

@@ -37,7 +37,7 @@ sys.path.insert(0, ROOT)
 from tfrnncomp.export import tflite  # noqa: E402
 from tfrnncomp.export.litert_backend import LiteRTSteps  # noqa: E402
 from tfrnncomp.eval import metrics  # noqa: E402
-from tfrnncomp.eval import evaluate
+from tfrnncomp.eval import evaluate, schema
 from tfrnncomp.runtime.steps import to_uint8  # noqa: E402
 
 
@@ -230,7 +230,7 @@ def main(argv=None):
                   "iterations": checkpoints, "threads": args.threads,
                   "export": export_info(manifest),
                   "minutes": (time.time() - started) / 60, "summary": summary,
-                  "per_image": per_image, "environment": evaluate.environment()}
+                  "per_image": per_image, "environment": schema.environment()}
         table = write_results(args.out, result)
     print(table)
     if tmp is not None:

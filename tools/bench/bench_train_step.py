@@ -110,7 +110,7 @@ def main(argv=None):
         else:
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]))
-    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval import schema
     from tfrnncomp.codec.image_io import atomic_write_bytes
 
     base = next((r["median_s"] for r in rows if r.get("variant") == "tf" and "median_s" in r), None)
@@ -120,7 +120,7 @@ def main(argv=None):
     result = {"rows": rows, "patch_size": args.patch_size, "batch_size": args.batch_size,
               "steps": args.steps, "warmup": args.warmup, "config": os.path.relpath(args.config),
               "weights": os.path.relpath(args.weights) if args.weights else None,
-              "environment": evaluate.environment(),
+              "environment": schema.environment(),
               "command": "python tools/bench/bench_train_step.py " + " ".join(argv or sys.argv[1:])}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     atomic_write_bytes(args.out, json.dumps(result, indent=1).encode())

@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfrnncomp.eval import evaluate  # noqa: E402
+from tfrnncomp.eval import evaluate, schema  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
 from tfrnncomp.apps.eval_command import check_iterations, parse_iterations  # noqa: E402
 
@@ -79,7 +79,7 @@ def main(argv=None):
     if args.metrics_from:
         from tfrnncomp.eval import rerate
 
-        previous = evaluate.load_result(args.metrics_from)
+        previous = schema.load_result(args.metrics_from)
         result = rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
                                      log=log)
     elif args.adaptive:
@@ -94,8 +94,8 @@ def main(argv=None):
         result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
                                     name=args.name, description=args.description, log=log,
                                     one_pass=args.one_pass)
-    path = args.output or evaluate.default_output(args.out, result["name"])
-    evaluate.write_and_report(result, path, dataset, start)
+    path = args.output or schema.default_output(args.out, result["name"])
+    schema.write_and_report(result, path, dataset, start)
     return 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rate-distortion plots of results files (tfrnncomp/eval/evaluate.py schema).
+"""Rate-distortion plots of results files (the tfrnncomp/eval/schema.py schema).
 
     python tools/bench/plot_rd.py results/kodak/*.json --out plots/ [--max-bpp 2.5] [--title Kodak]
 
@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from tfrnncomp.eval import evaluate, rdplot  # noqa: E402
+from tfrnncomp.eval import rdplot, schema  # noqa: E402
 from tfrnncomp.eval.rdplot import MARKERS, PLOTS, plot  # noqa: E402,F401  (this tool's old names)
 
 
@@ -29,7 +29,7 @@ def main(argv=None):
     if reason:
         print(f"plot_rd: skipped: {reason}", file=sys.stderr)
         return 0
-    results = [evaluate.load_result(path) for path in args.results]
+    results = [schema.load_result(path) for path in args.results]
     os.makedirs(args.out, exist_ok=True)
     for metric, label in PLOTS:
         path = os.path.join(args.out, f"{metric}.png")

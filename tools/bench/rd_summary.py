@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from tfrnncomp.eval import evaluate, rd  # noqa: E402
+from tfrnncomp.eval import rd, schema  # noqa: E402
 
 
 def main(argv=None):
@@ -27,10 +27,10 @@ def main(argv=None):
     parser.add_argument("--method", choices=("pchip", "akima"), default="pchip",
                         help="BD-rate interpolation (bjontegaard package)")
     args = parser.parse_args(argv)
-    results = [evaluate.load_result(path) for path in args.results]
+    results = [schema.load_result(path) for path in args.results]
     anchors = {}
     for label, name, path in (("JPEG", "jpeg420", args.jpeg), ("WebP", "webp", args.webp)):
-        anchors[label] = evaluate.load_result(path) if path else rd.find_anchor(results, name)
+        anchors[label] = schema.load_result(path) if path else rd.find_anchor(results, name)
         if anchors[label] is None:
             print(f"rd_summary: no {label} anchor ({name}); its BD-rate column is left out",
                   file=sys.stderr)

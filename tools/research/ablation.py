@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.codec import image_io  # noqa: E402
-from tfrnncomp.eval import evaluate
+from tfrnncomp.eval import evaluate, schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_DATA = os.path.join(REPO, "..", "shared", "data", "train")
@@ -181,7 +181,7 @@ def run_variant(name, factor, settings, args, budget, dataset, log):
             "settings": list(range(1, budget.iterations + 1)), "config": config.to_dict(),
             "training": {**training.to_dict(), "data": os.path.relpath(args.data)},
             "rate": "raw code bits: k x 0.125 bpp (no header, no entropy coding)"}
-    result = evaluate.new_result(
+    result = schema.new_result(
         f"ablation-{name}", f"ablation variant {name} ({factor}), {budget.steps} steps", info,
         dataset, points, notes + ["bpp is the raw code bits, not a file size",
                                    "psnr_hvs_m not measured (not part of the ablation's score)"])
@@ -214,7 +214,7 @@ def summarize(results, budget, dataset, split_size):
                      "mean_ms_ssim = auc / range width",
             "validation": {"images": list(dataset.names), "crop": budget.val_crop,
                            "split_size": split_size},
-            "variants": rows, "environment": evaluate.environment()}
+            "variants": rows, "environment": schema.environment()}
 
 
 def markdown(summary):
@@ -276,7 +276,7 @@ def main(argv=None):
     for name, factor, settings in chosen:
         path = os.path.join(args.out, "variants", f"{name}.json")
         if os.path.exists(path):
-            result = evaluate.load_result(path)
+            result = schema.load_result(path)
             if result.get("ablation", {}).get("budget") != dataclasses.asdict(budget):
                 print(f"ablation: error: {path} was made with another budget; move it away or "
                       "use another --out", file=sys.stderr)
@@ -284,7 +284,7 @@ def main(argv=None):
             log(f"{name}: done before, skipped")
         else:
             result = run_variant(name, factor, settings, args, budget, dataset, log)
-            evaluate.write_result(path, result)
+            schema.write_result(path, result)
             a = result["ablation"]
             log(f"{name}: AUC MS-SSIM {a['auc_ms_ssim']:.4f}, train {a['train_seconds']:.0f} s, "
                 f"eval {a['eval_seconds']:.0f} s")

@@ -20,7 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.codec import image_io  # noqa: E402
-from tfrnncomp.eval import evaluate, rd
+from tfrnncomp.eval import evaluate, rd, schema
 
 
 def on_images(result, names):
@@ -93,9 +93,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import json
 
-    fixed_all = evaluate.load_result(args.fixed)
+    fixed_all = schema.load_result(args.fixed)
     summaries, anchor = [], fixed_all
-    for adaptive in merged([evaluate.load_result(path) for path in args.adaptive]):
+    for adaptive in merged([schema.load_result(path) for path in args.adaptive]):
         anchor = on_images(fixed_all, adaptive["dataset"]["images"])
         summaries.append(summarise(adaptive, anchor))
     report = {"fixed": {"name": fixed_all["name"], "model_id": fixed_all["codec"].get("model_id"),

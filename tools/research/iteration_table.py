@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.training import validation  # noqa: E402
-from tfrnncomp.eval import evaluate
+from tfrnncomp.eval import evaluate, schema
 
 
 def load_model(args):
@@ -111,7 +111,7 @@ def main(argv=None):
               "iterations": args.iterations, "curve": curve, "falls": falls(curve),
               "useful_iterations": useful_iterations(curve),
               "score": validation.score(curve), "seconds": round(time.time() - start, 1),
-              "environment": evaluate.environment(),
+              "environment": schema.environment(),
               "command": ("python tools/research/iteration_table.py "
                           + " ".join(argv or sys.argv[1:]))}
     table = markdown(curve, bpp)

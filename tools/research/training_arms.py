@@ -137,7 +137,7 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"training_arms: training images {args.data} not found; skipped")
         return 0
-    from tfrnncomp.eval import evaluate
+    from tfrnncomp.eval import schema
     from tfrnncomp.codec.image_io import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
@@ -157,7 +157,7 @@ def main(argv=None):
                 raise SystemExit(f"training_arms: arm {arm} failed: "
                                  + (done.stderr.strip().splitlines() or ["?"])[-1])
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            result["environment"] = evaluate.environment()
+            result["environment"] = schema.environment()
             atomic_write_bytes(path, json.dumps(result, indent=1).encode())
         with open(path, encoding="utf-8") as handle:
             results.append(json.load(handle))

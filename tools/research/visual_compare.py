@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from tfrnncomp.codec import image_io  # noqa: E402
-from tfrnncomp.eval import classic, evaluate
+from tfrnncomp.eval import classic, evaluate, schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLASSIC = (("jpeg420", "JPEG 4:2:0", range(1, 96)), ("webp", "WebP", range(0, 101)))
@@ -216,7 +216,7 @@ def main(argv=None):
                "dataset": dataset.info(), "matching": "tfrnncomp: iterations closest to the "
                "target; JPEG 4:2:0 / WebP m6: largest quality whose file <= tfrnncomp's",
                "records": records, "notes": measurer.notes,
-               "environment": evaluate.environment()}
+               "environment": schema.environment()}
     image_io.atomic_write_bytes(os.path.join(args.out, "visual.json"),
                                 (json.dumps(summary, indent=1) + "\n").encode("utf-8"))
     image_io.atomic_write_bytes(os.path.join(args.out, "visual.md"),

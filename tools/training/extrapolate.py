@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from tfrnncomp.eval import evaluate, rd  # noqa: E402
+from tfrnncomp.eval import rd, schema  # noqa: E402
 from tfrnncomp.codec.image_io import atomic_write_bytes  # noqa: E402
 
 
@@ -67,11 +67,11 @@ def main(argv=None):
 
     steps, l1 = read_log(args.log, args.steps_per_epoch)
     a, b = fit_power_law(steps, l1)
-    anchor = evaluate.load_result(args.jpeg)
+    anchor = schema.load_result(args.jpeg)
     points = []
     for item in args.point:
         at, _, path = item.partition("=")
-        result = evaluate.load_result(path)
+        result = schema.load_result(path)
         points.append({"steps": int(at), "result": os.path.relpath(path),
                        "model_id": result.get("codec", {}).get("model_id"),
                        "val_l1_last": smoothed(steps, l1, int(at)),
