@@ -170,3 +170,20 @@ def test_the_speed_report_compares_only_the_lstm_paper_size_at_equal_architectur
     gru = dict(row, codec="paper-size model (width 1.0, GRU, untrained)")
     assert "not equal architecture" in report.paper_line(gru, reference, 2)
     assert "as quoted with the speed targets" in report.paper_line(row, None, 2)
+
+
+def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model_dir):
+    bench = load_tool("bench/bench_entropy.py")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(smooth_image(40, 56, seed=4)).save(folder / "synthetic.png")
+    out = tmp_path / "entropy"
+    assert bench.main(["--data", str(folder), "--model", tiny_model_dir, "--iterations", "3",
+                       "--modes", "raw,context", "--out", str(out)]) == 0
+    result = json.loads((out / "kodak.json").read_text())
+    assert len(result["summary"]["context"]["saved_cumulative_pct"]) == 3
+    table = (out / "kodak.md").read_text()
+    assert "| mode | k=1 | k=2 | k=3 |\n|---|---|---|---|\n| raw | 0.0 % | 0.0 % | 0.0 % |" in table
+    assert "Seconds per image (3 iterations, entropy coding only)" in table
+    assert bench.table_iterations(16) == [1, 2, 4, 8, 12, 16]
+    assert bench.table_iterations(20) == [1, 2, 4, 8, 12, 16, 20]

@@ -3,12 +3,13 @@
     python tools/bench/bench_entropy.py --out results/entropy            # all 24 images
     python tools/bench/bench_entropy.py --limit 4 --out /tmp/entropy     # a quick run
 
-For every image the codec's codes of 16 iterations are coded in every entropy mode.
-Reported per iteration k (a file of k iterations holds the first k chunks): bits saved vs
-raw, cumulative and for chunk k alone; the model's cross-entropy (from the integer
-probabilities the coder uses) vs the actual coded size (coder overhead); entropy encode and
-decode seconds per image (the whole 16-iteration file, entropy coding only, decoded output
-checked equal to the input codes).  Writes ``<out>/kodak.json`` and ``<out>/kodak.md``.
+For every image the codec's codes of ``--iterations`` iterations (default 16) are coded in
+every entropy mode.  Reported per iteration k (a file of k iterations holds the first k
+chunks): bits saved vs raw, cumulative and for chunk k alone; the model's cross-entropy (from
+the integer probabilities the coder uses) vs the actual coded size (coder overhead); entropy
+encode and decode seconds per image (the whole file, entropy coding only, decoded output
+checked equal to the input codes).  The Markdown table shows k = 1, 2, 4, 8, 12 and 16 up to
+the iterations run, and the last iteration.  Writes ``<out>/kodak.json`` and ``<out>/kodak.md``.
 """
 
 import argparse
@@ -50,7 +51,9 @@ def bench_image(codec, codes, modes):
         start, cpu = time.perf_counter(), time.process_time()
         chunks = codec.encode_chunks(codes, mode)
         encode_s, encode_cpu = time.perf_counter() - start, time.process_time() - cpu
-        header = codec.header_for(codes.shape[1] * 16, codes.shape[2] * 16, 3, len(codes), mode)
+        block = codec.config.block_size
+        header = codec.header_for(codes.shape[1] * block, codes.shape[2] * block, 3, len(codes),
+                                  mode)
         start, cpu = time.perf_counter(), time.process_time()
         decoded = codec.decode_chunks(header, chunks)
         decode_s, decode_cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -86,20 +89,28 @@ def summarize(per_image, modes, iterations):
     return summary
 
 
+def table_iterations(iterations):
+    """The k of the Markdown table's columns: 1, 2, 4, 8, 12 and 16 below ``iterations``, and
+    ``iterations`` itself (the last iteration run)."""
+    return [k for k in (1, 2, 4, 8, 12, 16) if k < iterations] + [iterations]
+
+
 def markdown(result):
     s, modes = result["summary"], result["modes"]
+    columns = table_iterations(result["iterations"])
     lines = [f"Kodak, {result['images']} images, model {result['model_id']}, entropy model "
              f"{result.get('entropy_id')}; `python tools/bench/bench_entropy.py` on a shared, "
              "loaded 2-core CPU.", "",
              "Bits saved vs raw in a file of k iterations (payloads, cumulative):", "",
-             "| mode | " + " | ".join(f"k={k}" for k in (1, 2, 4, 8, 12, 16)) + " |",
-             "|---|" + "---|" * 6]
+             "| mode | " + " | ".join(f"k={k}" for k in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     for mode in modes:
         values = s[mode]["saved_cumulative_pct"]
-        lines.append(f"| {mode} | " + " | ".join(f"{values[k - 1]:.1f} %"
-                                                 for k in (1, 2, 4, 8, 12, 16)) + " |")
-    lines += ["", "Seconds per image (16 iterations, entropy coding only): wall clock, and the "
-              "process's CPU time (the machine was shared, so wall >= CPU).", "",
+        lines.append(f"| {mode} | " + " | ".join(f"{values[k - 1]:.1f} %" for k in columns)
+                     + " |")
+    lines += ["", f"Seconds per image ({result['iterations']} iterations, entropy coding only): "
+              "wall clock, and the process's CPU time (the machine was shared, so wall >= CPU).",
+              "",
               "| mode | cross-entropy (bits/bit) | coder overhead | encode s (CPU) | "
               "decode s (CPU) |", "|---|---|---|---|---|"]
     for mode in modes:
