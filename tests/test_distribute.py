@@ -234,7 +234,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from tfrnncomp.training.train import Adam
+from tfrnncomp.training.fit_hooks import Adam
 
 def step(optimizer_class, strategy, gradient):
     with strategy.scope():

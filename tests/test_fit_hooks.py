@@ -71,3 +71,38 @@ def test_a_model_in_a_strategys_scope_trains_on_the_first_pass_over_its_data():
     fit_hooks.skip_symbolic_build(model)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
     assert len(passes) == 1
+
+
+def test_fit_runs_the_train_and_test_steps_bound_on_the_model():
+    model = fit_hooks.map_step_logs(tiny_model(),
+                                    lambda logs: dict(logs, marked=keras.ops.ones(())))
+    x = np.ones((4, 2), np.float32)
+    history = model.fit(x, x[:, :1], epochs=1, batch_size=2, verbose=0,
+                        validation_data=(x, x[:, :1]))
+    assert history.history["marked"] == [1.0] and history.history["val_marked"] == [1.0]
+
+
+class CallRecorder(fit_hooks.Adam):
+    """The Adam of training, recording which of its Keras-private overrides ``apply`` called."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.called = []
+
+    def _clip_gradients(self, grads):
+        self.called.append("_clip_gradients")
+        return super()._clip_gradients(grads)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        self.called.append("_all_reduce_sum_gradients")
+        return super()._all_reduce_sum_gradients(grads_and_vars)
+
+
+def test_keras_applies_gradients_through_the_two_methods_adam_overrides():
+    variable = keras.Variable([0.0, 0.0])
+    optimizer = CallRecorder(learning_rate=1.0, epsilon=1e3, global_clipnorm=1.0)
+    optimizer.build([variable])
+    optimizer.apply([keras.ops.convert_to_tensor([3.0, 4.0])], [variable])
+    assert optimizer.called == ["_clip_gradients", "_all_reduce_sum_gradients"]
+    # one replica: the gradient (3, 4) clipped to norm 1, Adam's first step along it
+    np.testing.assert_allclose(variable.numpy() / variable.numpy()[0], [1.0, 4 / 3], rtol=1e-4)

@@ -153,18 +153,13 @@ def global_mean_logs(model, strategy):
     shape ``[1]``, each replica's metric (its running mean over its equal share of the batches)
     is averaged over axis 0 and over the replicas: the global mean, as a scalar again.
     """
+    from tfrnncomp.training.fit_hooks import map_step_logs
+
     if num_workers(strategy) < 2:
         return model
     tf = _tf()
-
-    def wrap(step):
-        def wrapped(data):
-            return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
-        return wrapped
-
-    model.train_step = wrap(model.train_step)
-    model.test_step = wrap(model.test_step)
-    return model
+    return map_step_logs(model, lambda logs: {name: tf.reshape(value, [1])
+                                              for name, value in logs.items()})
 
 
 def clear_dir(path):

@@ -1,7 +1,8 @@
 """The training run's settings, its optimizer and its compiled model, on any Keras 3 backend.
 
 :class:`TrainingConfig` is saved as a run's ``training.json``; :func:`build_model` gives the
-model compiled with :func:`make_optimizer`'s Adam, its variables and the optimizer's built.
+model compiled with :func:`make_optimizer`'s Adam (:class:`tfrnncomp.training.fit_hooks.Adam`,
+which clips the replicas' summed gradients), its variables and the optimizer's built.
 Nothing here imports TensorFlow unless Keras runs on it.
 """
 
@@ -12,7 +13,7 @@ from typing import Optional
 import keras
 
 from tfrnncomp.model.config import ModelConfig
-from tfrnncomp.training.distribute import replicas_in_sync
+from tfrnncomp.training.fit_hooks import Adam
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.network import RNNCompressionModel
 
@@ -45,32 +46,6 @@ class TrainingConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
-
-
-@keras.saving.register_keras_serializable(package="tfrnncomp")
-class Adam(keras.optimizers.Adam):
-    """Adam that clips the SUM of the replicas' gradients, not each replica's share.
-
-    Keras 3 clips (``global_clipnorm``) inside ``apply`` before its all-reduce, so with N
-    replicas each replica's gradient would be clipped on its own and the sum could reach N
-    times the norm.  Here the gradients are all-reduced first and Keras' own all-reduce is
-    skipped; with one replica, and on backends other than TensorFlow, nothing changes.
-    """
-
-    def _clip_gradients(self, grads):
-        if replicas_in_sync() > 1:
-            import tensorflow as tf
-
-            present = [g for g in grads if g is not None]
-            reduced = iter(tf.distribute.get_replica_context().all_reduce(
-                tf.distribute.ReduceOp.SUM, present) if present else [])
-            grads = [None if g is None else next(reduced) for g in grads]
-        return super()._clip_gradients(grads)
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        if replicas_in_sync() > 1:
-            return list(grads_and_vars)  # already summed in _clip_gradients
-        return super()._all_reduce_sum_gradients(grads_and_vars)
 
 
 def make_optimizer(training: TrainingConfig):

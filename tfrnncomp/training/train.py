@@ -38,7 +38,7 @@ from tfrnncomp.training import distribute
 from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_symbolic_build
 from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
-from tfrnncomp.training.setup import (PRECISIONS, Adam, TrainingConfig,  # noqa: F401 (re-exported)
+from tfrnncomp.training.setup import (PRECISIONS, TrainingConfig,  # noqa: F401 (re-exported)
                                    build_model, make_optimizer)
 
 
