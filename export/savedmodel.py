@@ -68,13 +68,13 @@ def build_archive(model, with_range_coder=False):
         tf.TensorSpec([], tf.int32, name="height"),
         tf.TensorSpec([], tf.int32, name="width")])
     def decompress(codes, height, width):
-        shape = tf.shape(codes)
+        shape, block = tf.shape(codes), model.config.block_size
         checks = [
             tf.debugging.assert_positive(height, message="height must be >= 1"),
             tf.debugging.assert_positive(width, message="width must be >= 1"),
-            tf.debugging.assert_less_equal(height, shape[1] * 16,
+            tf.debugging.assert_less_equal(height, shape[1] * block,
                                            message="height exceeds the codes' padded height"),
-            tf.debugging.assert_less_equal(width, shape[2] * 16,
+            tf.debugging.assert_less_equal(width, shape[2] * block,
                                            message="width exceeds the codes' padded width")]
         with tf.control_dependencies(checks):
             return {"image": functions.decode(codes, height, width)}

@@ -94,7 +94,9 @@ def _stage_rows(model, height, width, iterations, repeats, time_it=True):
         y, _ = cell(y, states)
     timed("binarizer", "encoder", lambda a: model.binarizer(a, training=False), y,
           macs=_conv_macs(model.binarizer.projection, y))
-    codes = tf.sign(tf.random.uniform((1, height // 16, width // 16, model.config.bits), -1, 1))
+    block = model.config.block_size
+    codes = tf.sign(tf.random.uniform((1, height // block, width // block, model.config.bits),
+                                      -1, 1))
     # codes-only encoding skips the decoder of the last iteration
     dec_count = iterations
     y = model.decoder_conv(codes)

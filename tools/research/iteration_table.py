@@ -106,7 +106,7 @@ def main(argv=None):
     model = load_model(args)
     start = time.time()
     curve = validation.iteration_curve(CodecFunctions(model), images, args.iterations)
-    bpp = model.config.bits / (16 * 16)
+    bpp = model.config.bpp_per_iteration
     result = {"model_id": zoo.model_id(model), "source": source, "images": list(names),
               "iterations": args.iterations, "curve": curve, "falls": falls(curve),
               "useful_iterations": useful_iterations(curve),
