@@ -95,7 +95,7 @@ def test_changing_a_bit_never_changes_probabilities_of_its_row_or_the_rows_above
     for diff in (float_diff, int_diff):
         assert not diff[:2].any()                 # earlier iterations never change
         assert not diff[2, :row + 1].any()        # nor the row itself and the rows above
-    assert float_diff[2, row + 1:].any() or row == 5
+    assert float_diff[2, row + 1:].any()         # the rows below do see it
     assert int_diff[3].any()                      # the next iteration does see it
 
 

@@ -160,13 +160,23 @@ def test_igdn_multiplies_by_the_norm_that_gdn_divides_by():
 
 
 def test_gdn_keeps_its_parameters_non_negative_during_training():
-    layer = GDN()
-    x = tf.random.normal((2, 4, 4, 3), seed=10)
+    """Training that rewards a large output drives beta and gamma to their bounds: the
+    divisor never falls below beta_min, so outputs stay finite and bounded."""
+    layer = GDN(beta_min=1e-2)
+    x = tf.random.normal((4, 4, 4, 3), seed=10)
     layer(x)
-    layer.beta_param.assign(-tf.ones_like(layer.beta_param))
-    layer.gamma_param.assign(-tf.ones_like(layer.gamma_param))
+    optimizer = keras.optimizers.SGD(learning_rate=1.0)
+    for _ in range(40):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(tf.abs(layer(x)))
+        variables = [layer.beta_param, layer.gamma_param]
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    bound = (layer.beta_min + 2.0 ** -36) ** 0.5
+    assert float(tf.reduce_min(layer.beta_param)) <= bound + 1e-3   # training reached the bound
+    assert float(tf.reduce_min(layer.gamma_param)) <= 1e-3
     y = layer(x).numpy()
     assert np.all(np.isfinite(y))
+    assert np.all(np.abs(y) <= np.abs(x.numpy()) / np.sqrt(layer.beta_min) * (1 + 1e-4))
 
 
 def test_gdn_round_trips_its_config_and_rejects_bad_arguments():
