@@ -224,7 +224,7 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     data = _training_folder(tmp_path / "data")
     out = tmp_path / "arms"
     args = ["--checkpoint", str(checkpoint), "--config", str(config), "--data", str(data),
-            "--cpu-minutes", "0.01", "--arms", "control,increasing", "--runs",
+            "--cpu-minutes", "0.01", "--arms", "control,increasing,residual-gru", "--runs",
             str(tmp_path / "runs"), "--out", str(out)]
     assert tool.main(args) == 0
     control = json.loads((out / "control.json").read_text())
@@ -234,6 +234,10 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     assert "| increasing |" in (out / "arms.md").read_text()
     # the arms resumed the checkpoint's epoch: their logs start after it
     assert (tmp_path / "runs" / "control" / "log.csv").read_text().splitlines()[1].startswith("3,")
+    # the residual-GRU arm trained its own model from the converted checkpoint
+    residual = tmp_path / "runs" / "residual-gru"
+    assert load_config(str(residual / "config.json")).decoder_cell_type == "residual_gru"
+    assert (residual / "log.csv").read_text().splitlines()[1].startswith("3,")
     assert tool.main(args) == 0  # a rerun reuses the results
     assert json.loads((out / "control.json").read_text()) == control
 

@@ -8,12 +8,15 @@
         [--runs ../runs/arms] [--out results/training/arms]
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
-run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches until the
-process has used ``--cpu-minutes`` of CPU time (all threads, the input pipeline and graph
-tracing included), then codes the whole-image validation crops of the training run
-(:mod:`tfrnncomp.training.validation`, never Kodak).  Each arm runs in its own process and writes
-OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists is skipped, so a rerun
-continues.  Compare arms of one invocation only: the CPU and the checkpoint must be the same.
+run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches
+until the process has used ``--cpu-minutes`` of CPU time (all threads, the input pipeline and
+graph tracing included), then codes the whole-image validation crops of the training run
+(:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of another model than the
+checkpoint's starts from a conversion of it that codes as it does (``WARM_STARTS``;
+residual-gru: :mod:`tfrnncomp.training.warm_start`), whose CPU time is not counted as the
+arm's.  Each arm runs in its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An
+arm whose result exists is skipped, so a rerun continues.  Compare arms of one invocation only:
+the CPU and the checkpoint must be the same.
 """
 
 import argparse
@@ -46,7 +49,21 @@ ARMS = {
                     "0.7 L1 + 0.3 (1 - SSIM)"),
     "unroll-4": ({}, {"train_iterations": 4},
                  "4 unrolled iterations per step instead of the run's (cheaper steps)"),
+    "residual-gru": ({}, {"cell": "residual_gru", "decoder_cell": "residual_gru"},
+                     "residual GRU cells, warm-started to code as the GRU checkpoint"),
 }
+
+
+def _residual_gru_start(config, checkpoint, destination):
+    from tfrnncomp.training.warm_start import residual_gru_warm_start
+
+    residual_gru_warm_start(config, checkpoint, destination)
+
+
+#: arm -> function(model config of the checkpoint, checkpoint, destination) that writes the arm's
+#: starting checkpoint into the destination, for an arm whose model differs from the checkpoint's
+#: (default: a copy).  Its CPU time is not counted as the arm's.
+WARM_STARTS = {"residual-gru": _residual_gru_start}
 
 
 def _stop_after_cpu(seconds):
@@ -77,19 +94,23 @@ def run_arm(args):
     run_dir = os.path.join(args.runs, args.arm)
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(os.path.join(run_dir, "backup"))
-    shutil.copy(args.checkpoint, os.path.join(run_dir, "backup", "latest.weights.h5"))
+    config = load_config(args.config)
+    warm_start_cpu = time.process_time()
+    WARM_STARTS.get(args.arm, lambda _, source, destination: shutil.copy(source, destination))(
+        config, args.checkpoint, os.path.join(run_dir, "backup", "latest.weights.h5"))
+    warm_start_cpu = time.process_time() - warm_start_cpu
     shutil.copy(args.metadata, os.path.join(run_dir, "backup", "training_metadata.json"))
     with open(args.metadata, encoding="utf-8") as handle:
         start_epoch = json.load(handle)["epoch"]
-    config = load_config(args.config).replace(**config_changes)
+    config = config.replace(**config_changes)
     settings = dict(data=args.data, patch_size=64, batch_size=8, steps_per_epoch=50,
                     epochs=start_epoch + 10000, learning_rate=args.learning_rate,
                     decay_steps=20000, validation_steps=0, validation_images=0, seed=1)
     settings.update(training_changes)
     settings["learning_rate"] *= settings.pop("learning_rate_factor", 1.0)
-    stopper = _stop_after_cpu(args.cpu_minutes * 60)
+    stopper = _stop_after_cpu(args.cpu_minutes * 60 + warm_start_cpu)
     train(config, TrainingConfig(**settings), run_dir, verbose=0, extra_callbacks=[stopper])
-    cpu = time.process_time()
+    cpu = time.process_time() - warm_start_cpu
     _, crops = validation.validation_crops(args.data, 256, 8)
     measure = validation.WholeImageValidation(crops, os.devnull)
     measure.set_model(stopper.final_model)
