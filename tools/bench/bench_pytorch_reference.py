@@ -80,7 +80,7 @@ def _decode(torch, decoder, codes):
     return image
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", required=True, help="checkout of 1zb/pytorch-image-comp-rnn")
     parser.add_argument("--commit", help="commit of that checkout, recorded in the JSON")
@@ -89,7 +89,27 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", help="also write the JSON here (atomically)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _time_stages(torch, nets, image, iterations, repeats):
+    """Wall and CPU seconds of each repeat of the encode and decode loops, after a warm-up."""
+    codes = [torch.from_numpy(c) for c in _encode(torch, nets, image, iterations)]
+    _decode(torch, nets[2], codes)  # warm-up pass done
+    stages = {"encode": lambda: _encode(torch, nets, image, iterations),
+              "decode": lambda: _decode(torch, nets[2], codes)}
+    runs = {f"{stage}_{kind}_s": [] for stage in stages for kind in ("wall", "cpu")}
+    for _ in range(repeats):
+        for stage, run in stages.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            runs[f"{stage}_wall_s"].append(time.perf_counter() - wall)
+            runs[f"{stage}_cpu_s"].append(time.process_time() - cpu)
+    return runs
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
 
     if not os.path.isfile(args.image):
         _fail(f"image not found: {args.image}")
@@ -114,17 +134,7 @@ def main(argv=None):
     torch.manual_seed(0)
     nets = (network.EncoderCell().eval(), network.Binarizer().eval(), network.DecoderCell().eval())
     with torch.no_grad():
-        codes = [torch.from_numpy(c) for c in _encode(torch, nets, image, args.iterations)]
-        _decode(torch, nets[2], codes)  # warm-up pass done
-        stages = {"encode": lambda: _encode(torch, nets, image, args.iterations),
-                  "decode": lambda: _decode(torch, nets[2], codes)}
-        runs = {f"{stage}_{kind}_s": [] for stage in stages for kind in ("wall", "cpu")}
-        for _ in range(args.repeats):
-            for stage, run in stages.items():
-                wall, cpu = time.perf_counter(), time.process_time()
-                run()
-                runs[f"{stage}_wall_s"].append(time.perf_counter() - wall)
-                runs[f"{stage}_cpu_s"].append(time.process_time() - cpu)
+        runs = _time_stages(torch, nets, image, args.iterations, args.repeats)
 
     result = {
         "tool": "bench_pytorch_reference", "reference": "github.com/1zb/pytorch-image-comp-rnn",

@@ -186,8 +186,7 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
@@ -203,7 +202,47 @@ def main(argv=None):
     parser.add_argument("--sizes", action="store_true",
                         help="also the smaller models of bench_speed --sizes, against the targets")
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _time_convolutions(models, height, width, repeats):
+    """``(seconds, rows)``: the best seconds of each distinct convolution geometry of the
+    models, and one table row per geometry (the model and stage that first had it)."""
+    from tfrnncomp.eval import flops
+
+    seconds, rows = {}, []
+    for name, config in models.items():
+        for part in flops.convolutions(config, height, width).values():
+            for conv in part:
+                key = _geometry(conv)
+                if key not in seconds:
+                    timing = time_conv(conv, repeats)
+                    seconds[key] = min(timing.values())
+                    rows.append({"model": name, "stage": conv.stage, "height": conv.height,
+                                 "width": conv.width, "c_out": conv.c_out,
+                                 "gmac": conv.macs / 1e9, "tf_s": timing["tf"],
+                                 "xla_s": timing["xla"],
+                                 "gflops": 2 * conv.macs / seconds[key] / 1e9})
+                    print(f"bench_roofline: {name} {conv.stage} {rows[-1]['gflops']:.0f} GFLOP/s",
+                          file=sys.stderr, flush=True)
+    return seconds, rows
+
+
+def _write(result, out):
+    """OUT/roofline.json and OUT/roofline.md (printed too)."""
+    from tfrnncomp.codec.image_io import atomic_write_bytes
+
+    os.makedirs(out, exist_ok=True)
+    atomic_write_bytes(os.path.join(out, "roofline.json"),
+                       json.dumps(result, indent=2).encode())
+    text = markdown(result)
+    atomic_write_bytes(os.path.join(out, "roofline.md"), text.encode())
+    print(text)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
     if args.height % 32 or args.width % 32 or args.iterations < 1:
         print("bench_roofline: --height/--width must be multiples of 32, --iterations >= 1",
               file=sys.stderr)
@@ -219,7 +258,6 @@ def main(argv=None):
     from bench_speed import SIZES, cpu_description
 
     from tfrnncomp.model import zoo
-    from tfrnncomp.eval import flops
     from tfrnncomp.model.config import REFERENCE
 
     pytorch = _load(args.pytorch_reference)
@@ -227,21 +265,7 @@ def main(argv=None):
     models = {"shipped model": shipped, "paper-size LSTM": dict(REFERENCE.to_dict(), cell="lstm")}
     if args.sizes:  # the smaller models bench_speed times untrained
         models.update({name: dict(shipped, **changes) for name, changes in SIZES.items()})
-    seconds, rows = {}, []
-    for name, config in models.items():
-        for part in flops.convolutions(config, args.height, args.width).values():
-            for conv in part:
-                key = _geometry(conv)
-                if key not in seconds:
-                    timing = time_conv(conv, args.repeats)
-                    seconds[key] = min(timing.values())
-                    rows.append({"model": name, "stage": conv.stage, "height": conv.height,
-                                 "width": conv.width, "c_out": conv.c_out,
-                                 "gmac": conv.macs / 1e9, "tf_s": timing["tf"],
-                                 "xla_s": timing["xla"],
-                                 "gflops": 2 * conv.macs / seconds[key] / 1e9})
-                    print(f"bench_roofline: {name} {conv.stage} {rows[-1]['gflops']:.0f} GFLOP/s",
-                          file=sys.stderr, flush=True)
+    seconds, rows = _time_convolutions(models, args.height, args.width, args.repeats)
     half = ({"encode_s": pytorch["encode_wall_s"] / 2, "decode_s": pytorch["decode_wall_s"] / 2}
             if pytorch else None)
     workloads = [
@@ -259,14 +283,7 @@ def main(argv=None):
               "best_conv_gflops": max(r["gflops"] for r in rows), "workloads": workloads,
               "convolutions": rows, "measured": measured_times(_load(args.speed), pytorch),
               "command": "python tools/bench/bench_roofline.py " + " ".join(argv)}
-    from tfrnncomp.codec.image_io import atomic_write_bytes
-
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_bytes(os.path.join(args.out, "roofline.json"),
-                       json.dumps(result, indent=2).encode())
-    text = markdown(result)
-    atomic_write_bytes(os.path.join(args.out, "roofline.md"), text.encode())
-    print(text)
+    _write(result, args.out)
     return 0
 
 

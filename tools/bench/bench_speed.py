@@ -264,10 +264,7 @@ def _runs(args):
     return runs
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        return child_main(argv[1:])
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kodak", default=DEFAULT_KODAK)
     parser.add_argument("--images", type=int, default=24)
@@ -296,32 +293,50 @@ def main(argv=None):
     parser.add_argument("--render", action="store_true",
                         help="only rewrite OUT/speed.md from OUT/speed.json")
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    if args.render:
-        from tfrnncomp.codec.image_io import atomic_write_bytes
+    return parser
 
-        if not os.path.isfile(os.path.join(args.out, "speed.json")):
-            print(f"bench_speed: no speed.json in {args.out} to render", file=sys.stderr)
-            return 2
-        with open(os.path.join(args.out, "speed.json"), encoding="utf-8") as handle:
-            text = speed_report.markdown(json.load(handle))
-        atomic_write_bytes(os.path.join(args.out, "speed.md"), text.encode())
-        print(text)
-        return 0
+
+def _render(out):
+    """--render: OUT/speed.md from OUT/speed.json; the exit status."""
+    from tfrnncomp.codec.image_io import atomic_write_bytes
+
+    if not os.path.isfile(os.path.join(out, "speed.json")):
+        print(f"bench_speed: no speed.json in {out} to render", file=sys.stderr)
+        return 2
+    with open(os.path.join(out, "speed.json"), encoding="utf-8") as handle:
+        text = speed_report.markdown(json.load(handle))
+    atomic_write_bytes(os.path.join(out, "speed.md"), text.encode())
+    print(text)
+    return 0
+
+
+def _run_children(runs, timeout):
+    """``(rows, failures)`` of running each configuration in its own process."""
+    rows, failures = [], []
+    for run in runs:
+        print("bench_speed: " + " ".join(run[:4]), file=sys.stderr, flush=True)
+        try:
+            rows += _child(run, timeout)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            tail = (getattr(error, "stderr", None) or "").strip().splitlines()[-1:]
+            failures.append(f"{' '.join(run[:4])}: {type(error).__name__} {' '.join(tail)}")
+    return rows, failures
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        return child_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.render:
+        return _render(args.out)
     if not os.path.isdir(args.kodak):
         print(f"bench_speed: no Kodak folder at {args.kodak}; pass --kodak", file=sys.stderr)
         return 2
     if args.seams_only and not args.seams:
         print("bench_speed: --seams-only needs --seams TILE", file=sys.stderr)
         return 2
-    rows, failures = [], []
-    for run in [] if args.seams_only else _runs(args):
-        print("bench_speed: " + " ".join(run[:4]), file=sys.stderr, flush=True)
-        try:
-            rows += _child(run, args.timeout)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-            tail = (getattr(error, "stderr", None) or "").strip().splitlines()[-1:]
-            failures.append(f"{' '.join(run[:4])}: {type(error).__name__} {' '.join(tail)}")
+    rows, failures = _run_children([] if args.seams_only else _runs(args), args.timeout)
     result = {"megapixels": 768 * 512 / 1e6, "images": args.images, "rows": rows,
               "threads": args.threads, "cpu_count": os.cpu_count(), "cpu": cpu_description(),
               "load_average_end": os.getloadavg(), "failures": failures,

@@ -159,7 +159,11 @@ def write_results(path, result):
     return table
 
 
-def main(argv=None):
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="gru-w25")
     parser.add_argument("--tflite-dir", default=None,
@@ -176,16 +180,44 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", required=True, help="JSON path; the table goes to .md beside")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _exported(codec, directory, variants, height, width, log):
+    """The manifest of the TFLite export in ``directory``, exported first unless it is there
+    for this model with all ``variants``."""
+    manifest_path = os.path.join(directory, "tflite.json")
+    manifest = json.load(open(manifest_path)) if os.path.isfile(manifest_path) else None
+    if (manifest is None or manifest["model_id"] != codec.model_id
+            or not set(variants) <= set(manifest["variants"])):
+        start = time.time()
+        manifest = tflite.export(codec.model, directory, height, width, variants,
+                                 calibration_data=tflite.default_calibration_dir(), force=True,
+                                 log=log)
+        log(f"exported {variants} in {time.time() - start:.0f} s")
+    return manifest
+
+
+def _summaries(per_image, checkpoints, variants, manifest):
+    """The summary of TF and of each variant over the images done so far."""
+    summary = {"tf": summarize(per_image["tf"], checkpoints)}
+    summary["tf"]["bytes"] = None
+    for variant in variants:
+        summary[variant] = summarize(per_image[variant], checkpoints, summary["tf"])
+        summary[variant]["bytes"] = sum(
+            f["bytes"] for f in manifest["variants"][variant].values())
+        summary[variant]["files"] = manifest["variants"][variant]
+    return summary
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     variants = [v for v in args.variants.split(",") if v]
     checkpoints = sorted({int(k) for k in args.iterations.split(",")})
 
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
-
     if not os.path.isdir(args.data):
-        log(f"bench_tflite: skipped: image folder {args.data} not found")
+        _log(f"bench_tflite: skipped: image folder {args.data} not found")
         return 0
     from tfrnncomp.codec import Codec
 
@@ -196,36 +228,22 @@ def main(argv=None):
     if directory is None:
         tmp = tempfile.TemporaryDirectory()
         directory = tmp.name
-    manifest_path = os.path.join(directory, "tflite.json")
-    manifest = json.load(open(manifest_path)) if os.path.isfile(manifest_path) else None
-    if (manifest is None or manifest["model_id"] != codec.model_id
-            or not set(variants) <= set(manifest["variants"])):
-        start = time.time()
-        manifest = tflite.export(codec.model, directory, args.height, args.width, variants,
-                                 calibration_data=tflite.default_calibration_dir(), force=True,
-                                 log=log)
-        log(f"exported {variants} in {time.time() - start:.0f} s")
+    manifest = _exported(codec, directory, variants, args.height, args.width, _log)
     backends = {v: LiteRTSteps(directory, v, num_threads=args.threads) for v in variants}
     per_image = {name: [] for name in ["tf"] + variants}
     started, table = time.time(), ""
     for name, image in zip(dataset.names, dataset.images):
         if args.budget_minutes is not None and time.time() - started > 60 * args.budget_minutes:
-            log(f"budget of {args.budget_minutes} min spent: stopping after "
-                f"{len(per_image['tf'])} of {len(dataset.names)} images")
+            _log(f"budget of {args.budget_minutes} min spent: stopping after "
+                 f"{len(per_image['tf'])} of {len(dataset.names)} images")
             break
-        reference = bench_tf(codec, name, image, checkpoints, log)
+        reference = bench_tf(codec, name, image, checkpoints, _log)
         per_image["tf"].append(reference)
         for variant, backend in backends.items():
             per_image[variant].append(
-                bench_variant(backend, name, image, checkpoints, reference, log))
+                bench_variant(backend, name, image, checkpoints, reference, _log))
         reference.pop("codes")
-        summary = {"tf": summarize(per_image["tf"], checkpoints)}
-        summary["tf"]["bytes"] = None
-        for variant in variants:
-            summary[variant] = summarize(per_image[variant], checkpoints, summary["tf"])
-            summary[variant]["bytes"] = sum(
-                f["bytes"] for f in manifest["variants"][variant].values())
-            summary[variant]["files"] = manifest["variants"][variant]
+        summary = _summaries(per_image, checkpoints, variants, manifest)
         result = {"model_id": codec.model_id, "images": [r["image"] for r in per_image["tf"]],
                   "iterations": checkpoints, "threads": args.threads,
                   "export": export_info(manifest),

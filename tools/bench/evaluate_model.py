@@ -30,7 +30,7 @@ from tfrnncomp.errors import TfrnncompError  # noqa: E402
 from tfrnncomp.apps.eval_command import check_iterations, parse_iterations  # noqa: E402
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None,
                         help="zoo name or model directory (default: the shipped model)")
@@ -60,6 +60,11 @@ def main(argv=None):
                         "earlier result of the same model and only re-measure file sizes in "
                         "--entropy (lossless, so the decoded images are the same)")
     parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
 
     if not os.path.isdir(args.data):

@@ -54,7 +54,7 @@ def smoothed(steps, values, at, window=5):
     return float(np.mean(values[max(0, index - window + 1):index + 1]))
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", required=True, help="the run's log.csv")
     parser.add_argument("--steps-per-epoch", type=int, default=100)
@@ -63,7 +63,40 @@ def main(argv=None):
     parser.add_argument("--jpeg", required=True, help="the JPEG 4:2:0 results file (anchor)")
     parser.add_argument("--target", type=float, default=-30.0, help="BD-rate target in percent")
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _report_lines(result, points, rows, target, needed):
+    """The Markdown report of an extrapolation ``result``."""
+    b, last = result["power_law"]["b"], result["steps_logged"]
+    slope = result["bd_rate_line"]["slope_per_log_l1"]
+    intercept = result["bd_rate_line"]["intercept"]
+    lines = [
+        "# What more training would give (an extrapolation, not a measurement)", "",
+        f"Validation L1 after the last iteration ~ steps^{b:.3f} (least squares over steps "
+        f"{last * 0.5:.0f}-{last:.0f} of `{result['log']}`); Kodak BD-rate on MS-SSIM (dB) "
+        f"against JPEG 4:2:0 = {intercept:.1f} + {slope:.1f} ln(L1) through the evaluated "
+        "checkpoints (L1 averaged over the 5 epochs ending at each):", "",
+        "| steps | model | validation L1 | BD-rate vs JPEG |", "|---|---|---|---|"]
+    for p in points:
+        bd = "-" if p["bd_rate_vs_jpeg"] is None else f"{p['bd_rate_vs_jpeg']:+.1f} %"
+        lines.append(f"| {p['steps']} | {p['model_id']} | {p['val_l1_last']:.5f} | {bd} |")
+    lines += ["", "| steps (x last) | predicted validation L1 | predicted BD-rate vs JPEG |",
+              "|---|---|---|"]
+    for r, factor in zip(rows, (1, 2, 4, 10, 100)):
+        lines.append(f"| {r['steps']:.0f} (x{factor}) | {r['val_l1_last']:.5f} | "
+                     f"{r['bd_rate_vs_jpeg']:+.1f} % |")
+    if needed:
+        lines += ["", f"The line reaches {target:+.0f} % at validation L1 "
+                  f"{needed['val_l1_last']:.5f}, i.e. after about {needed['steps']:.3g} steps "
+                  "if the power law held (it flattens in practice, so this is a lower bound)."]
+    else:
+        lines += ["", "The fits do not predict the target being reached."]
+    return lines
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
 
     steps, l1 = read_log(args.log, args.steps_per_epoch)
     a, b = fit_power_law(steps, l1)
@@ -99,27 +132,7 @@ def main(argv=None):
               "bd_rate_line": {"slope_per_log_l1": float(slope), "intercept": float(intercept)},
               "points": points, "extrapolated": rows, "target": args.target,
               "steps_for_target": needed}
-    lines = [
-        "# What more training would give (an extrapolation, not a measurement)", "",
-        f"Validation L1 after the last iteration ~ steps^{b:.3f} (least squares over steps "
-        f"{last * 0.5:.0f}-{last:.0f} of `{result['log']}`); Kodak BD-rate on MS-SSIM (dB) "
-        f"against JPEG 4:2:0 = {intercept:.1f} + {slope:.1f} ln(L1) through the evaluated "
-        "checkpoints (L1 averaged over the 5 epochs ending at each):", "",
-        "| steps | model | validation L1 | BD-rate vs JPEG |", "|---|---|---|---|"]
-    for p in points:
-        bd = "-" if p["bd_rate_vs_jpeg"] is None else f"{p['bd_rate_vs_jpeg']:+.1f} %"
-        lines.append(f"| {p['steps']} | {p['model_id']} | {p['val_l1_last']:.5f} | {bd} |")
-    lines += ["", "| steps (x last) | predicted validation L1 | predicted BD-rate vs JPEG |",
-              "|---|---|---|"]
-    for r, factor in zip(rows, (1, 2, 4, 10, 100)):
-        lines.append(f"| {r['steps']:.0f} (x{factor}) | {r['val_l1_last']:.5f} | "
-                     f"{r['bd_rate_vs_jpeg']:+.1f} % |")
-    if needed:
-        lines += ["", f"The line reaches {args.target:+.0f} % at validation L1 "
-                  f"{needed['val_l1_last']:.5f}, i.e. after about {needed['steps']:.3g} steps "
-                  "if the power law held (it flattens in practice, so this is a lower bound)."]
-    else:
-        lines += ["", "The fits do not predict the target being reached."]
+    lines = _report_lines(result, points, rows, args.target, needed)
     os.makedirs(args.out, exist_ok=True)
     for name, text in (("extrapolation.json", json.dumps(result, indent=2)),
                        ("extrapolation.md", "\n".join(lines) + "\n")):
