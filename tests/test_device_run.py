@@ -77,7 +77,7 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
                     "--data", random_photos(tmp_path / "photos"), "--out", str(out),
                     "--config", str(config), "--weights", "", "--steps", "2", "--batch-size", "4",
                     "--patch-size", "32", "--epoch", "7", "--probe"],
-                   env=env, check=True, timeout=300, capture_output=True)
+                   env=env, check=True, timeout=900, capture_output=True)
     summary = json.loads((out / "device_run.json").read_text())
     assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
     assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
@@ -116,7 +116,7 @@ def test_the_loop_jax_trains_through_gives_the_unrolled_iterations(tmp_path):
     script = tmp_path / "loop_check.py"
     script.write_text(LOOP_CHECK)
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(script)], env=env,
-                          check=True, timeout=300, capture_output=True, text=True)
+                          check=True, timeout=900, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     for difference, shape, finite in result.values():
         assert difference < 1e-5 and shape == [3, 2, 48, 64, 3] and finite
