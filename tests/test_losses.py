@@ -1,11 +1,14 @@
 """The training losses: SSIM as the metric defines it, and each loss's response to errors."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import TINY_CONFIG
+from tests.helpers import TINY_CONFIG, WITHOUT_TENSORFLOW, jax_environment
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model import losses
 from tfrnncomp.model.config import ModelConfig
@@ -87,3 +90,30 @@ def test_a_model_with_an_ssim_loss_trains_and_still_reports_the_l1_of_its_iterat
     np.testing.assert_allclose(total, trained.mean(), rtol=1e-5)
     np.testing.assert_allclose([float(model.first_tracker.result()),
                                 float(model.last_tracker.result())], [l1[0], l1[-1]], rtol=1e-5)
+
+
+def test_the_losses_and_their_gradients_match_under_jax_without_tensorflow(tmp_path):
+    x = _images(7, shape=(2, 32, 32, 3))
+    reconstructions = np.stack([x + 0.05, x * 0.5])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "r.npy", reconstructions)
+    script = tmp_path / "jax_losses.py"
+    script.write_text(
+        "import sys, jax, numpy as np\n"
+        "from tfrnncomp.model import losses\n"
+        "x, r = np.load(sys.argv[1]), np.load(sys.argv[2])\n"
+        "out = [np.asarray(losses.iteration_losses(x, r, name, 0.3)) for name in sys.argv[4:]]\n"
+        "grad = jax.grad(lambda y: losses.iteration_losses(x, y, 'l1_ssim', 0.3).sum())(r)\n"
+        "np.save(sys.argv[3], np.concatenate(out + [np.asarray(grad).ravel()]))\n")
+    names = ["l1", "ssim_weighted_l1", "l1_ssim"]
+    subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(script), str(tmp_path / "x.npy"),
+                    str(tmp_path / "r.npy"), str(tmp_path / "out.npy"), *names],
+                   env=jax_environment(), check=True, timeout=600, capture_output=True)
+    on_jax = np.load(tmp_path / "out.npy")
+    recon = tf.constant(reconstructions)
+    with tf.GradientTape() as tape:
+        tape.watch(recon)
+        total = tf.reduce_sum(losses.iteration_losses(x, recon, "l1_ssim", 0.3))
+    on_tf = np.concatenate([np.asarray(losses.iteration_losses(x, reconstructions, n, 0.3))
+                            for n in names] + [tape.gradient(total, recon).numpy().ravel()])
+    np.testing.assert_allclose(on_jax, on_tf, rtol=1e-4, atol=1e-7)
