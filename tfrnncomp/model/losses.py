@@ -70,18 +70,26 @@ def _ssim_weighted_l1(images, reconstruction):
     return ops.mean(weights * ops.abs(images - reconstruction))
 
 
-def iteration_losses(images, reconstructions, loss="l1", ssim_weight=0.0):
-    """The loss of each iteration, shape ``[T]`` (``reconstructions`` is ``model(images)``,
-    ``[T, N, H, W, C]``), as float32."""
+def l1_losses(images, reconstructions):
+    """The mean absolute residual after each iteration, shape ``[T]``, as float32."""
     images = ops.cast(images, "float32")
-    reconstructions = ops.cast(reconstructions, "float32")
-    l1 = ops.mean(ops.abs(images[None] - reconstructions), axis=(1, 2, 3, 4))
+    return ops.mean(ops.abs(images[None] - ops.cast(reconstructions, "float32")),
+                    axis=(1, 2, 3, 4))
+
+
+def iteration_losses(images, reconstructions, loss="l1", ssim_weight=0.0, l1=None):
+    """The loss of each iteration, shape ``[T]`` (``reconstructions`` is ``model(images)``,
+    ``[T, N, H, W, C]``), as float32; ``l1`` is :func:`l1_losses` where the caller has it."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if loss in ("l1", "l1_ssim") and l1 is None:
+        l1 = l1_losses(images, reconstructions)
     if loss == "l1":
         return l1
+    images = ops.cast(images, "float32")
+    reconstructions = ops.cast(reconstructions, "float32")
     if loss == "ssim_weighted_l1":
         return _per_iteration(_ssim_weighted_l1, images, reconstructions)
-    if loss == "l1_ssim":
-        dissimilarity = _per_iteration(lambda x, y: 1.0 - ops.mean(ssim_map(x, y)),
-                                       images, reconstructions)
-        return (1.0 - ssim_weight) * l1 + ssim_weight * dissimilarity
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    dissimilarity = _per_iteration(lambda x, y: 1.0 - ops.mean(ssim_map(x, y)),
+                                   images, reconstructions)
+    return (1.0 - ssim_weight) * l1 + ssim_weight * dissimilarity

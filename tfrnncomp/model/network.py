@@ -247,11 +247,11 @@ class RNNCompressionModel(keras.Model):
                  self.initial_gain(image))
         return ops.scan(step, start, noise)[1]
 
-    def iteration_losses(self, images, reconstructions, loss=None):
-        """The training loss of each iteration, shape ``[T]`` (``reconstructions`` is
-        ``model(images)``); ``loss`` defaults to the config's (``"l1"``: the residual's L1)."""
-        return losses_lib.iteration_losses(images, reconstructions, loss or self.config.loss,
-                                           float(self.config.ssim_weight))
+    def iteration_losses(self, images, reconstructions, l1=None):
+        """The config's training loss of each iteration, shape ``[T]`` (``reconstructions`` is
+        ``model(images)``; ``l1``: their :func:`~tfrnncomp.model.losses.l1_losses`, if known)."""
+        return losses_lib.iteration_losses(images, reconstructions, self.config.loss,
+                                           float(self.config.ssim_weight), l1=l1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The weighted sum of the iterations' losses of the batch ``x`` (``y`` is unused).
@@ -262,8 +262,8 @@ class RNNCompressionModel(keras.Model):
         """
         from tfrnncomp.training.distribute import replicas_in_sync
 
-        l1 = self.iteration_losses(x, y_pred, "l1")
-        losses = l1 if self.config.loss == "l1" else self.iteration_losses(x, y_pred)
+        l1 = losses_lib.l1_losses(x, y_pred)
+        losses = self.iteration_losses(x, y_pred, l1=l1)
         weights = ops.convert_to_tensor(
             iteration_weights(self.config, int(losses.shape[0])), dtype="float32")
         loss = ops.sum(losses * weights)
