@@ -192,7 +192,8 @@ def _train(args):
         hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
         strategy=args.strategy, validation_fraction=args.validation_fraction,
         validation_data=args.validation_data or "", precision=args.precision,
-        jit_compile=args.jit_compile)
+        jit_compile=args.jit_compile, average_momentum=args.average_momentum,
+        average_every=args.average_every)
     train(args.config, training, args.out, verbose="auto" if sys.stdout.isatty() else 2)
     return 0
 

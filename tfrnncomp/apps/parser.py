@@ -226,6 +226,11 @@ def _add_train(sub):
                    help="tf.distribute strategy: default (one device), mirrored (all local GPUs, "
                    "or the logical CPUs of --cpu-devices), multi_worker (hosts of TF_CONFIG); "
                    "--batch-size is the global batch")
+    p.add_argument("--average-momentum", type=float, default=0.0,
+                   help="EMA of the weights, scored by whole-image validation beside the raw "
+                   "weights (validation-average.csv, best-average.weights.h5); 0 = off")
+    p.add_argument("--average-every", type=int, default=10,
+                   help="with --average-momentum: steps between the samples of the average")
     p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
                    help="split the CPU into N logical devices (to try --strategy mirrored "
                    "without GPUs)")

@@ -43,6 +43,8 @@ class TrainingConfig:
     validation_data: str = ""  # a separate validation folder: then all of ``data`` trains
     seed: Optional[int] = None
     strategy: str = "default"
+    average_momentum: float = 0.0  # EMA of the weights, scored beside them (0: off)
+    average_every: int = 10  # steps between the samples of that average
 
     def to_dict(self):
         return dataclasses.asdict(self)

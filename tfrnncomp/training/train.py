@@ -9,6 +9,10 @@ A run directory holds everything a run needs to resume after an interruption:
     RUN_DIR/log.csv               one row per epoch (CSVLogger, appended)
     RUN_DIR/validation.csv        whole-image quality after iterations 1, 2, 4, 8, 16, per epoch
     RUN_DIR/best.weights.h5       model weights of the epoch with the best whole-image score
+    RUN_DIR/backup/average.npz    with --average-momentum: the moving average of the weights
+    RUN_DIR/validation-average.csv   validation.csv's figures for the averaged weights
+    RUN_DIR/best-average.weights.h5  the averaged weights of their best epoch (best.weights.h5's
+                                  layout: refresh_model.sh and export-weights take either)
     RUN_DIR/tensorboard/          TensorBoard logs (where TensorFlow can be imported)
 
 Running the same command again continues where the run stopped; once the run has reached
@@ -33,6 +37,7 @@ import time
 
 import keras
 
+from tfrnncomp.training import averaging
 from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
 from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_symbolic_build
@@ -89,7 +94,9 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 
 #: training settings whose change on resumption is recorded in ``phases.log``
 _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
-                         "validation_fraction", "validation_data")
+                         "validation_fraction", "validation_data", "average_momentum")
+#: the value of a logged setting in a ``training.json`` written before the setting existed
+_BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
 
 def _log_training_change(run_dir, training: TrainingConfig):
@@ -99,6 +106,7 @@ def _log_training_change(run_dir, training: TrainingConfig):
     with open(path, encoding="utf-8") as handle:
         saved = json.load(handle)
     now = training.to_dict()
+    saved = {**_BEFORE_IT_EXISTED, **saved}
     changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
     if changed:
         with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
@@ -206,6 +214,7 @@ def check_inputs(training: TrainingConfig):
     if not 0.0 <= training.validation_fraction < 1.0:
         raise ConfigError("--validation-fraction must be at least 0 and below 1, got "
                           f"{training.validation_fraction:g}")
+    averaging.check_settings(training.average_momentum, training.average_every)
     if training.validation_data and not image_files._is_tfds(training.validation_data):
         image_files.list_images(training.validation_data)
     if image_files._is_tfds(training.data):
@@ -225,8 +234,18 @@ def check_inputs(training: TrainingConfig):
         raise ConfigError(_empty_validation_message(training, files))
 
 
-def whole_image_validation(training: TrainingConfig, run_dir):
-    """The whole-image validation callback of a run (a list: empty when it is switched off)."""
+def weight_average(training: TrainingConfig, run_dir):
+    """The run's :class:`~tfrnncomp.training.averaging.WeightAverage` (a list: empty when
+    ``average_momentum`` is 0); it goes after ``BackupAndRestore`` in ``fit``'s callbacks."""
+    if not training.average_momentum:
+        return []
+    return [averaging.WeightAverage(os.path.join(run_dir, "backup", "average.npz"),
+                                    training.average_momentum, training.average_every)]
+
+
+def whole_image_validation(training: TrainingConfig, run_dir, average=None):
+    """The whole-image validation callback of a run (a list: empty when it is switched off);
+    ``average`` (a WeightAverage) is scored beside the raw weights."""
     if not training.validation_images:
         return []
     if not _on_tensorflow():
@@ -250,7 +269,8 @@ def whole_image_validation(training: TrainingConfig, run_dir):
                               ) from None
     return [validation.WholeImageValidation(
         crops, os.path.join(run_dir, "validation.csv"),
-        os.path.join(run_dir, "best.weights.h5"), every=training.validate_every)]
+        os.path.join(run_dir, "best.weights.h5"), every=training.validate_every,
+        average=average)]
 
 
 def _patch_batches(training: TrainingConfig):
@@ -340,7 +360,8 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
               f"(more than {done})", file=sys.stderr)
         return None
     check_inputs(training)
-    whole_images = whole_image_validation(training, out_dir)
+    average = weight_average(training, out_dir)
+    whole_images = whole_image_validation(training, out_dir, *average)
     if out_dir != run_dir:
         distribute.clear_dir(out_dir)
     dataset, validation = _datasets(training, out_dir, multi_worker)
@@ -354,8 +375,10 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
         return model.fit(
             dataset, epochs=training.epochs, steps_per_epoch=training.steps_per_epoch,
             validation_data=validation, validation_steps=training.validation_steps or None,
-            callbacks=callbacks(out_dir, training.steps_per_epoch) + whole_images + extra
-            + list(extra_callbacks), verbose=verbose,
+            # the average starts from the restored (and the chief's) weights, and is saved
+            # before validation scores it
+            callbacks=callbacks(out_dir, training.steps_per_epoch) + extra + average
+            + whole_images + list(extra_callbacks), verbose=verbose,
             shuffle=False)  # each dataset shuffles itself; an endless PyDataset cannot be
     finally:
         if out_dir != run_dir:

@@ -12,7 +12,9 @@ entropy coding is lossless and is left out) and measures what users see after ea
   before it (1: the change points exactly at the remaining error; near 0: it adds noise).
 
 Each figure is the mean over the images.  :class:`WholeImageValidation` writes them after every
-epoch to ``RUN_DIR/validation.csv`` and keeps the best weights by :func:`score`.
+epoch to ``RUN_DIR/validation.csv`` and keeps the best weights by :func:`score`; with a weight
+average it does the same for the averaged weights (``validation-average.csv``,
+``best-average.weights.h5``).
 """
 
 from __future__ import annotations
@@ -141,21 +143,33 @@ def read_scores(path):
         return {int(row["epoch"]): float(row["score"]) for row in csv.DictReader(handle)}
 
 
+def averaged_path(path):
+    """The file beside ``path`` for the averaged weights: ``validation.csv`` ->
+    ``validation-average.csv``, ``best.weights.h5`` -> ``best-average.weights.h5``."""
+    directory, name = os.path.split(path)
+    stem, dot, extension = name.partition(".")
+    return os.path.join(directory, f"{stem}-average{dot}{extension}")
+
+
 class WholeImageValidation(keras.callbacks.Callback):
     """After every ``every`` epochs: code ``images`` through the codec, log, keep the best.
 
     Appends a row to ``csv_path`` (``columns()``); when the score beats every earlier row
-    (those of a resumed run included) the weights go to ``best_path``.
+    (those of a resumed run included) the weights go to ``best_path``.  With ``average`` (a
+    :class:`tfrnncomp.training.averaging.WeightAverage`) the averaged weights are then scored the
+    same way, into the files of :func:`averaged_path`: their best is saved from the training
+    model with the average swapped in, so it has the layout of ``best_path``.
     """
 
     def __init__(self, images, csv_path, best_path=None, every=1,
-                 iterations=LOGGED_ITERATIONS):
+                 iterations=LOGGED_ITERATIONS, average=None):
         super().__init__()
         self.images = list(images)
         self.csv_path = csv_path
         self.best_path = best_path
         self.every = int(every)
         self.iterations = tuple(iterations)
+        self.average = average
         self._functions = None
 
     def _codec_functions(self):
@@ -182,22 +196,35 @@ class WholeImageValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        value = self._record(epoch, self.csv_path, self.best_path)
+        if logs is not None:
+            logs["val_whole_score"] = value
+        if self.average is None:
+            return
+        with self.average.swapped():
+            value = self._record(epoch, averaged_path(self.csv_path),
+                                 self.best_path and averaged_path(self.best_path))
+        if logs is not None:
+            logs["val_whole_score_average"] = value
+
+    def _record(self, epoch, csv_path, best_path):
+        """Score the model's weights now and append the row to ``csv_path``; save the weights
+        to ``best_path`` when the score beats every earlier row.  Returns the score."""
         start = time.time()
         value, curve = self.evaluate()
         row = [epoch, f"{time.time() - start:.1f}", f"{value:.4f}"]
         row += [f"{curve[field][k - 1]:.4f}" for field in ("psnr", "ms_ssim")
                 for k in self.iterations]
-        earlier = read_scores(self.csv_path)
-        new = not os.path.exists(self.csv_path)
-        with open(self.csv_path, "a", newline="", encoding="utf-8") as handle:
+        earlier = read_scores(csv_path)
+        new = not os.path.exists(csv_path)
+        with open(csv_path, "a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if new:
                 writer.writerow(columns(self.iterations))
             writer.writerow(row)
-        if self.best_path and value > max(earlier.values(), default=-math.inf):
+        if best_path and value > max(earlier.values(), default=-math.inf):
             from tfrnncomp.codec.image_io import atomic_path
 
-            with atomic_path(self.best_path, suffix=".weights.h5") as tmp:
+            with atomic_path(best_path, suffix=".weights.h5") as tmp:
                 self.model.save_weights(tmp)
-        if logs is not None:
-            logs["val_whole_score"] = value
+        return value

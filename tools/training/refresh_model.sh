@@ -3,7 +3,8 @@
 # on the weights: the BinaryRNN (its codes change), the Kodak RD results and plots, the
 # entropy benchmark and the visual comparison.  Each step is a README command.
 #   tools/training/refresh_model.sh WEIGHTS.h5 EPOCH [WORK_DIR]
-# WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score),
+# WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score)
+# or best-average.weights.h5 (the same for the moving average of the weights, --average-momentum),
 # a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
 # latest.weights.h5; EPOCH: the run's epoch it holds (the training record stops there;
 # RUN_DIR, default ../runs/default, is the run it came from).

@@ -10,6 +10,9 @@
 # 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198).
 # Loss (default/config.json): L1 until epoch 258, then 0.7 L1 + 0.3 (1 - SSIM), which won the
 # equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/).
+# --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
+# (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
+# the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -23,6 +26,8 @@ if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoin
   [ -f "$run_dir/log.csv" ] || cp "$here/default/log.csv" "$run_dir/log.csv"
   [ -f "$run_dir/phases.log" ] || [ ! -f "$here/default/phases.log" ] || cp "$here/default/phases.log" "$run_dir/phases.log"
   [ -f "$run_dir/validation.csv" ] || [ ! -f "$here/default/validation.csv" ] || cp "$here/default/validation.csv" "$run_dir/validation.csv"
+  [ -f "$run_dir/validation-average.csv" ] || [ ! -f "$here/default/validation-average.csv" ] || cp "$here/default/validation-average.csv" "$run_dir/validation-average.csv"
+  [ -f "$run_dir/backup/average.npz" ] || [ ! -f "$here/default/average.npz" ] || cp "$here/default/average.npz" "$run_dir/backup/average.npz"
   if [ ! -f "$run_dir/times.csv" ] && [ -f "$here/default/times.csv" ]; then
     cp "$here/default/times.csv" "$run_dir/times.csv"
   fi
@@ -31,5 +36,5 @@ fi
 nohup "$python" -m tfrnncomp train --data "$data" --config "$here/default/config.json" \
   --out "$run_dir" --patch-size 64 --batch-size 8 --steps-per-epoch 100 --epochs 100000 \
   --learning-rate 3.125e-5 --decay-steps 20000 --validation-steps 5 \
-  --validation-images 8 --validation-crop 256 >> "$run_dir/train.out" 2>&1 &
+  --validation-images 8 --validation-crop 256 --average-momentum 0.998 >> "$run_dir/train.out" 2>&1 &
 echo "training in the background: pid $!, log $run_dir/log.csv"
