@@ -8,8 +8,9 @@
 # Learning rate: a step decay, which won the equal-CPU-time arms (results/training/arms/arms.md),
 # divided by 4 each time whole-image validation stops rising: 5e-4, 1.25e-4 from epoch 161,
 # 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198).
-# Loss (default/config.json): L1 until epoch 258, then 0.7 L1 + 0.3 (1 - SSIM), which won the
-# equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/).
+# Loss (default/config.json): L1, except epochs 259-280 on 0.7 L1 + 0.3 (1 - SSIM), which won the
+# equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/) but then lowered
+# the whole-image score for 20 epochs (validation.csv).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
