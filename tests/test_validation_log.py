@@ -1,0 +1,49 @@
+"""tools/research/validation_log.py: a run's whole-image validation summarised over epoch ranges."""
+
+
+import pytest
+
+from tests.helpers import load_tool
+from tfrnncomp.training.validation import columns
+
+tool = load_tool("research/validation_log.py")
+
+
+def _write(path, scores):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(",".join(columns()) + "\n")
+        for epoch, score in scores.items():
+            figures = [20.0 + epoch % 3, 22, 24, 26, 28.0, 0.8, 0.9, 0.94, 0.97, 0.98]
+            handle.write(",".join(str(v) for v in [epoch, 10.0, score] + figures) + "\n")
+
+
+def test_each_range_gets_the_mean_lowest_and_highest_score_of_each_log(tmp_path):
+    _write(tmp_path / "validation.csv", {1: 38.0, 2: 38.2, 3: 38.4, 4: 38.1})
+    _write(tmp_path / "validation-average.csv", {3: 38.5, 4: 38.3})
+    out = tmp_path / "summary.md"
+    tool.main([str(tmp_path), "--ranges", "1-2,3-", "--out", str(out)])
+    lines = out.read_text().splitlines()
+    assert "| 1-2 | raw | 2 | 38.100 | 38.000 | 38.200 | 21.50 | 28.00 | 0.8000 | 0.9800 |" in lines
+    assert "| 3-4 | raw | 2 | 38.250 | 38.100 | 38.400 |" in "\n".join(lines)
+    assert "| 3-4 | average | 2 | 38.400 | 38.300 | 38.500 |" in "\n".join(lines)
+    assert not any(line.startswith("| 1-2 | average") for line in lines)
+
+
+def test_the_paired_comparison_uses_only_the_epochs_both_logs_hold(tmp_path):
+    _write(tmp_path / "validation.csv", {1: 38.0, 2: 38.2, 3: 38.4, 4: 38.1})
+    _write(tmp_path / "validation-average.csv", {2: 38.3, 3: 38.3, 4: 38.4, 5: 40.0})
+    text = "\n".join(tool.paired(tool.read_log(tmp_path / "validation.csv"),
+                                 tool.read_log(tmp_path / "validation-average.csv"), 3))
+    assert "epochs 3-4 (2)" in text
+    assert "mean +0.1000" in text
+    assert "higher in 1 of 2 epochs" in text
+
+
+def test_a_run_without_a_validation_log_is_a_one_line_error(tmp_path):
+    with pytest.raises(SystemExit, match="has no validation.csv"):
+        tool.main([str(tmp_path)])
+
+
+def test_a_malformed_range_is_a_one_line_error():
+    with pytest.raises(SystemExit, match="A-B or A-"):
+        tool.parse_ranges("3-x", 10)

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Summarise a training run's whole-image validation log over ranges of epochs.
+
+    python tools/research/validation_log.py RUN_DIR [--ranges 245-258,259-280,281-]
+        [--paired-from EPOCH] [--out FILE.md]
+
+Reads ``RUN_DIR/validation.csv`` (the raw weights) and, when present,
+``RUN_DIR/validation-average.csv`` (the moving average of the weights, ``--average-momentum``),
+both written by :class:`tfrnncomp.training.validation.WholeImageValidation`.  For each range of
+epochs (``A-B``, ``A-`` for A to the end) and each log it prints the number of epochs, the mean,
+lowest and highest score, and the mean PSNR and MS-SSIM after the first and last logged
+iteration.  Then it pairs the two logs epoch by epoch (from ``--paired-from``, default every
+common epoch): the mean and standard deviation of ``average - raw`` and how often the average
+scored higher.  The table (markdown) goes to stdout and, with ``--out``, to a file.
+"""
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+LOGS = (("raw", "validation.csv"), ("average", "validation-average.csv"))
+
+
+def read_log(path):
+    """``{epoch: row}`` of a validation CSV, the figures as floats (empty if there is none)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {int(row["epoch"]): {k: float(v) for k, v in row.items() if k != "epoch"}
+                for row in csv.DictReader(handle)}
+
+
+def parse_ranges(text, last_epoch):
+    """``"245-258,281-"`` -> ``[(245, 258), (281, last_epoch)]``."""
+    ranges = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        start, _, end = part.partition("-")
+        try:
+            ranges.append((int(start), int(end) if end else last_epoch))
+        except ValueError:
+            raise SystemExit(f"validation_log: a range is A-B or A-, got {part!r}") from None
+    return ranges
+
+
+def _iteration_columns(rows):
+    fields = next(iter(rows.values())).keys()
+    psnr = [f for f in fields if f.startswith("psnr_")]
+    ms_ssim = [f for f in fields if f.startswith("ms_ssim_")]
+    return psnr[0], psnr[-1], ms_ssim[0], ms_ssim[-1]
+
+
+def range_table(logs, ranges):
+    """Markdown rows: one per range and log."""
+    any_rows = next(rows for rows in logs.values() if rows)
+    columns = _iteration_columns(any_rows)
+    lines = ["| epochs | weights | n | mean score | lowest | highest | "
+             + " | ".join(f"mean {c}" for c in columns) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(columns)]
+    for start, end in ranges:
+        for name, rows in logs.items():
+            chosen = [rows[e] for e in sorted(rows) if start <= e <= end]
+            if not chosen:
+                continue
+            scores = [r["score"] for r in chosen]
+            means = [statistics.fmean(r[c] for r in chosen) for c in columns]
+            lines.append(f"| {start}-{end} | {name} | {len(chosen)} | {statistics.fmean(scores):.3f}"
+                         f" | {min(scores):.3f} | {max(scores):.3f} | "
+                         + " | ".join(f"{m:.4f}" if m < 1 else f"{m:.2f}" for m in means) + " |")
+    return lines
+
+
+def paired(raw, average, start):
+    """Lines comparing the average with the raw weights on the epochs both logged."""
+    epochs = [e for e in sorted(set(raw) & set(average)) if e >= start]
+    if not epochs:
+        return []
+    diffs = [average[e]["score"] - raw[e]["score"] for e in epochs]
+    spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    wins = sum(d > 0 for d in diffs)
+    return [f"Paired, epochs {epochs[0]}-{epochs[-1]} ({len(epochs)}): average - raw score "
+            f"mean {statistics.fmean(diffs):+.4f}, standard deviation {spread:.4f}; the average "
+            f"scored higher in {wins} of {len(epochs)} epochs. Best raw {max(raw[e]['score'] for e in epochs):.4f}, "
+            f"best average {max(average[e]['score'] for e in epochs):.4f}."]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--ranges", default="", help="A-B,A-,... (default: every epoch)")
+    parser.add_argument("--paired-from", type=int, default=0)
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    logs = {name: read_log(os.path.join(args.run_dir, file)) for name, file in LOGS}
+    if not logs["raw"]:
+        raise SystemExit(f"validation_log: {args.run_dir} has no validation.csv")
+    last = max(max(rows, default=0) for rows in logs.values())
+    ranges = parse_ranges(args.ranges, last) or [(min(logs["raw"]), last)]
+    lines = range_table(logs, ranges) + [""] + paired(logs["raw"], logs["average"], args.paired_from)
+    text = "\n".join(lines).rstrip() + "\n"
+    sys.stdout.write(text)
+    if args.out:
+        from tfrnncomp.codec.image_io import atomic_path
+
+        with atomic_path(args.out, suffix=".md") as tmp:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(text)
+
+
+if __name__ == "__main__":
+    main()
