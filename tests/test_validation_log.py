@@ -1,6 +1,5 @@
 """tools/research/validation_log.py: a run's whole-image validation summarised over epoch ranges."""
 
-
 import pytest
 
 from tests.helpers import load_tool
