@@ -36,6 +36,9 @@ def test_the_paired_comparison_uses_only_the_epochs_both_logs_hold(tmp_path):
     assert "epochs 3-4 (2)" in text
     assert "mean +0.1000" in text
     assert "higher in 1 of 2 epochs" in text
+    bounded = tool.paired(tool.read_log(tmp_path / "validation.csv"),
+                          tool.read_log(tmp_path / "validation-average.csv"), 3, 3)
+    assert "epochs 3-3 (1)" in bounded[0] and "mean -0.1000" in bounded[0]
 
 
 def test_a_run_without_a_validation_log_is_a_one_line_error(tmp_path):

@@ -9,8 +9,8 @@ Reads ``RUN_DIR/validation.csv`` (the raw weights) and, when present,
 both written by :class:`tfrnncomp.training.validation.WholeImageValidation`.  For each range of
 epochs (``A-B``, ``A-`` for A to the end) and each log it prints the number of epochs, the mean,
 lowest and highest score, and the mean PSNR and MS-SSIM after the first and last logged
-iteration.  Then it pairs the two logs epoch by epoch (from ``--paired-from``, default every
-common epoch): the mean and standard deviation of ``average - raw`` and how often the average
+iteration.  Then it pairs the two logs epoch by epoch (from ``--paired-from`` to the end of
+the last range): the mean and standard deviation of ``average - raw`` and how often the average
 scored higher.  The table (markdown) goes to stdout and, with ``--out``, to a file.
 """
 
@@ -73,9 +73,11 @@ def range_table(logs, ranges):
     return lines
 
 
-def paired(raw, average, start):
-    """Lines comparing the average with the raw weights on the epochs both logged."""
-    epochs = [e for e in sorted(set(raw) & set(average)) if e >= start]
+def paired(raw, average, start, end=None):
+    """Lines comparing the average with the raw weights on the epochs both logged, from
+    ``start`` to ``end`` (the last one if None)."""
+    epochs = [e for e in sorted(set(raw) & set(average))
+              if e >= start and (end is None or e <= end)]
     if not epochs:
         return []
     diffs = [average[e]["score"] - raw[e]["score"] for e in epochs]
@@ -99,7 +101,9 @@ def main(argv=None):
         raise SystemExit(f"validation_log: {args.run_dir} has no validation.csv")
     last = max(max(rows, default=0) for rows in logs.values())
     ranges = parse_ranges(args.ranges, last) or [(min(logs["raw"]), last)]
-    lines = range_table(logs, ranges) + [""] + paired(logs["raw"], logs["average"], args.paired_from)
+    end = max(e for _, e in ranges)
+    lines = (range_table(logs, ranges) + [""]
+             + paired(logs["raw"], logs["average"], args.paired_from, end))
     text = "\n".join(lines).rstrip() + "\n"
     sys.stdout.write(text)
     if args.out:
