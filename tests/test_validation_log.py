@@ -31,13 +31,12 @@ def test_each_range_gets_the_mean_lowest_and_highest_score_of_each_log(tmp_path)
 def test_the_paired_comparison_uses_only_the_epochs_both_logs_hold(tmp_path):
     _write(tmp_path / "validation.csv", {1: 38.0, 2: 38.2, 3: 38.4, 4: 38.1})
     _write(tmp_path / "validation-average.csv", {2: 38.3, 3: 38.3, 4: 38.4, 5: 40.0})
-    text = "\n".join(tool.paired(tool.read_log(tmp_path / "validation.csv"),
-                                 tool.read_log(tmp_path / "validation-average.csv"), 3))
+    logs = tool.read_logs(tmp_path)
+    text = "\n".join(tool.paired(logs["raw"], logs["average"], 3))
     assert "epochs 3-4 (2)" in text
     assert "mean +0.1000" in text
     assert "higher in 1 of 2 epochs" in text
-    bounded = tool.paired(tool.read_log(tmp_path / "validation.csv"),
-                          tool.read_log(tmp_path / "validation-average.csv"), 3, 3)
+    bounded = tool.paired(logs["raw"], logs["average"], 3, 3)
     assert "epochs 3-3 (1)" in bounded[0] and "mean -0.1000" in bounded[0]
 
 

@@ -90,13 +90,6 @@ class WeightAverage(keras.callbacks.Callback):
         """The averaged values, aligned with ``model.trainable_weights``."""
         return list(self._average)
 
-    def averaged_weights(self):
-        """Values aligned with ``model.weights``: the average for the trainable weights, the
-        current value for the others."""
-        averaged = {id(v): a for v, a in zip(self._trainable(), self._average)}
-        return [averaged[id(v)] if id(v) in averaged else _value(v)
-                for v in self.model.weights]
-
     @contextlib.contextmanager
     def swapped(self):
         """Put the averaged weights into the model for the block, then the raw ones back."""

@@ -95,8 +95,6 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 #: training settings whose change on resumption is recorded in ``phases.log``
 _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
                          "validation_fraction", "validation_data", "average_momentum")
-#: the value of a logged setting in a ``training.json`` written before the setting existed
-_BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
 
 def _log_training_change(run_dir, training: TrainingConfig):
@@ -106,8 +104,9 @@ def _log_training_change(run_dir, training: TrainingConfig):
     with open(path, encoding="utf-8") as handle:
         saved = json.load(handle)
     now = training.to_dict()
-    saved = {**_BEFORE_IT_EXISTED, **saved}
-    changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
+    # a training.json written before a setting existed ran with that setting's default
+    saved = {**TrainingConfig().to_dict(), **saved}
+    changed = [k for k in _LOGGED_TRAINING_KEYS if saved[k] != now[k]]
     if changed:
         with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
             log.write(json.dumps({"from": {k: saved[k] for k in changed},
@@ -361,7 +360,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
         return None
     check_inputs(training)
     average = weight_average(training, out_dir)
-    whole_images = whole_image_validation(training, out_dir, *average)
+    whole_images = whole_image_validation(training, out_dir, average[0] if average else None)
     if out_dir != run_dir:
         distribute.clear_dir(out_dir)
     dataset, validation = _datasets(training, out_dir, multi_worker)

@@ -135,12 +135,19 @@ def columns(iterations=LOGGED_ITERATIONS):
             + [f"{field}_{k}" for field in ("psnr", "ms_ssim") for k in iterations])
 
 
-def read_scores(path):
-    """``{epoch: score}`` of an existing ``validation.csv`` (empty if there is none)."""
+def read_rows(path):
+    """``{epoch: {column: value}}`` of an existing ``validation.csv`` (``columns()`` but the
+    epoch, as floats; empty if there is none)."""
     if not os.path.exists(path):
         return {}
     with open(path, newline="", encoding="utf-8") as handle:
-        return {int(row["epoch"]): float(row["score"]) for row in csv.DictReader(handle)}
+        return {int(row["epoch"]): {k: float(v) for k, v in row.items() if k != "epoch"}
+                for row in csv.DictReader(handle)}
+
+
+def read_scores(path):
+    """``{epoch: score}`` of an existing ``validation.csv`` (empty if there is none)."""
+    return {epoch: row["score"] for epoch, row in read_rows(path).items()}
 
 
 def averaged_path(path):

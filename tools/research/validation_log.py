@@ -15,23 +15,19 @@ scored higher.  The table (markdown) goes to stdout and, with ``--out``, to a fi
 """
 
 import argparse
-import csv
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-LOGS = (("raw", "validation.csv"), ("average", "validation-average.csv"))
+from tfrnncomp.training.validation import averaged_path, read_rows  # noqa: E402
 
 
-def read_log(path):
-    """``{epoch: row}`` of a validation CSV, the figures as floats (empty if there is none)."""
-    if not os.path.exists(path):
-        return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {int(row["epoch"]): {k: float(v) for k, v in row.items() if k != "epoch"}
-                for row in csv.DictReader(handle)}
+def read_logs(run_dir):
+    """``{"raw": rows, "average": rows}`` of a run (:func:`read_rows`; empty where absent)."""
+    path = os.path.join(run_dir, "validation.csv")
+    return {"raw": read_rows(path), "average": read_rows(averaged_path(path))}
 
 
 def parse_ranges(text, last_epoch):
@@ -69,7 +65,8 @@ def range_table(logs, ranges):
             means = [statistics.fmean(r[c] for r in chosen) for c in columns]
             lines.append(f"| {start}-{end} | {name} | {len(chosen)} | {statistics.fmean(scores):.3f}"
                          f" | {min(scores):.3f} | {max(scores):.3f} | "
-                         + " | ".join(f"{m:.4f}" if m < 1 else f"{m:.2f}" for m in means) + " |")
+                         + " | ".join(f"{m:.4f}" if c.startswith("ms_ssim") else f"{m:.2f}"
+                                    for c, m in zip(columns, means)) + " |")
     return lines
 
 
@@ -96,7 +93,7 @@ def main(argv=None):
     parser.add_argument("--paired-from", type=int, default=0)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    logs = {name: read_log(os.path.join(args.run_dir, file)) for name, file in LOGS}
+    logs = read_logs(args.run_dir)
     if not logs["raw"]:
         raise SystemExit(f"validation_log: {args.run_dir} has no validation.csv")
     last = max(max(rows, default=0) for rows in logs.values())
