@@ -95,6 +95,8 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 #: training settings whose change on resumption is recorded in ``phases.log``
 _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
                          "validation_fraction", "validation_data", "average_momentum")
+#: the value of a logged setting in a ``training.json`` written before the setting existed
+_BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
 
 def _log_training_change(run_dir, training: TrainingConfig):
@@ -104,9 +106,8 @@ def _log_training_change(run_dir, training: TrainingConfig):
     with open(path, encoding="utf-8") as handle:
         saved = json.load(handle)
     now = training.to_dict()
-    # a training.json written before a setting existed ran with that setting's default
-    saved = {**TrainingConfig().to_dict(), **saved}
-    changed = [k for k in _LOGGED_TRAINING_KEYS if saved[k] != now[k]]
+    saved = {**_BEFORE_IT_EXISTED, **saved}
+    changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
     if changed:
         with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
             log.write(json.dumps({"from": {k: saved[k] for k in changed},
