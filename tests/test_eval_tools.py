@@ -172,11 +172,17 @@ def test_the_speed_report_compares_only_the_lstm_paper_size_at_equal_architectur
     assert "as quoted with the speed targets" in report.paper_line(row, None, 2)
 
 
-def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model_dir):
-    bench = load_tool("bench/bench_entropy.py")
+def _one_image_folder(tmp_path, height, width, seed):
+    """A folder holding one smooth synthetic PNG, ``synthetic.png``."""
     folder = tmp_path / "images"
     folder.mkdir()
-    Image.fromarray(smooth_image(40, 56, seed=4)).save(folder / "synthetic.png")
+    Image.fromarray(smooth_image(height, width, seed=seed)).save(folder / "synthetic.png")
+    return folder
+
+
+def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model_dir):
+    bench = load_tool("bench/bench_entropy.py")
+    folder = _one_image_folder(tmp_path, 40, 56, seed=4)
     out = tmp_path / "entropy"
     assert bench.main(["--data", str(folder), "--model", tiny_model_dir, "--iterations", "3",
                        "--modes", "raw,context", "--out", str(out)]) == 0
@@ -187,3 +193,18 @@ def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model
     assert "Seconds per image (3 iterations, entropy coding only)" in table
     assert bench.table_iterations(16) == [1, 2, 4, 8, 12, 16]
     assert bench.table_iterations(20) == [1, 2, 4, 8, 12, 16, 20]
+
+
+def test_the_model_evaluation_writes_one_point_per_iteration_and_refuses_too_many(tmp_path,
+                                                                                  tiny_model_dir):
+    tool = load_tool("bench/evaluate_model.py")
+    folder = _one_image_folder(tmp_path, 48, 64, seed=5)
+    out = tmp_path / "results"
+    assert tool.main(["--data", str(folder), "--model", tiny_model_dir, "--iterations", "1-2",
+                      "--one-pass", "--entropy", "context", "--name", "tiny",
+                      "--out", str(out), "--quiet"]) == 0
+    result = json.loads((out / "tiny.json").read_text())
+    assert [point["setting"] for point in result["points"]] == [1, 2]
+    with pytest.raises(SystemExit):
+        tool.main(["--data", str(folder), "--model", tiny_model_dir, "--iterations", "1-99",
+                   "--out", str(out), "--quiet"])

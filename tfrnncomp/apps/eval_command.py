@@ -31,6 +31,13 @@ tools/bench/rd_summary.py and tools/bench/plot_rd.py.  --plot draws PSNR and MS-
 bpp, every codec in one PNG (needs matplotlib: pip install tfrnncomp[eval])."""
 
 
+def check_codec_iterations(iterations, codec):
+    """``--iterations`` (a list from :func:`parse_iterations`, or None) within the codec's
+    1..max_iterations, else :class:`~tfrnncomp.errors.TfrnncompError`."""
+    if iterations:
+        check_iterations(iterations[-1], codec.max_iterations, "--iterations")
+
+
 def parse_iterations(text):
     """``"1-16"``, ``"1,2,4,8"`` or ``"1-4,8,16"`` -> sorted list of ints."""
     out = set()
@@ -162,8 +169,7 @@ def evaluate_folder(args, log=None):
 
     dataset = _check(args)
     codec = Codec(args.model)
-    if args.iterations:
-        check_iterations(args.iterations[-1], codec.max_iterations, "--iterations")
+    check_codec_iterations(args.iterations, codec)
     results = [evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
                                   log=log)]
     results += [result for _, result, _ in run_classics(args.compare, dataset, log=log)]

@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfrnncomp.eval import evaluate, schema  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
-from tfrnncomp.apps.eval_command import check_iterations, parse_iterations  # noqa: E402
+from tfrnncomp.apps.eval_command import check_codec_iterations, parse_iterations  # noqa: E402
 
 
 def _parser():
@@ -76,7 +76,7 @@ def main(argv=None):
                                     names=args.images.split(",") if args.images else None)
     codec = Codec(args.model)
     try:
-        check_iterations(codec, args.iterations)
+        check_codec_iterations(args.iterations, codec)
     except TfrnncompError as error:
         parser.error(str(error))
     start = time.time()

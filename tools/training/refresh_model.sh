@@ -28,6 +28,9 @@ if [ ! -f "$work/exported" ]; then
   cp "$weights" "$work/export/latest.weights.h5"
   "$python" -m tfrnncomp export-weights "$work/export" "$work/model"
   cp "$work/model/model.weights.h5" "$zoo/model.weights.h5"
+  # the training settings the weights were last trained with (loss, ...); the next step sets
+  # useful_iterations in it
+  cp "$work/model/config.json" "$zoo/config.json"
   # the old BinaryRNN belongs to the old weights: the codec must not pick it up
   rm -f "$zoo/binaryrnn.bin"
   touch "$work/exported"
