@@ -42,8 +42,12 @@ step "per-iteration curves: validation crops (sets the useful iterations), then 
 "$python" tools/research/iteration_table.py --model gru-w25 --name kodak-gru-w25
 
 step "Kodak RD, entropy mode context"
-[ -f "$work/eval-context" ] || { "$python" tools/bench/evaluate_model.py --model gru-w25 \
-  --iterations 1-16 --one-pass --entropy context --out results/kodak && touch "$work/eval-context"; }
+# (an if, not "|| { a && b; }": set -e does not stop on a failure inside an && list)
+if [ ! -f "$work/eval-context" ]; then
+  "$python" tools/bench/evaluate_model.py --model gru-w25 --iterations 1-16 --one-pass \
+    --entropy context --out results/kodak
+  touch "$work/eval-context"
+fi
 
 step "dump codes"
 [ -f "$work/codes-val.tfrecord" ] || "$python" tools/training/dump_codes.py --split validation --crop 256 \
