@@ -1,5 +1,6 @@
 """The moving average of the weights (``--average-momentum``): its formula, its saved state, the
-swap that lends it to validation, and a run that scores and keeps it beside the raw weights."""
+swap that lends it to validation, a run that scores and keeps it beside the raw weights, and the
+average of whole checkpoints (tools/research/weight_soup.py)."""
 
 import csv
 import json
@@ -162,3 +163,29 @@ def test_switching_the_average_on_in_a_run_from_before_it_existed_is_logged_to_p
     train._log_training_change(str(tmp_path), train.TrainingConfig(average_momentum=0.998))
     assert json.loads((tmp_path / "phases.log").read_text()) == {
         "from": {"average_momentum": 0.0}, "to": {"average_momentum": 0.998}}
+
+
+def test_a_weight_soup_is_the_mix_of_its_checkpoints_and_refuses_to_overwrite_one(tmp_path):
+    from tests.helpers import load_tool
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.train import TrainingConfig, build_model
+
+    tool = load_tool("research/weight_soup.py")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    model = build_model(load_config(TINY_CONFIG), TrainingConfig())
+    first = [w.copy() for w in model.get_weights()]
+    paths = [str(tmp_path / "a.weights.h5"), str(tmp_path / "b.weights.h5")]
+    model.save_weights(paths[0])
+    second = [w + np.float32(1.0) for w in first]
+    model.set_weights(second)
+    model.save_weights(paths[1])
+    soup = str(tmp_path / "soup.weights.h5")
+    assert tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.25,0.75"]) == 0
+    model.load_weights(soup)
+    for got, a, b in zip(model.get_weights(), first, second):
+        np.testing.assert_allclose(got, 0.25 * a + 0.75 * b, rtol=1e-6, atol=1e-6)
+    with pytest.raises(SystemExit, match="one of the inputs"):
+        tool.main(paths + ["--config", str(config), "--out", paths[0]])
+    with pytest.raises(SystemExit, match="sum to 1"):
+        tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.5,0.6"])
