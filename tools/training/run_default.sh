@@ -15,7 +15,7 @@
 # phase before shipping"); the raw score fell again from its fifth epoch, so L1 from epoch 359.
 # From the next L1 plateau (epoch 374) neither a step decay nor a warm restart of the learning
 # rate beat the control, another SSIM phase did (results/training/arms-epoch374/): L1 + SSIM for
-# epochs 374-379, whose best (38.561) stayed below epoch 352's, then L1 again from epoch 380.
+# epochs 374-379, whose best (38.560) stayed below epoch 352's, then L1 again from epoch 380.
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
