@@ -189,3 +189,5 @@ def test_a_weight_soup_is_the_mix_of_its_checkpoints_and_refuses_to_overwrite_on
         tool.main(paths + ["--config", str(config), "--out", paths[0]])
     with pytest.raises(SystemExit, match="sum to 1"):
         tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.5,0.6"])
+    with pytest.raises(SystemExit, match="2 checkpoints but 3 proportions"):
+        tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.5,0.25,0.25"])

@@ -163,6 +163,12 @@ class _Terminal:
         return b"".join(self.chunks).decode("utf-8", "replace")
 
 
+def _default_sigint():
+    """Give the child SIGINT's default action, as a terminal does: a suite started in the
+    background by a shell (``pytest &``) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_once(command, source, target, tiny_model_dir, *flags):
     """Run the CLI, send SIGINT once the first output exists; ``(returncode, stdout,
     stderr as the terminal got it, seconds from SIGINT to exit)``."""
@@ -172,7 +178,7 @@ def _interrupt_once(command, source, target, tiny_model_dir, *flags):
     child = subprocess.Popen(
         [sys.executable, "-m", "tfrnncomp", command, str(source), str(target), "--model",
          tiny_model_dir, *flags], env=env, stdout=subprocess.PIPE, stderr=terminal.slave,
-        text=True)
+        text=True, preexec_fn=_default_sigint)
     os.close(terminal.slave)
     try:
         deadline = time.monotonic() + 240

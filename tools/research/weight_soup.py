@@ -7,9 +7,9 @@
 Every checkpoint is loaded into the model of ``--config`` (Keras' ``load_weights``; the files
 of ``tfrnncomp train``: ``best.weights.h5``, ``best-average.weights.h5``, the run's backup), and
 the model's weights are averaged element by element with the ``--mix`` proportions (equal by
-default).  The result is written in the same layout, carrying the optimizer state of the first
-checkpoint, so ``iteration_table.py --weights SOUP --config C --validation DATA`` scores it and
-``tools/training/refresh_model.sh`` ships it.  Checkpoints of different models fail on load.
+default).  The result is written in the layout of its inputs, carrying the optimizer state of
+the first checkpoint, so ``iteration_table.py --weights SOUP --config C --validation DATA``
+scores it.  Checkpoints of different models fail on load.
 """
 
 import argparse
@@ -22,21 +22,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def mix_weights(weight_lists, mix):
     """The element-wise sum of ``mix[i] * weight_lists[i]`` over checkpoints ``i``."""
-    if len(weight_lists) != len(mix):
-        raise ValueError(f"{len(weight_lists)} checkpoints but {len(mix)} proportions")
-    if any(p < 0 for p in mix) or abs(sum(mix) - 1.0) > 1e-6:
-        raise ValueError(f"the proportions must be non-negative and sum to 1, got {mix}")
     return [sum(p * weights[i] for p, weights in zip(mix, weight_lists))
             for i in range(len(weight_lists[0]))]
 
 
 def parse_mix(text, count):
+    """``count`` proportions from ``--mix`` (equal when absent), checked before any loading."""
     if text is None:
         return [1.0 / count] * count
     try:
-        return [float(part) for part in text.split(",")]
+        mix = [float(part) for part in text.split(",")]
     except ValueError:
         raise SystemExit(f"weight_soup: --mix must be numbers separated by commas, got {text!r}")
+    if len(mix) != count:
+        raise SystemExit(f"weight_soup: {count} checkpoints but {len(mix)} proportions")
+    if any(p < 0 for p in mix) or abs(sum(mix) - 1.0) > 1e-6:
+        raise SystemExit(f"weight_soup: the proportions must be non-negative and sum to 1, got {mix}")
+    return mix
 
 
 def main(argv=None):
@@ -61,10 +63,7 @@ def main(argv=None):
     for path in reversed(args.checkpoints):  # the first is loaded last: its optimizer state stays
         model.load_weights(path)
         weight_lists.insert(0, model.get_weights())
-    try:
-        model.set_weights(mix_weights(weight_lists, mix))
-    except ValueError as error:
-        raise SystemExit(f"weight_soup: {error}")
+    model.set_weights(mix_weights(weight_lists, mix))
     with atomic_path(args.out, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     print(f"weight_soup: {args.out} = " + " + ".join(
