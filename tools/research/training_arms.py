@@ -13,7 +13,8 @@ until the process has used ``--cpu-minutes`` of CPU time (all threads, the input
 graph tracing included), then codes the whole-image validation crops of the training run
 (:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of another model than the
 checkpoint's starts from a conversion of it that codes as it does (``WARM_STARTS``;
-residual-gru: :mod:`tfrnncomp.training.warm_start`), whose CPU time is not counted as the
+residual-gru: :mod:`tfrnncomp.training.warm_start`, width-0.5: :mod:`tfrnncomp.training.widen`),
+whose CPU time is not counted as the
 arm's.  Each arm runs in its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An
 arm whose result exists is skipped, so a rerun continues.  Compare arms of one invocation only:
 the CPU and the checkpoint must be the same.
@@ -55,6 +56,9 @@ ARMS = {
                  "4 unrolled iterations per step instead of the run's (cheaper steps)"),
     "residual-gru": ({}, {"cell": "residual_gru", "decoder_cell": "residual_gru"},
                      "residual GRU cells, warm-started to code as the GRU checkpoint"),
+    "width-0.5": ({}, {"width": 0.5},
+                  "width 0.5, warm-started by copying units (Net2WiderNet) to code as the "
+                  "checkpoint"),
 }
 
 
@@ -67,7 +71,15 @@ def _residual_gru_start(config, checkpoint, destination):
 #: arm -> function(model config of the checkpoint, checkpoint, destination) that writes the arm's
 #: starting checkpoint into the destination, for an arm whose model differs from the checkpoint's
 #: (default: a copy).  Its CPU time is not counted as the arm's.
-WARM_STARTS = {"residual-gru": _residual_gru_start}
+def _wider_start(width):
+    def start(config, checkpoint, destination):
+        from tfrnncomp.training.widen import widen_checkpoint
+
+        widen_checkpoint(config, checkpoint, destination, width)
+    return start
+
+
+WARM_STARTS = {"residual-gru": _residual_gru_start, "width-0.5": _wider_start(0.5)}
 
 
 def _stop_after_cpu(seconds):
