@@ -146,3 +146,26 @@ def adaptive_file(codec, codes, height, width, entropy, block, the_map):
     header = codec.header_for(height, width, 3, len(codes), entropy,
                               iteration_map=(block, the_map))
     return bitstream.write(header, codec.encode_chunks(codes, entropy, header))
+
+
+def tiny_training_checkpoint(root):
+    """The backup checkpoint of a tiny GRU run trained for 2 steps under ``root`` (a
+    ``pathlib.Path``; Adam moments not zero); the run is ``root/run``, its photos ``root/data``."""
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.setup import TrainingConfig
+    from tfrnncomp.training.train import train
+
+    training = TrainingConfig(data=random_photos(root / "data"), patch_size=32, batch_size=2,
+                              steps_per_epoch=2, epochs=1, validation_images=0,
+                              validation_steps=0, seed=1)
+    train(load_config(TINY_CONFIG), training, str(root / "run"), verbose=0)
+    return root / "run" / "backup" / "latest.weights.h5"
+
+
+def loaded_checkpoint(config, checkpoint):
+    """The compiled model of ``config`` with the training checkpoint ``checkpoint`` loaded."""
+    from tfrnncomp.training.setup import TrainingConfig, build_model
+
+    model = build_model(config, TrainingConfig())
+    model.load_weights(str(checkpoint))
+    return model

@@ -5,30 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_CONFIG, load_tool, random_photos
+from tests.helpers import TINY_CONFIG, load_tool, loaded_checkpoint, tiny_training_checkpoint
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
-from tfrnncomp.training.setup import TrainingConfig, build_model
 from tfrnncomp.training.warm_start import residual_gru_config, residual_gru_warm_start
 
 
 @pytest.fixture(scope="module")
 def gru_checkpoint(tmp_path_factory):
-    """The backup checkpoint of a tiny GRU run trained for 2 steps (Adam moments not zero)."""
-    from tfrnncomp.training.train import train
-
-    root = tmp_path_factory.mktemp("gru_run")
-    training = TrainingConfig(data=random_photos(root / "data"), patch_size=32, batch_size=2,
-                              steps_per_epoch=2, epochs=1, validation_images=0,
-                              validation_steps=0, seed=1)
-    train(load_config(TINY_CONFIG), training, str(root / "run"), verbose=0)
-    return root / "run" / "backup" / "latest.weights.h5"
-
-
-def _loaded(config, checkpoint):
-    model = build_model(config, TrainingConfig())
-    model.load_weights(str(checkpoint))
-    return model
+    return tiny_training_checkpoint(tmp_path_factory.mktemp("gru_run"))
 
 
 def test_the_residual_gru_warm_start_codes_and_reconstructs_as_the_gru_checkpoint(
@@ -36,7 +21,8 @@ def test_the_residual_gru_warm_start_codes_and_reconstructs_as_the_gru_checkpoin
     converted = tmp_path / "residual.weights.h5"
     residual = residual_gru_warm_start(TINY_CONFIG, str(gru_checkpoint), str(converted))
     assert (residual.cell, residual.decoder_cell_type) == ("residual_gru", "residual_gru")
-    gru, model = _loaded(load_config(TINY_CONFIG), gru_checkpoint), _loaded(residual, converted)
+    gru = loaded_checkpoint(load_config(TINY_CONFIG), gru_checkpoint)
+    model = loaded_checkpoint(residual, converted)
     assert type(model.encoder_rnns[0]).__name__ == "ResidualGRUCell"
     assert type(model.decoder_rnns[-1]).__name__ == "ResidualGRUCell"
     probe = load_tool("training/device_run.py").probe
@@ -54,7 +40,8 @@ def test_the_warm_start_pads_input_convolutions_and_their_adam_moments_with_zero
         gru_checkpoint, tmp_path):
     converted = tmp_path / "residual.weights.h5"
     residual = residual_gru_warm_start(TINY_CONFIG, str(gru_checkpoint), str(converted))
-    gru, model = _loaded(load_config(TINY_CONFIG), gru_checkpoint), _loaded(residual, converted)
+    gru = loaded_checkpoint(load_config(TINY_CONFIG), gru_checkpoint)
+    model = loaded_checkpoint(residual, converted)
     assert int(model.optimizer.iterations.numpy()) == int(gru.optimizer.iterations.numpy()) == 2
     pairs = list(zip(gru.trainable_variables, model.trainable_variables))
     pairs += list(zip(gru.optimizer.variables, model.optimizer.variables))
@@ -89,5 +76,5 @@ def test_the_residual_gru_arm_starts_from_a_converted_checkpoint_its_model_loads
     tool.WARM_STARTS["residual-gru"](load_config(str(config)), str(gru_checkpoint),
                                      str(destination))
     arm_config = load_config(str(config)).replace(**tool.ARMS["residual-gru"][1])
-    model = _loaded(arm_config, destination)
+    model = loaded_checkpoint(arm_config, destination)
     assert int(model.optimizer.iterations.numpy()) == 2

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_CONFIG, load_tool, random_photos
+from tests.helpers import TINY_CONFIG, load_tool, loaded_checkpoint, tiny_training_checkpoint
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
-from tfrnncomp.training.setup import TrainingConfig, build_model
+from tfrnncomp.training.setup import TrainingConfig
 from tfrnncomp.training.widen import widen_checkpoint, widen_run, widened_config
 
 #: twice the tiny model's width (its encoder convolution stays at the minimum of 8 channels)
@@ -18,27 +18,14 @@ WIDER = 0.125
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """The backup checkpoint of a tiny GRU run trained for 2 steps (Adam moments not zero)."""
-    from tfrnncomp.training.train import train
-
-    root = tmp_path_factory.mktemp("narrow_run")
-    training = TrainingConfig(data=random_photos(root / "data"), patch_size=32, batch_size=2,
-                              steps_per_epoch=2, epochs=1, validation_images=0,
-                              validation_steps=0, seed=1)
-    train(load_config(TINY_CONFIG), training, str(root / "run"), verbose=0)
-    return root / "run" / "backup" / "latest.weights.h5"
-
-
-def _loaded(config, checkpoint):
-    model = build_model(config, TrainingConfig())
-    model.load_weights(str(checkpoint))
-    return model
+    return tiny_training_checkpoint(tmp_path_factory.mktemp("narrow_run"))
 
 
 def _widened(checkpoint, tmp_path, noise):
     destination = tmp_path / "wide.weights.h5"
     config = widen_checkpoint(TINY_CONFIG, str(checkpoint), str(destination), WIDER, noise=noise)
-    return _loaded(load_config(TINY_CONFIG), checkpoint), _loaded(config, destination)
+    narrow = loaded_checkpoint(load_config(TINY_CONFIG), checkpoint)
+    return narrow, loaded_checkpoint(config, destination)
 
 
 def test_a_widened_checkpoint_without_noise_codes_and_reconstructs_as_the_narrow_one(
@@ -98,7 +85,7 @@ def test_the_wider_arm_starts_from_a_widened_checkpoint_its_model_loads(checkpoi
     tool.WARM_STARTS["width-0.5"](load_config(str(config)), str(checkpoint), str(destination))
     arm_config = load_config(str(config)).replace(**tool.ARMS["width-0.5"][1])
     assert arm_config.width == 0.5
-    assert int(_loaded(arm_config, destination).optimizer.iterations.numpy()) == 2
+    assert int(loaded_checkpoint(arm_config, destination).optimizer.iterations.numpy()) == 2
 
 
 def test_a_widened_run_resumes_as_the_wider_model_with_its_history(checkpoint, tmp_path):
@@ -133,7 +120,7 @@ def test_the_tool_widens_one_checkpoint_and_refuses_to_write_over_it(checkpoint,
     out = tmp_path / "wide.weights.h5"
     assert tool.main(["--checkpoint", str(checkpoint), "--config", str(config), "--width",
                       str(WIDER), "--noise", "0", "--out", str(out)]) == 0
-    assert _loaded(widened_config(TINY_CONFIG, WIDER), out).config.width == WIDER
+    assert loaded_checkpoint(widened_config(TINY_CONFIG, WIDER), out).config.width == WIDER
     before = checkpoint.read_bytes()
     assert tool.main(["--checkpoint", str(checkpoint), "--config", str(config), "--width",
                       str(WIDER), "--out", str(checkpoint)]) == 2

@@ -8,7 +8,8 @@ GRU cells in the encoder and the decoder: each cell's input-convolution kernel a
 that block appended as zeros along the output-channel axis, and the Adam moments of those two
 variables zeros in the same place.  Every other variable, the optimizer's iteration count
 included, is copied unchanged, so ``x_res`` is 0 and the converted model's reconstructions are
-the GRU model's.
+the GRU model's.  :func:`convert_checkpoint` is the conversion both this warm start and the
+widening of :mod:`tfrnncomp.training.widen` go through.
 """
 
 import numpy as np
@@ -36,20 +37,36 @@ def _widened(value, shape, path):
     return np.concatenate([value, np.zeros(shape[:-1] + (extra,), value.dtype)], axis=-1)
 
 
+def convert_checkpoint(config, new_config, source, destination, converter):
+    """Write into ``destination`` (a ``.weights.h5`` path, replaced atomically) a training
+    checkpoint of the model ``new_config`` converted from ``source``, one of ``config``.
+
+    Both models are built with their Adam variables and ``source`` is loaded into the first;
+    ``converter(old_model, new_model)`` returns ``convert(value, new_variable, optimizer)``, which
+    gives the new value of every variable (``optimizer``: an Adam variable) whose shape differs.
+    Every other variable, the optimizer's iteration count included, is copied unchanged."""
+    from tfrnncomp.codec.image_io import atomic_path
+
+    old, new = (build_model(load_config(c), TrainingConfig()) for c in (config, new_config))
+    old.load_weights(source)
+    convert = converter(old, new)
+    for olds, news, optimizer in ((old.variables, new.variables, False),
+                                  (old.optimizer.variables, new.optimizer.variables, True)):
+        assert len(olds) == len(news), (len(olds), len(news))
+        for old_variable, variable in zip(olds, news):
+            value = ops.convert_to_numpy(old_variable)
+            if tuple(old_variable.shape) != tuple(variable.shape):
+                value = convert(value, variable, optimizer)
+            variable.assign(value)
+    with atomic_path(destination, suffix=".weights.h5") as tmp:
+        new.save_weights(tmp)
+
+
 def residual_gru_warm_start(config, source, destination):
     """Write into ``destination`` (a ``.weights.h5`` path) the residual-GRU checkpoint of
     ``source``, a training checkpoint of the GRU model ``config``; returns the residual-GRU
     model config."""
     residual = residual_gru_config(config)
-    gru, model = (build_model(c, TrainingConfig()) for c in (load_config(config), residual))
-    gru.load_weights(source)
-    olds = list(gru.variables) + list(gru.optimizer.variables)
-    news = list(model.variables) + list(model.optimizer.variables)
-    assert len(olds) == len(news), (len(olds), len(news))
-    for old, new in zip(olds, news):
-        value = ops.convert_to_numpy(old)
-        if tuple(old.shape) != tuple(new.shape):
-            value = _widened(value, tuple(new.shape), new.path)
-        new.assign(value)
-    model.save_weights(destination)
+    convert_checkpoint(config, residual, source, destination, lambda old, new: (
+        lambda value, variable, optimizer: _widened(value, tuple(variable.shape), variable.path)))
     return residual

@@ -28,12 +28,11 @@ import json
 import os
 
 import numpy as np
-from keras import ops
 
-from tfrnncomp.codec.image_io import atomic_path, atomic_write_bytes
+from tfrnncomp.codec.image_io import atomic_write_bytes
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
-from tfrnncomp.training.setup import TrainingConfig, build_model
+from tfrnncomp.training.warm_start import convert_checkpoint
 
 #: cells whose fused convolutions emit whole blocks of ``units`` channels
 WIDENABLE_CELLS = ("gru", "residual_gru", "lstm")
@@ -130,32 +129,27 @@ def _optimizer_variable_maps(path, model_paths, maps):
 
 
 def widen_checkpoint(config, source, destination, width, noise=0.01, seed=0):
-    """Write into ``destination`` (a ``.weights.h5`` path, replaced atomically) the checkpoint of ``config`` at
-    ``width`` widened from ``source``, a training checkpoint of ``config`` (model and Adam
-    variables); returns the wider model config."""
-    old_config = load_config(config)
-    wide_config = widened_config(old_config, width)
-    old, new = (build_model(c, TrainingConfig()) for c in (old_config, wide_config))
-    old.load_weights(source)
-    maps, rng = _layer_maps(old, new), np.random.default_rng(seed)
-    model_paths = [v.path for v in new.variables]
-    for old_variable, variable in zip(old.variables, new.variables):
-        _assign(variable, old_variable, _variable_maps(variable.path, maps), True, noise, rng)
-    for old_variable, variable in zip(old.optimizer.variables, new.optimizer.variables):
-        variable_maps = _optimizer_variable_maps(variable.path, model_paths, maps)
-        _assign(variable, old_variable, variable_maps, False, 0.0, rng)
-    with atomic_path(destination, suffix=".weights.h5") as tmp:
-        new.save_weights(tmp)
+    """Write into ``destination`` (a ``.weights.h5`` path, replaced atomically) the checkpoint
+    of ``config`` at ``width`` widened from ``source``, a training checkpoint of ``config`` (model
+    and Adam variables); returns the wider model config."""
+    wide_config = widened_config(config, width)
+
+    def converter(old, new):
+        maps, rng = _layer_maps(old, new), np.random.default_rng(seed)
+        model_paths = [v.path for v in new.variables]
+
+        def convert(value, variable, optimizer):
+            variable_maps = (_optimizer_variable_maps(variable.path, model_paths, maps)
+                             if optimizer else _variable_maps(variable.path, maps))
+            if variable_maps is None:
+                raise ValueError(f"{variable.path}: no map widens {value.shape} to "
+                                 f"{tuple(variable.shape)}")
+            return _widen(value, *variable_maps, divide=not optimizer,
+                          noise=0.0 if optimizer else noise, rng=rng)
+        return convert
+
+    convert_checkpoint(config, wide_config, source, destination, converter)
     return wide_config
-
-
-def _assign(variable, old_variable, variable_maps, divide, noise, rng):
-    value = ops.convert_to_numpy(old_variable)
-    if tuple(old_variable.shape) != tuple(variable.shape):
-        if variable_maps is None:
-            raise ValueError(f"{variable.path}: no map widens {value.shape} to {variable.shape}")
-        value = _widen(value, *variable_maps, divide, noise, rng)
-    variable.assign(value)
 
 
 def widen_run(run_dir, width, name=None, noise=0.01, seed=0):

@@ -14,9 +14,9 @@ graph tracing included), then codes the whole-image validation crops of the trai
 (:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of another model than the
 checkpoint's starts from a conversion of it that codes as it does (``WARM_STARTS``;
 residual-gru: :mod:`tfrnncomp.training.warm_start`, width-0.5: :mod:`tfrnncomp.training.widen`),
-whose CPU time is not counted as the
-arm's.  Each arm runs in its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An
-arm whose result exists is skipped, so a rerun continues.  Compare arms of one invocation only:
+whose CPU time is not counted as the arm's.  Each arm runs in its own process and writes
+OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists is skipped, so a rerun
+continues.  Compare arms of one invocation only:
 the CPU and the checkpoint must be the same.
 """
 
@@ -68,9 +68,6 @@ def _residual_gru_start(config, checkpoint, destination):
     residual_gru_warm_start(config, checkpoint, destination)
 
 
-#: arm -> function(model config of the checkpoint, checkpoint, destination) that writes the arm's
-#: starting checkpoint into the destination, for an arm whose model differs from the checkpoint's
-#: (default: a copy).  Its CPU time is not counted as the arm's.
 def _wider_start(width):
     def start(config, checkpoint, destination):
         from tfrnncomp.training.widen import widen_checkpoint
@@ -79,6 +76,9 @@ def _wider_start(width):
     return start
 
 
+#: arm -> function(model config of the checkpoint, checkpoint, destination) that writes the arm's
+#: starting checkpoint into the destination, for an arm whose model differs from the checkpoint's
+#: (default: a copy).  Its CPU time is not counted as the arm's.
 WARM_STARTS = {"residual-gru": _residual_gru_start, "width-0.5": _wider_start(0.5)}
 
 
