@@ -252,6 +252,9 @@ def test_iterations_out_of_range_fail_in_one_line_before_tensorflow_is_imported(
     (["--slope", "1"], "--slope is a stopping rule of --adaptive; add --adaptive"),
     (["--adaptive", "--slope", "1", "--bpp", "0.5"],
      "--adaptive takes --target-psnr, or --slope with an optional --iterations cap; not --bpp"),
+    (["--search", "9"], "--search must be in 0..8 sweeps, got 9"),
+    (["--adaptive", "--target-psnr", "30", "--search", "1"],
+     "--search does not combine with --adaptive"),
 ])
 def test_adaptive_setting_errors_name_the_command_line_flags(run, tmp_path, flags, message):
     source = save(tmp_path / "in.png", smooth_image(32, 32))
@@ -259,6 +262,16 @@ def test_adaptive_setting_errors_name_the_command_line_flags(run, tmp_path, flag
     assert_one_error_line(code, err)
     assert message in err and "target_psnr" not in err
     assert not (tmp_path / "out.trc").exists()
+
+
+def test_compress_search_writes_the_file_the_codec_writes_with_search(run, tmp_path,
+                                                                       tiny_codec):
+    original = smooth_image(32, 48, seed=2)
+    source = save(tmp_path / "in.png", original)
+    code, _, err = run("compress", source, tmp_path / "out.trc", "--iterations", "2",
+                       "--search", "1", "-q")
+    assert (code, err) == (0, "")
+    assert (tmp_path / "out.trc").read_bytes() == tiny_codec.compress(original, 2, search=1)
 
 
 # -- info -----------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import load_tool, smooth_image
-from tfrnncomp.eval import classic, evaluate, rd, schema
+from tests.helpers import load_tool, random_photos, smooth_image
+from tfrnncomp.eval import classic, evaluate, metrics, rd, schema
 from tfrnncomp.format import container as bitstream
 
 
@@ -193,6 +193,28 @@ def test_our_codec_runner_measures_the_real_entropy_coded_prefix_files(tiny_code
             assert row["bytes"] == len(tiny_codec.compress(image, iterations=k, entropy="context"))
 
 
+def test_our_codec_runner_measures_the_files_of_code_search_under_their_own_name(tiny_codec,
+                                                                                 dataset):
+    result = evaluate.run_model(tiny_codec, dataset, iterations=[1, 2], entropy="raw",
+                                search=1)
+    assert result["name"].endswith("-raw-search1") and result["codec"]["search"] == 1
+    image = dataset.images[0]
+    decoded = tiny_codec.decompress(tiny_codec.compress(image, iterations=2, entropy="raw",
+                                                        search=1))
+    assert result["points"][1]["per_image"][0]["psnr"] == pytest.approx(
+        metrics.psnr(image, decoded))
+
+
+def test_the_validation_dataset_holds_only_whole_images_of_the_validation_split(tmp_path):
+    from tfrnncomp.training import data as data_lib
+
+    root = random_photos(tmp_path / "photos", n=12, size=(24, 40))
+    held_out = data_lib.split_files(data_lib.list_images(root), "validation", 0.3, root=root)
+    result = evaluate.validation_dataset(root, count=8, validation_fraction=0.3)
+    assert sorted(result.names) == sorted(os.path.basename(f) for f in held_out)
+    assert all(image.shape == (24, 40, 3) for image in result.images)
+
+
 def test_a_rerated_curve_keeps_the_quality_and_takes_the_real_file_sizes_of_the_new_mode(
         tiny_codec, dataset):
     from tfrnncomp.eval import rerate
@@ -318,6 +340,13 @@ def test_eval_of_a_missing_folder_or_one_without_images_is_a_one_line_error(eval
     line, = err.splitlines()
     assert line.startswith("tfrnncomp: error: ") and message in line
     assert not (tmp_path / "ours.json").exists()
+
+
+def test_eval_search_out_of_range_is_a_one_line_error(eval_cli, small_folder, tmp_path):
+    code, out, err = eval_cli(small_folder, "--search", "9", "--json", tmp_path / "r.json")
+    assert code == 2 and out == ""
+    assert err == "tfrnncomp: error: --search must be in 0..8 sweeps, got 9\n"
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_eval_iterations_above_the_models_maximum_are_a_one_line_error(eval_cli, small_folder,

@@ -38,6 +38,16 @@ def test_the_decoded_pixels_equal_the_codecs_output(tmp_path, rgb_image, tiny_mo
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), expected)
 
 
+def test_the_search_option_writes_the_file_the_codec_writes_with_search(rgb_image,
+                                                                        tiny_model_dir):
+    from tfrnncomp.codec import Codec
+
+    buffer = io.BytesIO()
+    rgb_image.save(buffer, format="TRC", iterations=2, search=1, model=tiny_model_dir)
+    assert buffer.getvalue() == Codec(tiny_model_dir).compress(np.asarray(rgb_image), 2,
+                                                               search=1)
+
+
 def test_greyscale_images_reopen_as_mode_l(tmp_path, tiny_model_dir):
     image = Image.fromarray(smooth_image(33, 20)[..., 0])
     path = tmp_path / "g.trc"

@@ -25,7 +25,12 @@ def check_iterations(iterations, model, flag="--iterations"):
 
 def _check_compress_flags(args):
     """Refuse what the codec would refuse, in the flags' words and before TensorFlow loads."""
+    from tfrnncomp.runtime.search import check_search
+
     check_iterations(args.iterations, args.model)
+    check_search(args.search, "--search")
+    if args.adaptive and args.search:
+        raise TfrnncompError("--search does not combine with --adaptive")
     if args.slope is not None and not args.adaptive:
         raise TfrnncompError("--slope is a stopping rule of --adaptive; add --adaptive")
     if not args.adaptive:
@@ -48,7 +53,7 @@ def _compress_options(args):
         iterations=args.iterations, bpp=args.bpp, target_size=args.target_size,
         target_msssim=args.target_msssim, target_psnr=args.target_psnr,
         drop_alpha=args.drop_alpha, entropy=args.entropy, adaptive=args.adaptive,
-        slope=args.slope, block=args.block, best_effort=args.best_effort)
+        slope=args.slope, block=args.block, best_effort=args.best_effort, search=args.search)
 
 
 def _compress(args):

@@ -125,6 +125,9 @@ def add_parser(sub, **kwargs):
     p.add_argument("--entropy", choices=("auto", "binaryrnn", "context", "raw"), default="auto",
                    help="entropy coding of the files measured (auto, the default: binaryrnn if "
                    "the model ships one, else context)")
+    p.add_argument("--search", type=int, default=0, metavar="N",
+                   help="encode with N sweeps (0-8) of code search per iteration, as "
+                   "`tfrnncomp compress --search N` (default 0: off)")
     p.add_argument("--json", metavar="OUT.json", default=None,
                    help="write the results: the model's to OUT.json, each --compare codec's to "
                    "OUT-<codec>.json")
@@ -143,7 +146,9 @@ def _check(args):
     """Refuse a missing or empty folder and an impossible --plot before any work."""
     from tfrnncomp.codec import image_io
     from tfrnncomp.eval import evaluate, rdplot
+    from tfrnncomp.runtime.search import check_search
 
+    check_search(args.search, "--search")
     if not os.path.isdir(args.folder):
         raise TfrnncompError(f"image folder {shown_path(args.folder)} not found")
     if args.plot:
@@ -171,7 +176,7 @@ def evaluate_folder(args, log=None):
     codec = Codec(args.model)
     check_codec_iterations(args.iterations, codec)
     results = [evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
-                                  log=log)]
+                                  log=log, search=args.search)]
     results += [result for _, result, _ in run_classics(args.compare, dataset, log=log)]
     return dataset, results
 

@@ -140,6 +140,9 @@ def _add_compress(sub):
                    "most this (equal-slope allocation; --iterations caps the count)")
     p.add_argument("--block", type=int, default=2,
                    help="with --adaptive: block size in 16x16 code positions (default 2)")
+    p.add_argument("--search", type=int, default=0, metavar="N",
+                   help="N sweeps (0-8) of code search per iteration: a better image for the "
+                   "same bits, encoding several times slower (default 0: off)")
     p.add_argument("--best-effort", action="store_true",
                    help="when a budget or quality target cannot be met, write the nearest file "
                    "(one iteration, or all of them) instead of failing")

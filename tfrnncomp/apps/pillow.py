@@ -9,6 +9,7 @@ Format name ``TRC``, extension ``.trc``, MIME type ``image/x-tfrnncomp``.
 Save options: ``iterations`` (1..16), ``bpp`` (a whole-file budget),
 ``quality`` (0..100, mapped linearly to 1..the model's useful iterations), ``adaptive=True``
 with ``target_psnr=`` or ``slope=`` (spatially adaptive, :mod:`tfrnncomp.codec.adaptive`),
+``search`` (sweeps of code search per iteration, :mod:`tfrnncomp.runtime.search`),
 ``model`` (zoo name or directory, default the shipped model), ``entropy``
 (``context`` or ``raw``), ``drop_alpha``.  Open options go through ``Image.open(...)`` as usual;
 ``im.draft(None, None)`` is not supported, but ``tfrnncomp.pillow.open_iterations``
@@ -137,7 +138,8 @@ def _save(image, fp, filename):
     if codec not in _LOADED:
         _LOADED.append(codec)
     kwargs = {"entropy": info.get("entropy", "auto"),
-              "drop_alpha": bool(info.get("drop_alpha", False))}
+              "drop_alpha": bool(info.get("drop_alpha", False)),
+              "search": info.get("search", 0)}
     if info.get("bpp") is not None:
         kwargs["bpp"] = float(info["bpp"])
     elif info.get("iterations") is not None:

@@ -74,6 +74,7 @@ class Codec:
         self.functions = runtime.backend_for(self.model, backend, threads)
         self._table = None
         self._entropy_model = entropy_model
+        self._search_backends = {}
 
     # -- sizes ------------------------------------------------------------------------
     @property
@@ -167,12 +168,24 @@ class Codec:
         integer_net.check_binding(self.entropy_net, self.model_id, file_id)
 
     # -- codec ------------------------------------------------------------------------
-    def _codes_for(self, array, iterations):
-        """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large."""
+    def _codes_for(self, array, iterations, search=0):
+        """``(codes int8[T,h,w,bits], tile)`` of a uint8 RGB image, tiled if it is large;
+        ``search`` sweeps of code search per iteration (:mod:`tfrnncomp.runtime.search`)."""
         from tfrnncomp.codec import tiling
 
         tile = tiling.choose_tile(array.shape[0], array.shape[1], self.tile)
-        return tiling.encode_codes(self.functions, self.layout, array, iterations, tile), tile
+        return tiling.encode_codes(self._encoder(search), self.layout, array, iterations,
+                                   tile), tile
+
+    def _encoder(self, search):
+        """The backend that encodes with ``search`` sweeps (0: this codec's backend)."""
+        if not search:
+            return self.functions
+        from tfrnncomp.runtime.search import SearchBackend
+
+        if search not in self._search_backends:
+            self._search_backends[search] = SearchBackend(self.model, search, self.functions)
+        return self._search_backends[search]
 
     def images_for(self, codes, header, every_iteration=False):
         """Decode codes for ``header`` (tile by tile if the file is tiled)."""
@@ -197,7 +210,7 @@ class Codec:
     def compress(self, image, iterations=None, *, bpp=None, target_size=None,
                  target_msssim=None, target_psnr=None, drop_alpha=False,
                  entropy=DEFAULT_ENTROPY, adaptive=False, slope=None,
-                 block=blockmap.DEFAULT_BLOCK, best_effort=True, progress=None):
+                 block=blockmap.DEFAULT_BLOCK, best_effort=True, search=0, progress=None):
         """Compress an image (array, PIL image or path) to the bytes of a ``.trc`` file.
 
         Give at most one rate setting: ``iterations`` (1..max_iterations, default
@@ -218,6 +231,10 @@ class Codec:
         once its own PSNR reaches it; with ``slope`` once its last iteration gained at
         most that much MSE (``iterations`` then caps the count, default the maximum).
 
+        ``search=N`` (0..8) gives each iteration N sweeps of code search: the encoder flips
+        bits where that lowers the decoded error (:mod:`tfrnncomp.runtime.search`); better
+        images for the same bits, encoding several times slower, ordinary files.
+
         ``progress`` is called with each stage's name as it begins: ``"encode"`` (the model,
         all iterations in one graph call), ``"entropy"`` and, for a quality target,
         ``"measure"`` (decoding every prefix to score it).
@@ -225,17 +242,21 @@ class Codec:
         return self.compress_with(image, CompressOptions(
             iterations=iterations, bpp=bpp, target_size=target_size, target_msssim=target_msssim,
             target_psnr=target_psnr, drop_alpha=drop_alpha, entropy=entropy, adaptive=adaptive,
-            slope=slope, block=block, best_effort=best_effort), progress)
+            slope=slope, block=block, best_effort=best_effort, search=search), progress)
 
     def compress_with(self, image, options, progress=None):
         """:meth:`compress` with its settings as one
         :class:`~tfrnncomp.codec.options.CompressOptions`."""
         from tfrnncomp.codec import adaptive, rate
+        from tfrnncomp.runtime.search import check_search
 
         entropy = self.resolve_entropy(options.entropy)
+        search = check_search(options.search)
         array, channels = image_io.to_array(image, options.drop_alpha, self.max_pixels)
         _stage(progress, "encode")
         if options.adaptive:
+            if search:
+                raise TfrnncompError("search does not combine with adaptive=True")
             plan = adaptive.allocation(options, self.max_iterations)
             return self._encoded_adaptive(array, channels, plan, entropy).data
         if options.slope is not None:
@@ -243,10 +264,10 @@ class Codec:
         goal = rate.goal(options, array, channels)
         if goal is not None:
             return self._compress_to_goal(array, channels, entropy, goal, options.best_effort,
-                                          progress)
+                                          progress, search)
         iterations = check_iterations(self.default_iterations if options.iterations is None
                                       else options.iterations, self.max_iterations)
-        return self._encoded(array, channels, iterations, entropy, progress).data
+        return self._encoded(array, channels, iterations, entropy, progress, search).data
 
     def encode(self, image, iterations, entropy=DEFAULT_ENTROPY):
         """:meth:`compress` of ``iterations`` iterations as :class:`Encoded` ``(data, codes)``:
@@ -255,20 +276,21 @@ class Codec:
         return self._encoded(array, channels, check_iterations(iterations, self.max_iterations),
                              self.resolve_entropy(entropy))
 
-    def _encoded(self, array, channels, iterations, entropy, progress=None):
-        codes, tile = self._codes_for(array, iterations)
+    def _encoded(self, array, channels, iterations, entropy, progress=None, search=0):
+        codes, tile = self._codes_for(array, iterations, search)
         _stage(progress, "entropy")
         header = self.header_for(array.shape[0], array.shape[1], channels, iterations, entropy,
                                  tile)
         return Encoded(self._file(header, codes), codes)
 
-    def _compress_to_goal(self, array, channels, entropy, goal, best_effort, progress):
+    def _compress_to_goal(self, array, channels, entropy, goal, best_effort, progress,
+                          search=0):
         """Encode every iteration once; keep the prefix that ``goal``
         (:mod:`tfrnncomp.codec.rate`) chooses."""
         from tfrnncomp.codec import rate
 
         height, width = array.shape[:2]
-        codes, tile = self._codes_for(array, self.max_iterations)
+        codes, tile = self._codes_for(array, self.max_iterations, search)
         _stage(progress, "entropy")
         chunks = self.encode_chunks(codes, entropy)
         header = self.header_for(height, width, channels, self.max_iterations, entropy, tile)

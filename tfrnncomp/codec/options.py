@@ -37,6 +37,7 @@ class CompressOptions:
     slope: float | None = None
     block: int = DEFAULT_BLOCK
     best_effort: bool = True
+    search: int = 0
 
     def rate_settings(self):
         """The names of the rate settings given, in the order of :data:`RATE_SETTINGS`."""

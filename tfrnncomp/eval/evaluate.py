@@ -56,6 +56,20 @@ def load_dataset(path=DEFAULT_DATASET, limit=None, names=None):
     return Dataset(path, available, images)
 
 
+def validation_dataset(source, count=8, validation_fraction=0.05):
+    """``count`` whole images spread over the validation split of a training folder (the
+    files the training run holds out, :func:`tfrnncomp.training.data.split_files`): images
+    the model never trained on, for choices that must not be tuned on an evaluation set."""
+    from tfrnncomp.training import data as data_lib
+    from tfrnncomp.training.validation import spread
+
+    path = os.path.abspath(source)
+    files = spread(data_lib.split_files(data_lib.list_images(path), "validation",
+                                        validation_fraction, root=path), count)
+    names = [os.path.relpath(f, path).replace(os.sep, "/") for f in files]
+    return Dataset(path, names, [data_lib.load_image(f) for f in files])
+
+
 # -- measuring ----------------------------------------------------------------------------------
 def psnr_hvs_m_unavailable():
     """None if PSNR-HVS-M can be computed, else why not."""
@@ -152,14 +166,15 @@ def run_classic(codec, dataset, settings=None, log=None):
 
 
 def run_model(codec, dataset, iterations=None, entropy=None, name=None, description=None,
-              log=None, one_pass=False):
+              log=None, one_pass=False, search=0):
     """Evaluate a :class:`tfrnncomp.Codec` at each iteration count (default 1..max).
 
     Each image is encoded once at the largest count with ``entropy`` (default: the codec's
     default mode); the k-iteration file is the header (declaring k) plus the first k chunks,
     decoded on its own.  ``one_pass`` decodes every prefix in one pass instead
     (``Codec.decompress_progressive``, identical images; ``decode_seconds`` is then that
-    pass's time, shared by every point).
+    pass's time, shared by every point).  ``search``: sweeps of code search per iteration
+    (:mod:`tfrnncomp.runtime.search`; the result's name gains ``-search<N>``).
     """
     from tfrnncomp.format import container as bitstream
     entropy = codec.resolve_entropy(entropy)
@@ -169,10 +184,10 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
     measure = Measurer()
     rows = {k: [] for k in iterations}
     warm = dataset.images[0][:64, :64]  # trace the tf.functions before timing
-    codec.decompress(codec.compress(warm, iterations=1, entropy=entropy))
+    codec.decompress(codec.compress(warm, iterations=1, entropy=entropy, search=search))
     for image_name, image in zip(dataset.names, dataset.images):
         start = time.perf_counter()
-        data = codec.compress(image, iterations=top, entropy=entropy)
+        data = codec.compress(image, iterations=top, entropy=entropy, search=search)
         encode_seconds = time.perf_counter() - start
         container = codec.read(data, strict=True)
         if one_pass:
@@ -198,14 +213,16 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
     model_name = codec.config.name
     info = {"family": "tfrnncomp", "setting_name": "iterations", "settings": iterations,
             "model_id": codec.model_id, "config": codec.config.to_dict(),
-            "entropy_mode": entropy, "encoded_once_at": top}
+            "entropy_mode": entropy, "encoded_once_at": top, "search": search}
     notes = measure.notes + [f"encode_seconds is one encode at {top} iterations, "
                              "shared by every point"]
     if one_pass:
         notes.append("decode_seconds is one progressive decode of every prefix, shared by "
                      "every point")
-    return new_result(name or f"tfrnncomp-{model_name}" + ("-raw" if entropy == "raw" else ""),
-                      description or f"tfrnncomp model {codec.model_id}, entropy mode {entropy}",
+    suffix = ("-raw" if entropy == "raw" else "") + (f"-search{search}" if search else "")
+    return new_result(name or f"tfrnncomp-{model_name}" + suffix,
+                      description or f"tfrnncomp model {codec.model_id}, entropy mode {entropy}"
+                      + (f", {search} sweeps of code search" if search else ""),
                       info, dataset, points, notes)
 
 

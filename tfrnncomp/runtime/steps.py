@@ -186,8 +186,13 @@ def _zeros(shapes):
     return [np.zeros(shape, np.float32) for shape in shapes]
 
 
-def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=False):
+def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=False,
+                    refine=None):
     """The host loop as a generator: ``(bits int8[h,w,bits], reconstruction)`` per iteration.
+
+    ``refine(bits, image, reconstruction, gain, decoder_states) -> bits``, if given, may
+    replace each iteration's bits (float32 in {-1,+1}) before the decoder sees them: an
+    encoder-side search (:mod:`tfrnncomp.runtime.search`); the decoder is unchanged.
 
     ``reconstruction`` is the decoder's ``float32[1,H',W',3]`` output (padded, model range),
     ``None`` at the last iteration with ``codes_only`` (its decoder is skipped).  A caller
@@ -208,6 +213,9 @@ def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=
     for t in range(int(iterations)):
         bits, enc_states = encoder_fn(x, reconstruction, gain, enc_states)
         bits = np.where(np.asarray(bits) >= 0, 1, -1).astype(np.int8)
+        if refine is not None:
+            bits = np.asarray(refine(bits.astype(np.float32), x, reconstruction, gain,
+                                     dec_states)).astype(np.int8)
         if codes_only and t == int(iterations) - 1:
             yield bits[0], None
             return
@@ -216,7 +224,8 @@ def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=
         yield bits[0], reconstruction
 
 
-def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, codes_only=False):
+def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, codes_only=False,
+              refine=None):
     """Encode ``uint8[H,W,3]`` for ``iterations`` iterations, one step call each.
 
     ``encoder_fn(image, reconstruction, gain, states) -> (bits, states)`` and
@@ -229,10 +238,11 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     Returns ``(codes int8[T,H'/16,W'/16,bits], reconstruction uint8[H,W,3])``
     like :func:`tfrnncomp.runtime.graph.CodecFunctions.encode`.  With ``codes_only``
     the decoder of the last iteration is skipped (nothing reads it) and the
-    reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.
+    reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.  ``refine``:
+    see :func:`step_iterations`.
     """
     codes, reconstruction = [], None
-    loop = step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only)
+    loop = step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only, refine)
     for t, (bits, reconstruction) in enumerate(loop):
         codes.append(bits)
         if callback is not None and reconstruction is not None:

@@ -4,6 +4,7 @@
     python tools/bench/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
         [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
         [--out results/kodak] [--metrics-from RESULT.json] [--name NAME] [--output FILE.json]
+        [--search N] [--validation ../shared/data/train [--count 8]]
     python tools/bench/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 \\
         [--block 2] ...
 
@@ -13,6 +14,9 @@ plus the first k chunks) is decoded and measured like the classic codecs
 With --adaptive (psnr: per-block PSNR targets; slope: one-pass per-block MSE-gain thresholds;
 lagrangian: two-pass equal-slope allocation, the settings are slopes; see tfrnncomp/codec/adaptive.py) each image is encoded once per setting with spatially adaptive bit
 allocation, into results/<dir>/tfrnncomp-<model>-adaptive[-slope|-lagrangian].json (same schema).
+--search N encodes with N sweeps of code search per iteration (tfrnncomp/runtime/search.py),
+into tfrnncomp-<model>-search<N>.json; --validation measures whole images of a training folder's
+validation split instead of --data (for choices that must not be tuned on Kodak).
 A missing image folder is skipped with a message and exit status 0.  The plain sweep is also
 the installed command `tfrnncomp eval FOLDER` (tfrnncomp/apps/eval_command.py).
 """
@@ -35,6 +39,11 @@ def _parser():
     parser.add_argument("--model", default=None,
                         help="zoo name or model directory (default: the shipped model)")
     parser.add_argument("--data", default=evaluate.DEFAULT_DATASET, help="image folder")
+    parser.add_argument("--validation", default=None, metavar="TRAIN_DATA",
+                        help="instead of --data: whole images of the validation split of this "
+                        "training folder (--count of them), never Kodak")
+    parser.add_argument("--count", type=int, default=8,
+                        help="images of the --validation split (default 8)")
     parser.add_argument("--iterations", type=parse_iterations, default=None,
                         help="e.g. 1-16 (default: 1..the model's max_iterations)")
     parser.add_argument("--entropy", choices=("binaryrnn", "context", "raw"), default=None,
@@ -49,6 +58,9 @@ def _parser():
     parser.add_argument("--one-pass", action="store_true",
                         help="decode every prefix in one progressive pass (faster; shared "
                         "decode_seconds)")
+    parser.add_argument("--search", type=int, default=0, metavar="N",
+                        help="sweeps of code search per iteration (0: off; "
+                        "tfrnncomp/runtime/search.py)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--images", default=None, help="comma-separated image names")
     parser.add_argument("--name", default=None, help="result name (default tfrnncomp-<model>)")
@@ -67,13 +79,17 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
 
-    if not os.path.isdir(args.data):
-        print(f"evaluate_model: skipped: image folder {args.data} not found", file=sys.stderr)
+    folder = args.validation or args.data
+    if not os.path.isdir(folder):
+        print(f"evaluate_model: skipped: image folder {folder} not found", file=sys.stderr)
         return 0
     from tfrnncomp.codec import Codec
 
-    dataset = evaluate.load_dataset(args.data, limit=args.limit,
-                                    names=args.images.split(",") if args.images else None)
+    if args.validation:
+        dataset = evaluate.validation_dataset(args.validation, args.count)
+    else:
+        dataset = evaluate.load_dataset(args.data, limit=args.limit,
+                                        names=args.images.split(",") if args.images else None)
     codec = Codec(args.model)
     try:
         check_codec_iterations(args.iterations, codec)
@@ -81,6 +97,8 @@ def main(argv=None):
         parser.error(str(error))
     start = time.time()
     log = None if args.quiet else evaluate.log_stderr
+    if args.search and (args.metrics_from or args.adaptive):
+        parser.error("--search applies to the plain sweep, not to --metrics-from or --adaptive")
     if args.metrics_from:
         from tfrnncomp.eval import rerate
 
@@ -98,7 +116,7 @@ def main(argv=None):
     else:
         result = evaluate.run_model(codec, dataset, args.iterations, entropy=args.entropy,
                                     name=args.name, description=args.description, log=log,
-                                    one_pass=args.one_pass)
+                                    one_pass=args.one_pass, search=args.search)
     path = args.output or schema.default_output(args.out, result["name"])
     schema.write_and_report(result, path, dataset, start)
     return 0
