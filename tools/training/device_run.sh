@@ -1,18 +1,57 @@
 #!/usr/bin/env bash
 # On the accelerator machine: install the carried wheels (Keras and the two of its requirements
 # that the machine lacks), then train on JAX for MINUTES minutes into $OUT.
-#   tools/training/device_run.sh [MINUTES] [device_run.py options, e.g. --batch-size 512]
+#   tools/training/device_run.sh MINUTES [device_run.py options, e.g. --batch-size 512]
+#       one run into $OUT (its output also in $OUT/device_run.log)
+#   tools/training/device_run.sh MINUTES --arms NAME="options" [NAME="options" ...]
+#       arms side by side on the one GPU (each with an equal share of its memory), each into
+#       $OUT/NAME; their output is printed line by line as "NAME: ..." (no log files: the
+#       device tool brings back at most 8 files, and each arm writes 4)
 # Expects .device/ from tools/training/device_prep.py --wheels (carried by the device tool).
+# PYTHON (default python3) and SKIP_WHEELS=1 (use the environment's own Keras) are for trying
+# it on a machine that has Keras already.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 minutes="${1:-7}"
 shift || true
 out="${OUT:-$repo/device-out}"
+python="${PYTHON:-python3}"
 mkdir -p "$out"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site "$repo"/.device/wheels/*.whl
-export PYTHONPATH="/tmp/site:$repo" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+if [ "${SKIP_WHEELS:-0}" != 1 ]; then
+  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site "$repo"/.device/wheels/*.whl
+  export PYTHONPATH="/tmp/site:$repo"
+else
+  export PYTHONPATH="$repo"
+fi
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-python3 "$here/device_run.py" --data "$repo/.device/photos" --out "$out" --minutes "$minutes" "$@" \
-  2>&1 | tee "$out/device_run.log"
+
+train() {
+  "$python" "$here/device_run.py" --data "$repo/.device/photos" --minutes "$minutes" "$@"
+}
+
+if [ "${1:-}" != "--arms" ]; then
+  train --out "$out" "$@" 2>&1 | tee "$out/device_run.log"
+  exit
+fi
+shift
+[ $# -gt 0 ] || { echo "device_run.sh: --arms needs at least one NAME=\"options\"" >&2; exit 2; }
+XLA_PYTHON_CLIENT_MEM_FRACTION="$(awk "BEGIN { printf \"%.2f\", 0.9 / $# }")"
+export XLA_PYTHON_CLIENT_MEM_FRACTION
+pids=()
+for arm in "$@"; do
+  name="${arm%%=*}"
+  options="${arm#*=}"
+  [ "$name" != "$arm" ] || options=""
+  mkdir -p "$out/$name"
+  # shellcheck disable=SC2086  # the options are words on purpose
+  (set -o pipefail; train --out "$out/$name" $options 2>&1 | sed -u "s/^/$name: /") &
+  pids+=("$!")
+done
+status=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=1
+done
+exit "$status"
