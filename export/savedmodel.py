@@ -110,7 +110,7 @@ def export(model, out, version=1, force=False, with_range_coder=False):
     its folder exists); an existing one is replaced only with ``force``, else
     :class:`~tfrnncomp.errors.OutputError`.
     """
-    from tfrnncomp.codec.image_io import atomic_directory
+    from tfrnncomp.atomic import atomic_directory
     from tfrnncomp.model import zoo
     from tfrnncomp.model.network import RNNCompressionModel
 

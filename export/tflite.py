@@ -194,7 +194,7 @@ def _manifest(model, out, size, variants, force):
 
 
 def _write_manifest(out, manifest):
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(os.path.join(out, MANIFEST), text.encode("utf-8"))
@@ -212,7 +212,7 @@ def _calibration(model, manifest, size, data_dir, count, iterations):
 
 def _convert_variant(saved_model, out, variant, representatives, log):
     """Both steps of one variant, each written atomically; their manifest entries."""
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     files = {}
     for step in STEPS:

@@ -134,6 +134,137 @@ def test_device_prep_downloads_this_environment_s_keras_for_the_device_s_python(
     assert command[command.index("--python-version") + 1] == "3.12" and "--no-deps" in command
 
 
+DEVICE_SH = os.path.join(HERE, "..", "tools", "training", "device_run.sh")
+
+#: stands in for python3 on the device: records its arguments and memory share, fails on "--fail"
+FAKE_PYTHON = """#!/usr/bin/env bash
+out=""; prev=""
+for a in "$@"; do [ "$prev" = --out ] && out="$a"; prev="$a"; done
+printf '%s\\n' "$@" > "$out/args"
+echo "${XLA_PYTHON_CLIENT_MEM_FRACTION:-none}" > "$out/fraction"
+echo "trained into $out"
+for a in "$@"; do [ "$a" = --fail ] && exit 3; done
+exit 0
+"""
+
+
+def _fake_device_run(tmp_path, *arguments):
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    env = dict(os.environ, PYTHON=str(fake), SKIP_WHEELS="1", OUT=str(tmp_path / "out"),
+               PATH="/usr/bin:/bin")
+    return subprocess.run(["bash", DEVICE_SH, *arguments], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
 def test_the_device_shell_wrapper_is_valid_bash():
-    script = os.path.join(HERE, "..", "tools", "training", "device_run.sh")
-    subprocess.run(["bash", "-n", script], check=True)
+    subprocess.run(["bash", "-n", DEVICE_SH], check=True)
+
+
+def test_one_device_run_trains_into_out_and_keeps_its_log(tmp_path):
+    done = _fake_device_run(tmp_path, "3", "--batch-size", "64")
+    assert done.returncode == 0, done.stderr
+    args = (tmp_path / "out" / "args").read_text().split()
+    assert args[args.index("--minutes") + 1] == "3" and "--batch-size" in args
+    assert (tmp_path / "out" / "fraction").read_text().strip() == "none"
+    assert "trained into" in (tmp_path / "out" / "device_run.log").read_text()
+
+
+def test_device_arms_run_side_by_side_each_into_its_folder_with_a_memory_share(tmp_path):
+    done = _fake_device_run(tmp_path, "2", "--arms", "small=--batch-size 8 --learning-rate 1e-4",
+                            "large=--batch-size 512")
+    assert done.returncode == 0, done.stderr
+    small = (tmp_path / "out" / "small" / "args").read_text().split()
+    large = (tmp_path / "out" / "large" / "args").read_text().split()
+    assert small[small.index("--learning-rate") + 1] == "1e-4"
+    assert large[large.index("--batch-size") + 1] == "512" and "--learning-rate" not in large
+    assert (tmp_path / "out" / "small" / "fraction").read_text().strip() == "0.45"
+    lines = done.stdout.splitlines()
+    assert f"small: trained into {tmp_path / 'out' / 'small'}" in lines
+    assert f"large: trained into {tmp_path / 'out' / 'large'}" in lines
+    assert not (tmp_path / "out" / "device_run.log").exists()
+
+
+def test_a_failing_device_arm_fails_the_whole_run(tmp_path):
+    done = _fake_device_run(tmp_path, "1", "--arms", "good=--batch-size 8", "bad=--fail")
+    assert done.returncode == 1 and "bad: trained into" in done.stdout
+    assert _fake_device_run(tmp_path, "1", "--arms").returncode == 2
+
+
+def _device_out(folder, checkpoint, epoch, steps=300, batch_size=256, learning_rate=1.2e-3):
+    """A folder as ``device_run.sh`` brings one run back, from ``checkpoint``."""
+    os.makedirs(folder, exist_ok=True)
+    _parts().split(checkpoint, folder / "model.weights.h5", folder / "optimizer.weights.h5")
+    (folder / "training_metadata.json").write_text(json.dumps({"epoch": epoch, "batch": 0}))
+    settings = {"epoch": 396, "batch_size": batch_size, "patch_size": 64,
+                "learning_rate": learning_rate, "decay_steps": 20000}
+    (folder / "device_run.json").write_text(json.dumps(
+        {"steps": steps, "seconds": 270.0, "optimizer_step": 40000 + steps, "device": "cuda:0",
+         "settings": settings}))
+    return folder
+
+
+def test_a_run_adopts_a_device_checkpoint_with_a_fresh_average_and_a_phase_record(tmp_path):
+    adopt = load_tool("training/device_adopt.py")
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 408, "batch": 0}')
+    (run / "backup" / "average.npz").write_bytes(b"the replaced weights' average")
+    (run / "backup" / "latest.weights.h5").write_bytes(b"the CPU branch")
+    device = _device_out(tmp_path / "device" / "lr12", CHECKPOINT, epoch=409, steps=1366)
+    assert adopt.main([str(device), "--run", str(run)]) == 0
+    original, adopted = _datasets(CHECKPOINT), _datasets(run / "backup" / "latest.weights.h5")
+    assert sorted(original) == sorted(adopted)
+    assert all(np.array_equal(original[n], adopted[n]) for n in original)
+    assert json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"] == 409
+    assert not (run / "backup" / "average.npz").exists()
+    (record,) = [json.loads(line) for line in (run / "phases.log").read_text().splitlines()]
+    assert record["from"] == {"epoch": 408} and record["to"]["epoch"] == 409
+    assert record["to"]["device_run"]["steps"] == 1366
+    assert record["to"]["device_run"]["learning_rate"] == 1.2e-3
+    assert sorted(os.listdir(run / "backup")) == ["latest.weights.h5", "training_metadata.json"]
+
+
+def test_adopting_refuses_an_incomplete_device_run_and_leaves_the_run_alone(tmp_path):
+    adopt = load_tool("training/device_adopt.py")
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 408, "batch": 0}')
+    device = _device_out(tmp_path / "device", CHECKPOINT, epoch=409)
+    os.remove(device / "optimizer.weights.h5")
+    with pytest.raises(SystemExit, match="lacks optimizer.weights.h5"):
+        adopt.main([str(device), "--run", str(run)])
+    assert sorted(os.listdir(run / "backup")) == ["training_metadata.json"]
+    complete = _device_out(tmp_path / "complete", CHECKPOINT, epoch=409)
+    with pytest.raises(SystemExit, match="not a training run"):
+        adopt.main([str(complete), "--run", str(tmp_path / "nowhere")])
+
+
+def test_device_arms_finds_one_run_or_the_arms_of_a_call_and_refuses_twins(tmp_path):
+    arms = load_tool("training/device_arms.py")
+    for name in ("lr1", "lr4"):
+        (tmp_path / "call1" / name).mkdir(parents=True)
+        (tmp_path / "call1" / name / "device_run.json").write_text("{}")
+    (tmp_path / "call1" / "stray").mkdir()
+    (tmp_path / "single").mkdir()
+    (tmp_path / "single" / "device_run.json").write_text("{}")
+    runs = arms.find_runs([str(tmp_path / "call1"), str(tmp_path / "single")])
+    assert list(runs) == ["lr1", "lr4", "single"]
+    with pytest.raises(SystemExit, match="two runs are named 'lr1'"):
+        arms.find_runs([str(tmp_path / "call1"), str(tmp_path / "call1")])
+    with pytest.raises(SystemExit, match="no device_run.json"):
+        arms.find_runs([str(tmp_path / "call1" / "stray")])
+
+
+def test_device_arms_reports_the_learning_rate_the_schedule_applied_at_the_first_step():
+    arms = load_tool("training/device_arms.py")
+    summary = {"steps": 1000, "optimizer_step": 41000,
+               "settings": {"learning_rate": 1.2e-3, "decay_steps": 20000}}
+    assert arms.starting_learning_rate(summary) == pytest.approx(3e-4)
+    curve = {"psnr": [20.0 + k for k in range(16)], "ms_ssim": [0.8 + k / 100 for k in range(16)]}
+    line = arms.row("lr12", {"curve": curve, "score": 38.6151, "batch_size": 256,
+                             "patches": 256000, "learning_rate": 3e-4,
+                             "device_run": {"steps": 1000, "seconds": 270.0}})
+    assert line == ("| lr12 | 256 | 3.00e-04 | 1000 | 256,000 | 4.5 | 38.615 | "
+                    "20.00 / 23.00 / 27.00 / 35.00 | 0.8000 / 0.8300 / 0.8700 / 0.9500 |")

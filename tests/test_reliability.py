@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import smooth_image
-from tfrnncomp.codec import image_io
+from tfrnncomp import atomic
 from tfrnncomp.apps.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,14 +95,14 @@ def test_an_output_written_by_another_run_meanwhile_is_not_replaced_without_forc
     source = tmp_path / "a.png"
     Image.fromarray(smooth_image(20, 20)).save(source)
     target = tmp_path / "a.trc"
-    real_temporary = image_io._temporary
+    real_temporary = atomic._temporary
 
     def racing_temporary(path, suffix=None):  # a second run finishes while this one writes
         result = real_temporary(path, suffix)
         target.write_bytes(b"the other run's file")
         return result
 
-    monkeypatch.setattr(image_io, "_temporary", racing_temporary)
+    monkeypatch.setattr(atomic, "_temporary", racing_temporary)
     command = ["compress", str(source), str(target), "--model", tiny_model_dir]
     assert main(command) == 2
     err = capsys.readouterr().err.splitlines()
@@ -121,29 +121,29 @@ def test_without_hard_links_a_no_clobber_write_still_refuses_an_existing_file(
         raise OSError(link_error, os.strerror(link_error))
 
     monkeypatch.setattr(os, "link", no_links)
-    image_io.atomic_write_bytes(str(tmp_path / "new"), b"new", replace=False)
+    atomic.atomic_write_bytes(str(tmp_path / "new"), b"new", replace=False)
     assert (tmp_path / "new").read_bytes() == b"new"
     with pytest.raises(FileExistsError):
-        image_io.atomic_write_bytes(str(tmp_path / "new"), b"newer", replace=False)
+        atomic.atomic_write_bytes(str(tmp_path / "new"), b"newer", replace=False)
     assert (tmp_path / "new").read_bytes() == b"new"
     assert os.listdir(tmp_path) == ["new"]
 
 
 def test_a_folder_written_atomically_appears_whole_and_replaces_only_when_asked(tmp_path):
     target = str(tmp_path / "1")
-    with image_io.atomic_directory(target) as tmp:
+    with atomic.atomic_directory(target) as tmp:
         (tmp_path / tmp / "a").write_bytes(b"first")
         assert not os.path.exists(target)
     assert os.listdir(target) == ["a"]
-    with pytest.raises(image_io.OutputError, match="exists; pass --force"):
-        with image_io.atomic_directory(target):
+    with pytest.raises(atomic.OutputError, match="exists; pass --force"):
+        with atomic.atomic_directory(target):
             pass
     with pytest.raises(RuntimeError):
-        with image_io.atomic_directory(target, replace=True) as tmp:
+        with atomic.atomic_directory(target, replace=True) as tmp:
             (tmp_path / tmp / "b").write_bytes(b"second")
             raise RuntimeError("the writer failed")
     assert os.listdir(tmp_path) == ["1"] and os.listdir(target) == ["a"]
-    with image_io.atomic_directory(target, replace=True) as tmp:
+    with atomic.atomic_directory(target, replace=True) as tmp:
         (tmp_path / tmp / "b").write_bytes(b"second")
     assert os.listdir(tmp_path) == ["1"] and os.listdir(target) == ["b"]
 
@@ -151,11 +151,11 @@ def test_a_folder_written_atomically_appears_whole_and_replaces_only_when_asked(
 def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / f".x.trc{image_io.TMP_MARK}{dead.pid}").write_bytes(b"partial")
-    live = tmp_path / f".y.trc{image_io.TMP_MARK}{os.getpid()}"
+    (tmp_path / f".x.trc{atomic.TMP_MARK}{dead.pid}").write_bytes(b"partial")
+    live = tmp_path / f".y.trc{atomic.TMP_MARK}{os.getpid()}"
     live.write_bytes(b"in progress")
     (tmp_path / "keep.trc").write_bytes(b"done")
-    assert image_io.remove_stale_temporaries(str(tmp_path)) == 1
+    assert atomic.remove_stale_temporaries(str(tmp_path)) == 1
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, "keep.trc"])
 
 

@@ -105,7 +105,7 @@ class WeightAverage(keras.callbacks.Callback):
 
     def save(self):
         """Write the average to ``state_path`` (atomically)."""
-        from tfrnncomp.codec.image_io import atomic_path
+        from tfrnncomp.atomic import atomic_path
 
         arrays = {f"w{i}": a for i, a in enumerate(self._average)}
         paths = np.array([_relative_path(v) for v in self._trainable()])

@@ -56,7 +56,7 @@ def _on_tensorflow():
 
 
 def _atomic_write_text(path, text):
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))
 

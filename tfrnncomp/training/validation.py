@@ -230,7 +230,7 @@ class WholeImageValidation(keras.callbacks.Callback):
                 writer.writerow(columns(self.iterations))
             writer.writerow(row)
         if best_path and value > max(earlier.values(), default=-math.inf):
-            from tfrnncomp.codec.image_io import atomic_path
+            from tfrnncomp.atomic import atomic_path
 
             with atomic_path(best_path, suffix=".weights.h5") as tmp:
                 self.model.save_weights(tmp)

@@ -45,7 +45,7 @@ def convert_checkpoint(config, new_config, source, destination, converter):
     ``converter(old_model, new_model)`` returns ``convert(value, new_variable, optimizer)``, which
     gives the new value of every variable (``optimizer``: an Adam variable) whose shape differs.
     Every other variable, the optimizer's iteration count included, is copied unchanged."""
-    from tfrnncomp.codec.image_io import atomic_path
+    from tfrnncomp.atomic import atomic_path
 
     old, new = (build_model(load_config(c), TrainingConfig()) for c in (config, new_config))
     old.load_weights(source)

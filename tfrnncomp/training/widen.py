@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from tfrnncomp.codec.image_io import atomic_write_bytes
+from tfrnncomp.atomic import atomic_write_bytes
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
 from tfrnncomp.training.warm_start import convert_checkpoint

@@ -230,7 +230,7 @@ def _time_convolutions(models, height, width, repeats):
 
 def _write(result, out):
     """OUT/roofline.json and OUT/roofline.md (printed too)."""
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     os.makedirs(out, exist_ok=True)
     atomic_write_bytes(os.path.join(out, "roofline.json"),

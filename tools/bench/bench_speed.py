@@ -298,7 +298,7 @@ def _parser():
 
 def _render(out):
     """--render: OUT/speed.md from OUT/speed.json; the exit status."""
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     if not os.path.isfile(os.path.join(out, "speed.json")):
         print(f"bench_speed: no speed.json in {out} to render", file=sys.stderr)
@@ -347,7 +347,7 @@ def main(argv=None):
     if args.seams:
         result.update(seams=seams(args.kodak, args.images, args.seams, 8),
                       seam_tile=args.seams, seam_iterations=8)
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     stem = "seams" if args.seams_only else "speed"

@@ -111,7 +111,7 @@ def main(argv=None):
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]))
     from tfrnncomp.eval import schema
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     base = next((r["median_s"] for r in rows if r.get("variant") == "tf" and "median_s" in r), None)
     for row in rows:

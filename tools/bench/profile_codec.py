@@ -294,7 +294,7 @@ def _add_macs(args):
 
 
 def _write(out, result):
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     os.makedirs(out, exist_ok=True)
     atomic_write_bytes(os.path.join(out, "profile.json"), json.dumps(result, indent=2).encode())

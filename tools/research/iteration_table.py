@@ -121,7 +121,7 @@ def main(argv=None):
     print(table + "\n\n" + summary)
     stem = os.path.join(args.out, args.name or result["model_id"].replace("@", "-"))
     os.makedirs(args.out, exist_ok=True)
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     atomic_write_bytes(stem + ".json", json.dumps(result, indent=1).encode())
     atomic_write_bytes(stem + ".md", f"{table}\n\n{summary}\n\n`{result['command']}`\n".encode())
@@ -135,7 +135,7 @@ def set_useful(model_dir, useful):
     """Record ``useful`` as ``useful_iterations`` of a model directory's config."""
     from tfrnncomp.model import zoo
     from tfrnncomp.model.config import load_config
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     path = os.path.join(model_dir, zoo.CONFIG_FILE)
     config = load_config(path)

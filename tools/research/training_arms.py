@@ -175,7 +175,7 @@ def main(argv=None):
         print(f"training_arms: training images {args.data} not found; skipped")
         return 0
     from tfrnncomp.eval import schema
-    from tfrnncomp.codec.image_io import atomic_write_bytes
+    from tfrnncomp.atomic import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     results = []

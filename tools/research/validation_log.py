@@ -104,7 +104,7 @@ def main(argv=None):
     text = "\n".join(lines).rstrip() + "\n"
     sys.stdout.write(text)
     if args.out:
-        from tfrnncomp.codec.image_io import atomic_path
+        from tfrnncomp.atomic import atomic_path
 
         with atomic_path(args.out, suffix=".md") as tmp:
             with open(tmp, "w", encoding="utf-8") as handle:

@@ -54,7 +54,7 @@ def main(argv=None):
             raise SystemExit(f"weight_soup: {path}: no such checkpoint")
     if os.path.abspath(args.out) in {os.path.abspath(p) for p in args.checkpoints}:
         raise SystemExit(f"weight_soup: {args.out} is one of the inputs; write elsewhere")
-    from tfrnncomp.codec.image_io import atomic_path
+    from tfrnncomp.atomic import atomic_path
     from tfrnncomp.model.config import load_config
     from tfrnncomp.training.train import TrainingConfig, build_model
 

@@ -18,6 +18,8 @@ import sys
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
 OPTIMIZER = "optimizer"
 
 
@@ -31,10 +33,10 @@ def _copy(source, target, keep):
 
 
 def _write(path, fill):
-    tmp = f"{path}.part"
-    with h5py.File(tmp, "w") as target:
+    from tfrnncomp.atomic import atomic_path
+
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as target:
         fill(target)
-    os.replace(tmp, path)
 
 
 def split(checkpoint, model_path, optimizer_path):

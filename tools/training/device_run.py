@@ -48,9 +48,9 @@ def save_checkpoint(model, out, epoch):
 
 
 def _write_json(path, value):
-    with open(path + ".part", "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(path + ".part", path)
+    from tfrnncomp.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(value, indent=2).encode("utf-8"))
 
 
 def checkpoint_callback(args):

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tfrnncomp.eval import rd, schema  # noqa: E402
-from tfrnncomp.codec.image_io import atomic_write_bytes  # noqa: E402
+from tfrnncomp.atomic import atomic_write_bytes  # noqa: E402
 
 
 def read_log(path, steps_per_epoch):
