@@ -268,3 +268,23 @@ def test_device_arms_reports_the_learning_rate_the_schedule_applied_at_the_first
                              "device_run": {"steps": 1000, "seconds": 270.0}})
     assert line == ("| lr12 | 256 | 3.00e-04 | 1000 | 256,000 | 4.5 | 38.615 | "
                     "20.00 / 23.00 / 27.00 / 35.00 | 0.8000 / 0.8300 / 0.8700 / 0.9500 |")
+
+
+def test_the_training_record_counts_an_adopted_device_run_instead_of_the_cpu_epochs_it_replaced(
+        tmp_path):
+    adopt, record = load_tool("training/device_adopt.py"), load_tool("training/record.py")
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 8, "batch": 0}')
+    (run / "phases.log").write_text('{"from": {"learning_rate": 0.0005}, '
+                                    '"to": {"learning_rate": 0.000125}}\n')
+    device = _device_out(tmp_path / "device", CHECKPOINT, epoch=9, steps=1366)
+    adopt.adopt(str(device), str(run))
+    phases = (run / "phases.log").read_text().splitlines()
+    ((start, end, details),) = record.device_runs(phases)
+    assert (start, end, details["steps"], details["batch_size"]) == (396, 9, 1366, 256)
+    rows = [{"epoch": str(e)} for e in (0, 395, 396, 397, 408, 409, 410)]
+    assert [r["epoch"] for r in record.without_replaced_epochs(rows, [(396, 409, details)])] == [
+        "0", "395", "409", "410"]
+    (line,) = record._device_line([(396, 409, details)])
+    assert "1366 steps of 256 patches of 64x64 from epoch 396" in line and "as epoch 409" in line

@@ -103,8 +103,39 @@ def _write_curve(rows, training, out):
     fig.savefig(os.path.join(out, "curve.png"), dpi=90)
 
 
+def device_runs(phases):
+    """``(resumed_epoch, epoch, device_run)`` of each accelerator run taken up by the run
+    (``phases.log`` records of ``tools/training/device_adopt.py``)."""
+    runs = []
+    for line in phases:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        to = record.get("to") if isinstance(record, dict) else None
+        if isinstance(to, dict) and isinstance(to.get("device_run"), dict):
+            runs.append((to["device_run"]["resumed_epoch"], to["epoch"], to["device_run"]))
+    return runs
+
+
+def without_replaced_epochs(rows, runs):
+    """The log's rows less the epochs a device run replaced (the CPU branch it left)."""
+    return [r for r in rows
+            if not any(start <= int(r["epoch"]) < end for start, end, _ in runs)]
+
+
+def _device_line(runs):
+    if not runs:
+        return []
+    return ["- accelerator runs (not in the epochs above): " + "; ".join(
+        f"{d['steps']} steps of {d['batch_size']} patches of {d['patch_size']}x{d['patch_size']} "
+        f"from epoch {start} at learning rate {d['learning_rate']} on {d.get('device')}, taken up "
+        f"as epoch {end}" for start, end, d in runs)]
+
+
 def _record_lines(rows, config, training, phases, seconds, whole):
     """The lines of TRAINING.md."""
+    runs = device_runs(phases)
     steps = len(rows) * training["steps_per_epoch"]
     known = sum(seconds.get(int(r["epoch"]), 0.0) for r in rows)
     missing = [int(r["epoch"]) for r in rows if int(r["epoch"]) not in seconds]
@@ -119,6 +150,7 @@ def _record_lines(rows, config, training, phases, seconds, whole):
         f"- epochs: {len(rows)} of {training['steps_per_epoch']} steps = {steps} steps "
         f"(now batches of {training['batch_size']} patches of {training['patch_size']}x"
         f"{training['patch_size']}; earlier phases below)",
+        *_device_line(runs),
         f"- wall time: {known / 3600:.2f} h on a 2-core CPU (shared with other work)"
         + (f"; {len(missing)} epochs without a time record" if missing else ""),
         f"- last epoch: loss {float(last.get('loss', 'nan')):.5f}, L1 after first iteration "
@@ -142,6 +174,7 @@ def main(argv=None):
         rows = [r for r in csv.DictReader(handle)
                 if args.last_epoch is None or int(r["epoch"]) <= args.last_epoch]
     config, training, phases = _read_settings(args.run_dir)
+    rows = without_replaced_epochs(rows, device_runs(phases))
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
     seconds = _epoch_seconds(args.run_dir, stdout)
     _write_curve(rows, training, args.out)
