@@ -288,3 +288,14 @@ def test_the_training_record_counts_an_adopted_device_run_instead_of_the_cpu_epo
         "0", "395", "409", "410"]
     (line,) = record._device_line([(396, 409, details)])
     assert "1366 steps of 256 patches of 64x64 from epoch 396" in line and "as epoch 409" in line
+
+
+def test_a_device_run_records_repository_paths_relative_to_the_repository():
+    import argparse
+
+    run = load_tool("training/device_run.py")
+    args = argparse.Namespace(out="/anywhere/out", data=os.path.join(run.REPO, ".device", "photos"),
+                              weights="/elsewhere/w.weights.h5", batch_size=256)
+    assert run.portable_settings(args) == {"data": os.path.join(".device", "photos"),
+                                           "weights": "/elsewhere/w.weights.h5",
+                                           "batch_size": 256}

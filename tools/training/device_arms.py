@@ -68,6 +68,7 @@ def score_checkpoint(weights, config, crops):
 
 def score_run(folder, config, crops):
     import checkpoint_parts
+    import device_run
 
     with open(os.path.join(folder, "device_run.json"), encoding="utf-8") as handle:
         summary = json.load(handle)
@@ -77,6 +78,7 @@ def score_run(folder, config, crops):
                               os.path.join(folder, "optimizer.weights.h5"), joined)
         measured = score_checkpoint(joined, config, crops)
     settings = summary["settings"]
+    summary = dict(summary, settings=device_run.portable_settings(argparse.Namespace(**settings)))
     return {**measured, "device_run": summary, "batch_size": settings["batch_size"],
             "patches": summary["steps"] * settings["batch_size"],
             "learning_rate": starting_learning_rate(summary)}

@@ -143,12 +143,22 @@ def train(args):
     callback.save()
     summary = dict(callback.summary(), backend=keras.backend.backend(), device=str(_device()),
                    optimizer_step=int(np.asarray(model.optimizer.iterations)),
-                   settings={k: v for k, v in vars(args).items() if k != "out"})
+                   settings=portable_settings(args))
     _write_json(os.path.join(args.out, "device_run.json"), summary)
     if args.probe:
         np.savez(os.path.join(args.out, "probe.npz"), **probe(model))
     print(json.dumps(summary), flush=True)
     return summary
+
+
+def portable_settings(args):
+    """The run's options, paths inside the repository written relative to it (no machine paths)."""
+    def portable(value):
+        if isinstance(value, str) and os.path.isabs(value) and value.startswith(REPO + os.sep):
+            return os.path.relpath(value, REPO)
+        return value
+
+    return {k: portable(v) for k, v in vars(args).items() if k != "out"}
 
 
 def _device():
