@@ -1,6 +1,6 @@
 """Training off TensorFlow: the accelerator run's preparation, a JAX run's checkpoint in TensorFlow.
 
-The JAX test trains the tiny model 2 steps with ``tools/training/device_run.py`` under
+The JAX test trains the tiny model 3 steps with ``tools/training/device_run.py`` under
 ``KERAS_BACKEND=jax`` on the CPU (a subprocess in which TensorFlow cannot be imported), then
 loads its checkpoint into the TensorFlow model, which must code a fixed image to the same codes
 and reconstructions.
@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import (HERE, TINY_CONFIG, WITHOUT_TENSORFLOW, assert_codes_as_on_tensorflow,
-                           jax_environment, load_tool, random_photos)
+                           jax_environment, load_tool, random_photos, smooth_image)
 
 CHECKPOINT = os.path.join(HERE, "..", "tools", "training", "default", "checkpoint.weights.h5")
 DEVICE_RUN = os.path.join(HERE, "..", "tools", "training", "device_run.py")
@@ -67,24 +67,65 @@ def test_device_prep_crops_only_the_training_split_and_stops_at_its_budget(tmp_p
     assert sum(os.path.getsize(p) for p in small) <= 3000
 
 
+def _validation_folder(folder, count=2, size=192):
+    folder.mkdir()
+    images = [smooth_image(size, size, seed=s) for s in range(count)]
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    return images
+
+
+def test_device_prep_writes_the_cpu_run_s_validation_crops(tmp_path):
+    prep = load_tool("training/device_prep.py")
+    from tfrnncomp.training.validation import validation_crops
+
+    data = random_photos(tmp_path / "data", n=30, size=(80, 120))
+    names, crops = validation_crops(data, 64, 3, validation_fraction=0.3)
+    paths = prep.write_validation_crops(data, str(tmp_path / "validation"), 64, 3, 0.3)
+    assert len(paths) == len(crops) > 0 and sorted(paths) == paths
+    for path, crop in zip(paths, crops):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), crop)
+
+
 def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tmp_path):
+    """The run is scored on the device as it goes and keeps its best checkpoint; TensorFlow's
+    codec scores that checkpoint as the device did."""
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.runtime.graph import CodecFunctions
+    from tfrnncomp.training import validation
+    from tfrnncomp.training.setup import TrainingConfig, build_model
+
     parts = _parts()
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY_CONFIG))
+    crops = _validation_folder(tmp_path / "validation")
     out = tmp_path / "out"
     env = jax_environment()
     subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, DEVICE_RUN,
                     "--data", random_photos(tmp_path / "photos"), "--out", str(out),
-                    "--config", str(config), "--weights", "", "--steps", "2", "--batch-size", "4",
-                    "--patch-size", "32", "--epoch", "7", "--probe"],
+                    "--config", str(config), "--weights", "", "--steps", "3", "--batch-size", "4",
+                    "--patch-size", "32", "--epoch", "7", "--probe", "--save-every", "0",
+                    "--learning-rate", "1e-3", "--validation", str(tmp_path / "validation")],
                    env=env, check=True, timeout=900, capture_output=True)
     summary = json.loads((out / "device_run.json").read_text())
-    assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == 2
+    scorings = summary["validation"]
+    assert [v["step"] for v in scorings] == [0, 1, 2, 3] and summary["steps_run"] == 3
+    best = max(scorings[1:], key=lambda v: v["score"])
+    assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == best["step"]
     assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
 
     joined = tmp_path / "checkpoint.weights.h5"
     parts.join(out / "model.weights.h5", out / "optimizer.weights.h5", joined)
-    assert_codes_as_on_tensorflow(config, joined, out / "probe.npz", optimizer_step=2)
+    assert_codes_as_on_tensorflow(config, joined, out / "probe.npz", optimizer_step=best["step"])
+    model = build_model(load_config(config), TrainingConfig())
+    model.load_weights(joined)
+    curve = validation.iteration_curve(CodecFunctions(model), crops, 2)
+    assert validation.score(curve) == pytest.approx(best["score"], abs=2e-4)
+    scored = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, DEVICE_RUN, "--data", "-",
+                             "--config", str(config), "--weights", str(joined), "--score-only",
+                             "--validation", str(tmp_path / "validation")],
+                            env=env, check=True, timeout=900, capture_output=True, text=True)
+    assert json.loads(scored.stdout.strip().splitlines()[-1])["score"] == best["score"]
 
 
 LOOP_CHECK = """
@@ -97,10 +138,12 @@ for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
                                  "reconstruction": mode}).build_for_inference()
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 48, 64, 3)).astype("float32")
     looped = model.looped_iterations(keras.ops.convert_to_tensor(x), 3, training=False)
+    unrolled = keras.ops.convert_to_numpy(model(x))
     model.train_loop = "scan"
     trained = keras.ops.convert_to_numpy(model(x, training=True))
-    unrolled = keras.ops.convert_to_numpy(model(x))
-    difference = float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max())
+    scanned = keras.ops.convert_to_numpy(model(x))  # inference through the scan too
+    difference = max(float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max()),
+                     float(np.abs(scanned - unrolled).max()))
     out[mode] = [difference, list(trained.shape), bool(np.isfinite(trained).all())]
 from tfrnncomp.training.setup import TrainingConfig, build_model
 model = build_model(model.config, TrainingConfig())
@@ -152,8 +195,9 @@ def _fake_device_run(tmp_path, *arguments):
     fake = tmp_path / "python3"
     fake.write_text(FAKE_PYTHON)
     fake.chmod(0o755)
+    (tmp_path / "device").mkdir(exist_ok=True)
     env = dict(os.environ, PYTHON=str(fake), SKIP_WHEELS="1", OUT=str(tmp_path / "out"),
-               PATH="/usr/bin:/bin")
+               PATH="/usr/bin:/bin", DEVICE_DIR=str(tmp_path / "device"))
     return subprocess.run(["bash", DEVICE_SH, *arguments], env=env, capture_output=True,
                           text=True, timeout=60)
 
@@ -169,6 +213,15 @@ def test_one_device_run_trains_into_out_and_keeps_its_log(tmp_path):
     assert args[args.index("--minutes") + 1] == "3" and "--batch-size" in args
     assert (tmp_path / "out" / "fraction").read_text().strip() == "none"
     assert "trained into" in (tmp_path / "out" / "device_run.log").read_text()
+    assert args[args.index("--data") + 1] == str(tmp_path / "device" / "photos")
+    assert "--validation" not in args
+
+
+def test_a_device_run_is_scored_on_the_carried_validation_crops_when_there_are_any(tmp_path):
+    (tmp_path / "device" / "validation").mkdir(parents=True)
+    assert _fake_device_run(tmp_path, "3").returncode == 0
+    args = (tmp_path / "out" / "args").read_text().split()
+    assert args[args.index("--validation") + 1] == str(tmp_path / "device" / "validation")
 
 
 def test_device_arms_run_side_by_side_each_into_its_folder_with_a_memory_share(tmp_path):
@@ -268,6 +321,18 @@ def test_device_arms_reports_the_learning_rate_the_schedule_applied_at_the_first
                              "device_run": {"steps": 1000, "seconds": 270.0}})
     assert line == ("| lr12 | 256 | 3.00e-04 | 1000 | 256,000 | 4.5 | 38.615 | "
                     "20.00 / 23.00 / 27.00 / 35.00 | 0.8000 / 0.8300 / 0.8700 / 0.9500 |")
+
+
+def test_device_arms_lists_each_run_s_own_scorings_and_marks_the_checkpoint_kept():
+    arms = load_tool("training/device_arms.py")
+    scorings = [{"step": 0, "score": 38.6}, {"step": 500, "score": 38.7123},
+                {"step": 900, "score": 38.69}]
+    text = arms.learning_curves({"start": {"score": 38.6},
+                                 "lr12": {"device_run": {"steps": 500, "validation": scorings}},
+                                 "old": {"device_run": {"steps": 300}}})
+    assert text.strip().splitlines()[-1] == "- lr12: 0: 38.600, 500*: 38.712, 900: 38.690"
+    assert "old" not in text
+    assert arms.learning_curves({"old": {"device_run": {"steps": 300}}}) == ""
 
 
 def test_the_training_record_counts_an_adopted_device_run_instead_of_the_cpu_epochs_it_replaced(

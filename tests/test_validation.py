@@ -40,6 +40,21 @@ def test_the_curve_measures_psnr_ms_ssim_residual_and_the_cosine_of_each_change(
     assert curve["residual"][2] == 0.0
 
 
+def test_the_model_s_own_forward_pass_measures_what_the_codec_s_functions_measure(tiny_model):
+    from tfrnncomp.model.network import RNNCompressionModel
+    from tfrnncomp.runtime.graph import CodecFunctions
+
+    model = RNNCompressionModel(dict(TINY_CONFIG, train_iterations=4)).build_for_inference()
+    model.set_weights(tiny_model.get_weights())
+    images = [smooth_image(192, 224, seed=s) for s in (1, 2)]
+    through_codec = validation.iteration_curve(CodecFunctions(model), images, 4)
+    forward = validation.model_curve(model, images)
+    assert all(np.allclose(forward[f], through_codec[f], atol=1e-6) for f in validation.FIELDS)
+    assert validation.score(forward) == pytest.approx(validation.score(through_codec), abs=1e-6)
+    first_two = validation.model_curve(model, images, iterations=2)
+    assert first_two["psnr"] == pytest.approx(forward["psnr"][:2])
+
+
 def test_validation_crops_are_centre_crops_of_the_validation_split_only(tmp_path):
     val = _validation_names(3)
     for i, name in enumerate(val):

@@ -64,9 +64,9 @@ class RNNCompressionModel(keras.Model):
     stacked as ``[T, B, H, W, 3]``.  H and W must be multiples of 32.
     """
 
-    #: how ``call`` runs the training iterations: "scan" (one ``ops.scan``), "unrolled", or
-    #: "auto": the scan on JAX with an accelerator, unrolled elsewhere (XLA's CPU runs the scan's
-    #: convolutions about 65 times slower than unrolled ones)
+    #: how ``call`` runs the iterations (training and inference): "scan" (one ``ops.scan``),
+    #: "unrolled", or "auto": the scan on JAX with an accelerator, unrolled elsewhere (XLA's CPU
+    #: runs the scan's convolutions about 65 times slower than unrolled ones)
     train_loop = "auto"
 
     def __init__(self, config=None, **kwargs):
@@ -196,8 +196,8 @@ class RNNCompressionModel(keras.Model):
     def call(self, inputs, training=False, iterations=None):
         iterations = iterations or self.config.train_iterations
         image = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        if training and self._scan_training():
-            return self.looped_iterations(image, iterations, training=True)
+        if self._scan_loop():
+            return self.looped_iterations(image, iterations, training=training)
         enc_states = self.initial_encoder_state(image)
         reconstruction = ops.zeros_like(image)
         gain = self.initial_gain(image)
@@ -213,7 +213,7 @@ class RNNCompressionModel(keras.Model):
             outputs.append(reconstruction)
         return ops.stack(outputs)
 
-    def _scan_training(self):
+    def _scan_loop(self):
         if self.train_loop == "auto":
             if keras.backend.backend() != "jax":
                 return False
@@ -228,12 +228,13 @@ class RNNCompressionModel(keras.Model):
         JAX then compiles one iteration's step rather than every unrolled one (for 16 iterations,
         55 s instead of 449 s on this repository's 2-core CPU), so JAX on an accelerator trains
         through it (see :attr:`train_loop`).  The binarizer's noise of all iterations is drawn
-        before the loop, which draws nothing.
+        before the loop, which draws nothing; inference draws none (the binarizer takes signs).
         """
         enc_states = self.initial_encoder_state(image)
-        grid = tuple(ops.shape(enc_states[-1][0])[:3])
-        noise = keras.random.uniform((iterations,) + grid + (self.config.bits,),
-                                     dtype=self.compute_dtype, seed=self.binarizer.seed_generator)
+        shape = (iterations,) + tuple(ops.shape(enc_states[-1][0])[:3]) + (self.config.bits,)
+        noise = (keras.random.uniform(shape, dtype=self.compute_dtype,
+                                      seed=self.binarizer.seed_generator)
+                 if training else ops.zeros(shape, dtype=self.compute_dtype))
 
         def step(carry, step_noise):
             enc, dec, reconstruction, gain = carry

@@ -116,7 +116,32 @@ def iteration_curve(functions, images, iterations):
         codes = functions.encode_codes(image, np.int32(iterations))
         decoded = functions.decode_all(codes, np.int32(image.shape[0]), np.int32(image.shape[1]))
         curves.append(image_curve(image, decoded))
-    return {field: [float(np.mean([c[field][t] for c in curves])) for t in range(iterations)]
+    return mean_curve(curves)
+
+
+def model_curve(model, images, iterations=None):
+    """What :func:`iteration_curve` measures, from the model's own forward pass on any Keras
+    backend (no TensorFlow, no codec): the same steps in inference mode, the reconstruction
+    rounded to uint8 after each iteration as the decoder does.
+
+    ``images`` are uint8 ``[H, W, 3]`` of one size whose sides are multiples of the model's
+    padding multiple (the codec's padding is left out); they go through
+    ``model.predict_on_batch`` as one batch, so ``config.train_iterations`` iterations run
+    (``iterations``, when given, keeps the first ones).
+    """
+    from tfrnncomp.runtime.steps import to_model_range, to_uint8
+
+    originals = [np.asarray(image, np.uint8) for image in images]
+    reconstructions = model.predict_on_batch(to_model_range(np.stack(originals)))
+    decoded = to_uint8(np.asarray(reconstructions)[:iterations])
+    return mean_curve([image_curve(original, decoded[:, i])
+                       for i, original in enumerate(originals)])
+
+
+def mean_curve(curves):
+    """The mean over images of :func:`image_curve`'s figures."""
+    length = len(curves[0]["psnr"])
+    return {field: [float(np.mean([c[field][t] for c in curves])) for t in range(length)]
             for field in FIELDS}
 
 

@@ -100,7 +100,23 @@ def table(results, command):
     lines = ["| run | batch | learning rate | steps | patches | minutes | score | "
              "PSNR @1/4/8/16 | MS-SSIM @1/4/8/16 |", "|---|---|---|---|---|---|---|---|---|"]
     lines += [row(name, result) for name, result in results.items()]
-    return "\n".join(lines) + f"\n\n`{command}`\n"
+    return "\n".join(lines) + learning_curves(results) + f"\n\n`{command}`\n"
+
+
+def learning_curves(results):
+    """The runs' own scorings on the device (``device_run.py --validation``), if any: step and
+    score, the checkpoint's step marked with *."""
+    lines = []
+    for name, result in results.items():
+        run = result.get("device_run", {})
+        if run.get("validation"):
+            points = ", ".join(f"{v['step']}{'*' if v['step'] == run['steps'] else ''}: "
+                               f"{v['score']:.3f}" for v in run["validation"])
+            lines.append(f"- {name}: {points}")
+    if not lines:
+        return ""
+    return ("\n\nScored on the device as they trained (step: score; * the checkpoint kept, "
+            "the best; the model's forward pass on the same crops):\n\n" + "\n".join(lines))
 
 
 def main(argv=None):

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Prepare the carried folder of an accelerator run: training photos as JPEG crops, and wheels.
+"""Prepare the carried folder of an accelerator run: training photos as JPEG crops, the
+validation crops, and wheels.
 
     python tools/training/device_prep.py [--data ../shared/data/train] [--out .device]
-        [--crop 256] [--crops-per-image 1] [--quality 92] [--max-mib 22] [--seed 0] [--wheels]
+        [--crop 256] [--crops-per-image 1] [--quality 92] [--max-mib 22] [--seed 0]
+        [--validation-images 8] [--validation-crop 256] [--wheels]
 
 ``OUT/photos/`` gets random ``--crop`` squares (whole images when smaller) of the training
 split of ``--data`` (the split rule of ``tfrnncomp train``: ``--validation-fraction`` of the
 files, by path hash, are held out and never copied), re-encoded as JPEG, until ``--max-mib``
 are written: with the repository and the wheels the carried tree must stay under 64 MiB.
+``OUT/validation/`` gets the whole-image validation crops of the CPU run (the same
+``--validation-images`` centre crops of the held-out files, as PNG), which ``device_run.py
+--validation`` scores the run on.
 ``--wheels`` also downloads into ``OUT/wheels/`` (``pip download --no-deps``, network needed)
 the wheels of Keras and of those of its requirements that the accelerator's image lacks, built
 for its Python (3.12, x86-64 Linux).  OUT is ignored by git (``.device/`` is in .gitignore).
@@ -57,6 +62,20 @@ def crop_photos(data, out, crop=256, crops_per_image=1, quality=92, max_mib=22.0
     return written
 
 
+def write_validation_crops(data, out, size=256, count=8, validation_fraction=0.05):
+    """The CPU run's whole-image validation crops of ``data`` as PNGs in ``out``; their paths."""
+    from tfrnncomp.training.validation import validation_crops
+
+    names, crops = validation_crops(data, size, count, validation_fraction)
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    for index, (name, crop) in enumerate(zip(names, crops)):
+        stem = os.path.splitext(name.replace("/", "_"))[0]
+        paths.append(os.path.join(out, f"{index:02d}_{stem}.png"))
+        Image.fromarray(crop).save(paths[-1])
+    return paths
+
+
 def download_wheels(out, python_version="3.12"):
     """``pip download --no-deps`` Keras (this environment's version) and :data:`WHEELS`."""
     import keras
@@ -78,6 +97,8 @@ def main(argv=None):
     parser.add_argument("--max-mib", type=float, default=22.0)
     parser.add_argument("--validation-fraction", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation-images", type=int, default=8, help="0: none")
+    parser.add_argument("--validation-crop", type=int, default=256)
     parser.add_argument("--wheels", action="store_true")
     args = parser.parse_args(argv)
     photos = crop_photos(args.data, os.path.join(args.out, "photos"), args.crop,
@@ -85,6 +106,11 @@ def main(argv=None):
                          args.validation_fraction)
     size = sum(os.path.getsize(p) for p in photos) / 2**20
     print(f"{len(photos)} crops, {size:.1f} MiB in {os.path.join(args.out, 'photos')}")
+    if args.validation_images:
+        crops = write_validation_crops(args.data, os.path.join(args.out, "validation"),
+                                       args.validation_crop, args.validation_images,
+                                       args.validation_fraction)
+        print(f"{len(crops)} validation crops in {os.path.join(args.out, 'validation')}")
     if args.wheels:
         download_wheels(os.path.join(args.out, "wheels"))
     return 0

@@ -5,7 +5,8 @@
         [--config tools/training/default/config.json] [--weights tools/training/default/checkpoint.weights.h5]
         [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 64]
         [--learning-rate 3.125e-5] [--decay-steps 20000] [--save-every 120] [--seed 1]
-        [--train-loop auto|scan|unrolled] [--probe]
+        [--train-loop auto|scan|unrolled] [--validation .device/validation] [--probe]
+        [--score-only]
 
 It resumes from ``--weights`` (the committed checkpoint: weights and Adam's state), trains on
 random crops of ``--data`` (:class:`tfrnncomp.training.patches.PatchBatches`, every image of the folder:
@@ -18,10 +19,18 @@ the end:
   checkpoint's layout, which the TensorFlow run resumes from;
 * ``training_metadata.json``: BackupAndRestore's ``{"epoch": E, "batch": 0}``, ``E`` being
   ``--epoch`` plus the whole epochs of ``--steps-per-epoch`` steps trained here;
-* ``device_run.json``: steps, seconds, steps per second (first step, which compiles, left
-  out), the loss of the first and last steps and the settings;
+* ``device_run.json``: the checkpoint's steps (``steps``; ``steps_run``: all the run's),
+  seconds, steps per second (the first step, which compiles, and the scorings left out), the
+  loss of the first and last steps, the settings, and with ``--validation`` every scoring;
 * ``probe.npz`` with ``--probe``: a fixed image's codes and reconstructions (deterministic
-  inference), to compare with the same weights under TensorFlow.
+  inference) with the checkpoint's weights, to compare with them under TensorFlow.
+
+With ``--validation DIR`` (the CPU run's whole-image validation crops, from ``device_prep.py``)
+the run is scored at its start, every ``--save-every`` seconds and at its end through the
+model's own forward pass (:func:`tfrnncomp.training.validation.model_curve`, the codec's steps
+and rounding, the codec itself being TensorFlow's), and the checkpoint is saved only when the
+score beats the run's earlier ones: a long run keeps its best point, and the scorings are its
+learning curve.
 """
 
 import argparse
@@ -53,16 +62,23 @@ def _write_json(path, value):
     atomic_write_bytes(path, json.dumps(value, indent=2).encode("utf-8"))
 
 
-def checkpoint_callback(args):
+def checkpoint_callback(args, validate=None):
     """A Keras callback that saves every ``--save-every`` seconds, times the steps and stops the
-    run after ``--minutes`` or ``--steps``."""
+    run after ``--minutes`` or ``--steps``.
+
+    With ``validate`` (the model -> ``(score, curve)``) it scores the model instead at those
+    times and at the end, and saves only when the score beats every earlier one of the run, so
+    that the checkpoint it leaves is the run's best.
+    """
     import keras
 
     class Callback(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.start = self.saved = self.first_done = self.last = time.perf_counter()
-            self.steps, self.losses = 0, []
+            self.steps, self.losses, self.validations = 0, [], []
+            self.saved_step, self.checked_step, self.best, self.pauses = None, None, None, 0.0
+            self.probe = None
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
@@ -72,25 +88,84 @@ def checkpoint_callback(args):
                 self.first_done = now
                 print(f"first step (compiles) {now - self.start:.1f} s", flush=True)
             if now - self.saved >= args.save_every:
-                self.save()
+                self.checkpoint()
             if (args.steps and self.steps >= args.steps) or now - self.start >= args.minutes * 60:
                 self.model.stop_training = True
 
-        def save(self):
+        def checkpoint(self):
+            """Save the checkpoint now (with ``validate``: score, and save only a new best)."""
+            paused = time.perf_counter()
+            if self.checked_step == self.steps:
+                return
+            self.checked_step = self.steps
+            if validate is not None:
+                value = self.validate()
+                if self.best is not None and value <= self.best:
+                    self.saved = time.perf_counter()
+                    self.pauses += self.saved - paused
+                    return
+                self.best = value
             save_checkpoint(self.model, args.out, args.epoch + self.steps // args.steps_per_epoch)
-            self.saved = time.perf_counter()
+            if args.probe:
+                self.probe = probe(self.model)
+            self.saved_step, self.saved = self.steps, time.perf_counter()
+            self.pauses += self.saved - paused
             rate = self.summary()["steps_per_second"]
             print(f"saved at step {self.steps}" + (f": {rate:.2f} steps/s" if rate else ""),
                   flush=True)
 
+        def validate(self):
+            """Score the model now; the row goes to the summary's ``validation``."""
+            began = time.perf_counter()
+            value, curve = validate(self.model)
+            self.validations.append(validation_row(self.steps, began - self.start, value, curve))
+            print(f"step {self.steps}: validation score {value:.4f} "
+                  f"({time.perf_counter() - began:.1f} s)", flush=True)
+            return value
+
         def summary(self):
-            timed = self.last - self.first_done
-            return {"steps": self.steps, "seconds": round(time.perf_counter() - self.start, 2),
+            timed = self.last - self.first_done - self.pauses
+            steps = self.steps if self.saved_step is None else self.saved_step
+            return {"steps": steps, "steps_run": self.steps,
+                    "seconds": round(time.perf_counter() - self.start, 2),
                     "steps_per_second": (self.steps - 1) / timed if timed > 0 else None,
                     "first_loss": self.losses[0] if self.losses else None,
-                    "last_loss": self.losses[-1] if self.losses else None}
+                    "last_loss": self.losses[-1] if self.losses else None,
+                    **({"validation": self.validations} if validate is not None else {})}
 
     return Callback()
+
+
+def validation_row(step, seconds, value, curve):
+    """One scoring of the run: step, seconds since its start, score, PSNR and MS-SSIM at the
+    logged iterations."""
+    from tfrnncomp.training.validation import LOGGED_ITERATIONS
+
+    logged = [k for k in LOGGED_ITERATIONS if k <= len(curve["psnr"])]
+    return {"step": step, "seconds": round(seconds, 1), "score": round(value, 4),
+            "iterations": logged,
+            "psnr": [round(curve["psnr"][k - 1], 4) for k in logged],
+            "ms_ssim": [round(curve["ms_ssim"][k - 1], 5) for k in logged]}
+
+
+def validation_scorer(folder):
+    """The model -> ``(score, curve)`` on the crops in ``folder`` (``device_prep.py``'s
+    ``validation/``), from the model's own forward pass (:func:`validation.model_curve`)."""
+    import numpy as np
+    from PIL import Image
+
+    from tfrnncomp.training import validation
+
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(".png"))
+    if not names:
+        raise SystemExit(f"device_run: no .png validation crops in {folder}")
+    crops = [np.asarray(Image.open(os.path.join(folder, n)).convert("RGB")) for n in names]
+
+    def scorer(model):
+        curve = validation.model_curve(model, crops)
+        return validation.score(curve), curve
+
+    return scorer
 
 
 def probe(model, iterations=4, size=64):
@@ -132,21 +207,32 @@ def train(args):
     if args.weights:
         model.load_weights(args.weights)
     model.train_loop = args.train_loop
+    if args.score_only:
+        value, curve = validation_scorer(args.validation)(model)
+        row = validation_row(0, 0.0, value, curve)
+        print(json.dumps({k: row[k] for k in ("score", "iterations", "psnr", "ms_ssim")}))
+        return row
     batches = PatchBatches(args.data, patch_size=args.patch_size, batch_size=args.batch_size,
                            patches_per_image=args.patches_per_image, seed=args.seed,
                            split="all", cache_images=True, workers=args.workers,
                            max_queue_size=16)
     os.makedirs(args.out, exist_ok=True)
-    callback = checkpoint_callback(args)
+    validate = validation_scorer(args.validation) if args.validation else None
+    callback = checkpoint_callback(args, validate)
+    start_step = int(np.asarray(model.optimizer.iterations))
+    if validate is not None:
+        callback.set_model(model)
+        callback.validate()
     model.fit(batches, epochs=10**6, steps_per_epoch=args.steps_per_epoch, callbacks=[callback],
               shuffle=False, verbose=0)
-    callback.save()
-    summary = dict(callback.summary(), backend=keras.backend.backend(), device=str(_device()),
-                   optimizer_step=int(np.asarray(model.optimizer.iterations)),
+    callback.checkpoint()
+    summary = callback.summary()
+    summary.update(backend=keras.backend.backend(), device=str(_device()),
+                   optimizer_step=start_step + summary["steps"],
                    settings=portable_settings(args))
     _write_json(os.path.join(args.out, "device_run.json"), summary)
     if args.probe:
-        np.savez(os.path.join(args.out, "probe.npz"), **probe(model))
+        np.savez(os.path.join(args.out, "probe.npz"), **callback.probe)
     print(json.dumps(summary), flush=True)
     return summary
 
@@ -188,14 +274,23 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=3.125e-5)
     parser.add_argument("--decay-steps", type=int, default=20000)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
-    parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
+    parser.add_argument("--save-every", type=float, default=120.0,
+                        help="seconds (with --validation: between scorings)")
+    parser.add_argument("--validation", default="",
+                        help="folder of validation crops (device_prep.py's validation/): score "
+                             "the run at the start, every --save-every seconds and at the end, "
+                             "and keep its best checkpoint")
     parser.add_argument("--train-loop", choices=("auto", "scan", "unrolled"), default="auto",
                         help="the iterations as one scan (compiles fast) or unrolled (auto: "
                              "the scan on a GPU)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--probe", action="store_true")
+    parser.add_argument("--score-only", action="store_true",
+                        help="print the --weights checkpoint's --validation score, train nothing")
     args = parser.parse_args(argv)
+    if args.score_only and not args.validation:
+        parser.error("--score-only needs --validation")
     if args.epoch is None:
         args.epoch = _checkpoint_epoch(args.weights)
     return args

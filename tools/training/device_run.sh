@@ -7,9 +7,10 @@
 #       arms side by side on the one GPU (each with an equal share of its memory), each into
 #       $OUT/NAME; their output is printed line by line as "NAME: ..." (no log files: the
 #       device tool brings back at most 8 files, and each arm writes 4)
-# Expects .device/ from tools/training/device_prep.py --wheels (carried by the device tool).
+# Expects .device/ from tools/training/device_prep.py --wheels (carried by the device tool); with
+# its validation/ folder every run is scored as it goes and keeps its best checkpoint.
 # PYTHON (default python3) and SKIP_WHEELS=1 (use the environment's own Keras) are for trying
-# it on a machine that has Keras already.
+# it on a machine that has Keras already; DEVICE_DIR (default .device) is the carried folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -17,10 +18,11 @@ minutes="${1:-7}"
 shift || true
 out="${OUT:-$repo/device-out}"
 python="${PYTHON:-python3}"
+device="${DEVICE_DIR:-$repo/.device}"
 mkdir -p "$out"
 if [ "${SKIP_WHEELS:-0}" != 1 ]; then
   "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site "$repo"/.device/wheels/*.whl
+    --target /tmp/site "$device"/wheels/*.whl
   export PYTHONPATH="/tmp/site:$repo"
 else
   export PYTHONPATH="$repo"
@@ -28,8 +30,11 @@ fi
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
+validation=()
+[ ! -d "$device/validation" ] || validation=(--validation "$device/validation")
 train() {
-  "$python" "$here/device_run.py" --data "$repo/.device/photos" --minutes "$minutes" "$@"
+  "$python" "$here/device_run.py" --data "$device/photos" ${validation[@]+"${validation[@]}"} \
+    --minutes "$minutes" "$@"
 }
 
 if [ "${1:-}" != "--arms" ]; then
