@@ -52,20 +52,20 @@ fi
 step "dump codes"
 [ -f "$work/codes-val.tfrecord" ] || "$python" tools/training/dump_codes.py --split validation --crop 256 \
   --crops 2 --seed 1 --out "$work/codes-val.tfrecord"
-for shard in 0 1; do
+for shard in 0 1 2 3; do
   [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
     --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
 done
 
 step "train the BinaryRNN"
 [ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/training/train_entropy.py \
-  --train "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
+  --train "$work"/codes-train[0-3].tfrecord \
   --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
-  --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-20}"
+  --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
 
 step "export the BinaryRNN"
 [ -f "$zoo/binaryrnn.bin" ] || "$python" tools/training/export_binaryrnn.py --run "$work/binaryrnn" \
-  --calibration "$work/codes-train0.tfrecord" "$work/codes-train1.tfrecord" \
+  --calibration "$work"/codes-train[0-3].tfrecord \
   --validation "$work/codes-val.tfrecord"
 
 step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
