@@ -35,6 +35,7 @@ learning curve.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -77,7 +78,7 @@ def checkpoint_callback(args, validate=None):
             super().__init__()
             self.start = self.saved = self.first_done = self.last = time.perf_counter()
             self.steps, self.losses, self.validations = 0, [], []
-            self.saved_step, self.checked_step, self.best, self.pauses = None, None, None, 0.0
+            self.saved_step, self.checked_step, self.best, self.pauses = None, None, -math.inf, 0.0
             self.probe = None
 
         def on_train_batch_end(self, batch, logs=None):
@@ -94,25 +95,24 @@ def checkpoint_callback(args, validate=None):
 
         def checkpoint(self):
             """Save the checkpoint now (with ``validate``: score, and save only a new best)."""
-            paused = time.perf_counter()
             if self.checked_step == self.steps:
                 return
-            self.checked_step = self.steps
-            if validate is not None:
-                value = self.validate()
-                if self.best is not None and value <= self.best:
-                    self.saved = time.perf_counter()
-                    self.pauses += self.saved - paused
-                    return
-                self.best = value
-            save_checkpoint(self.model, args.out, args.epoch + self.steps // args.steps_per_epoch)
-            if args.probe:
-                self.probe = probe(self.model)
-            self.saved_step, self.saved = self.steps, time.perf_counter()
-            self.pauses += self.saved - paused
-            rate = self.summary()["steps_per_second"]
-            print(f"saved at step {self.steps}" + (f": {rate:.2f} steps/s" if rate else ""),
-                  flush=True)
+            self.checked_step, paused = self.steps, time.perf_counter()
+            try:
+                if validate is not None:
+                    value = self.validate()
+                    if value <= self.best:
+                        return
+                    self.best = value
+                save_checkpoint(self.model, args.out,
+                                args.epoch + self.steps // args.steps_per_epoch)
+                if args.probe:
+                    self.probe = probe(self.model)
+                self.saved_step = self.steps
+                print(f"saved at step {self.steps}", flush=True)
+            finally:
+                self.saved = time.perf_counter()
+                self.pauses += self.saved - paused
 
         def validate(self):
             """Score the model now; the row goes to the summary's ``validation``."""

@@ -20,7 +20,7 @@
 # 256 patches at learning rate 1.2e-3 (3e-4 as applied; results/training/device-epoch396/), taken up
 # with tools/training/device_adopt.py as epoch 409, then L1 + SSIM for epochs 409-412, whose first
 # (38.793) is the shipped model, and L1 again from epoch 413 (38.62-38.67 to epoch 426). Another
-# L1 + SSIM phase, epochs 427-430, scored 38.72-38.74 (the average as much): below epoch 409, so
+# L1 + SSIM phase, epochs 427-430, scored 38.72-38.74 (the average 38.69-38.74): below epoch 409, so
 # nothing was shipped and the run went back to L1 from epoch 431.
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
