@@ -364,3 +364,16 @@ def test_a_device_run_records_repository_paths_relative_to_the_repository():
     assert run.portable_settings(args) == {"data": os.path.join(".device", "photos"),
                                            "weights": "/elsewhere/w.weights.h5",
                                            "batch_size": 256}
+
+
+def test_the_training_record_gives_the_moving_average_s_score_when_the_average_ships(tmp_path):
+    record = load_tool("training/record.py")
+    header = "epoch,seconds,score,psnr_1,ms_ssim_1\n"
+    (tmp_path / "validation.csv").write_text(header + "1,9,38.90,21.9,0.81\n2,9,39.02,21.8,0.82\n")
+    (tmp_path / "validation-average.csv").write_text(
+        header + "1,9,38.95,21.9,0.81\n2,9,39.05,21.9,0.81\n3,9,39.10,22.0,0.82\n")
+    raw = record._whole_image_line(record._whole_image_row(str(tmp_path), 2))
+    average = record._whole_image_line(record._whole_image_row(str(tmp_path), 2, True), True)
+    assert "best score 39.020 at epoch 2" in raw and "validation.csv" in raw
+    assert "best score 39.050 at epoch 2" in average and "validation-average.csv" in average
+    assert "moving average" in average and "moving average" not in raw

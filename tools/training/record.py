@@ -1,11 +1,13 @@
 """Write a training record (TRAINING.md + curve PNG) for a run directory.
 
     python tools/training/record.py RUN_DIR --out tfrnncomp/model/zoo/gru-w25 [--stdout RUN_DIR/*.out]
-                                    [--last-epoch N]
+                                    [--last-epoch N] [--average]
 
 It reads RUN_DIR/config.json, training.json, log.csv, phases.log and times.csv; epochs that
 ran before times.csv existed get their seconds from Keras' stdout lines ("100/100 - 57s - ...")
-when those logs are given with --stdout.
+when those logs are given with --stdout.  ``--average``: the shipped weights are the moving
+average of the run's weights (its best-average.weights.h5), so its whole-image validation line
+is the best of RUN_DIR/validation-average.csv instead of validation.csv.
 """
 
 import argparse
@@ -37,9 +39,14 @@ def _epoch_seconds(run_dir, stdout_files):
     return seconds
 
 
-def _whole_image_row(run_dir, last_epoch):
-    """The best row of RUN_DIR/validation.csv up to ``last_epoch`` (None if there is none)."""
-    path = os.path.join(run_dir, "validation.csv")
+def _scores_file(average):
+    return "validation-average.csv" if average else "validation.csv"
+
+
+def _whole_image_row(run_dir, last_epoch, average=False):
+    """The best row of RUN_DIR/validation.csv (``average``: validation-average.csv) up to
+    ``last_epoch`` (None if there is none)."""
+    path = os.path.join(run_dir, _scores_file(average))
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as handle:
@@ -48,12 +55,13 @@ def _whole_image_row(run_dir, last_epoch):
     return max(rows, key=lambda r: float(r["score"])) if rows else None
 
 
-def _whole_image_line(row):
+def _whole_image_line(row, average=False):
     if row is None:
         return "- whole-image validation: not recorded"
     iterations = [k for k in (1, 2, 4, 8, 16) if f"psnr_{k}" in row]
-    return (f"- whole-image validation (centre crops of the validation split, "
-            f"`RUN_DIR/validation.csv`): best score {float(row['score']):.3f} at epoch "
+    weights = "the moving average of the weights, " if average else ""
+    return (f"- whole-image validation ({weights}centre crops of the validation split, "
+            f"`RUN_DIR/{_scores_file(average)}`): best score {float(row['score']):.3f} at epoch "
             f"{row['epoch']}; PSNR " + " / ".join(f"{float(row[f'psnr_{k}']):.2f}" for k in iterations)
             + " dB, MS-SSIM " + " / ".join(f"{float(row[f'ms_ssim_{k}']):.4f}" for k in iterations)
             + " after iterations " + ", ".join(map(str, iterations)))
@@ -66,6 +74,8 @@ def _parser():
     parser.add_argument("--stdout", nargs="*", default=[], help="Keras stdout logs of the run")
     parser.add_argument("--last-epoch", type=int, default=None,
                         help="record only epochs <= this one (the epoch of the shipped weights)")
+    parser.add_argument("--average", action="store_true",
+                        help="the shipped weights are the run's moving average (best-average)")
     return parser
 
 
@@ -133,7 +143,7 @@ def _device_line(runs):
         f"as epoch {end}" for start, end, d in runs)]
 
 
-def _record_lines(rows, config, training, phases, seconds, whole):
+def _record_lines(rows, config, training, phases, seconds, whole, average=False):
     """The lines of TRAINING.md."""
     runs = device_runs(phases)
     steps = len(rows) * training["steps_per_epoch"]
@@ -157,7 +167,7 @@ def _record_lines(rows, config, training, phases, seconds, whole):
         f"{float(last.get('l1_first', 'nan')):.5f}, after last {float(last.get('l1_last', 'nan')):.5f}"
         f", validation loss {float(last.get('val_loss', 'nan')):.5f}",
         "- curriculum phase changes: " + ("; ".join(phases) if phases else "none"),
-        _whole_image_line(whole), "",
+        _whole_image_line(whole, average), "",
         "![training curve](curve.png)", "",
         "Data: `../shared/data/train` (BSDS500, Urban100, Sun-Hays 80), train split (95 % of files "
         "by a stable hash; the other 5 % validate). Research-use terms; the weights inherit them.",
@@ -178,8 +188,8 @@ def main(argv=None):
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
     seconds = _epoch_seconds(args.run_dir, stdout)
     _write_curve(rows, training, args.out)
-    whole = _whole_image_row(args.run_dir, args.last_epoch)
-    lines = _record_lines(rows, config, training, phases, seconds, whole)
+    whole = _whole_image_row(args.run_dir, args.last_epoch, args.average)
+    lines = _record_lines(rows, config, training, phases, seconds, whole, args.average)
     with open(os.path.join(args.out, "TRAINING.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     print(os.path.join(args.out, "TRAINING.md"))

@@ -22,6 +22,10 @@
 # (38.793) is the shipped model, and L1 again from epoch 413 (38.62-38.67 to epoch 426). Another
 # L1 + SSIM phase, epochs 427-430, scored 38.72-38.74 (the average 38.69-38.74): below epoch 409, so
 # nothing was shipped and the run went back to L1 from epoch 431.
+# Epochs 433-451 were left for a second accelerator run from epoch 433: 1,960 steps of 256 patches
+# at learning rate 2.5e-3 (5.6e-4 as applied; results/training/device-epoch433/), taken up as epoch
+# 452 with L1 + SSIM from there (the CPU run's own epochs 433-440, L1, were dropped); the moving
+# average at epoch 456 (39.047) is the shipped model.
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
