@@ -24,8 +24,11 @@
 # nothing was shipped and the run went back to L1 from epoch 431.
 # Epochs 433-451 were left for a second accelerator run from epoch 433: 1,960 steps of 256 patches
 # at learning rate 2.5e-3 (5.6e-4 as applied; results/training/device-epoch433/), taken up as epoch
-# 452 with L1 + SSIM from there (the CPU run's own epochs 433-440, L1, were dropped); the moving
-# average at epoch 456 (39.047) is the shipped model.
+# 452 with L1 + SSIM for epochs 452-468 (the CPU run's own epochs 433-440, L1, were dropped); the
+# moving average at epoch 456 (39.047) is the shipped model; later epochs fell (raw 38.91-38.96,
+# average 38.96-39.00 for 463-468), so L1 again from epoch 469. The config must be L1 whenever an
+# accelerator run starts: device_run.py trains with it, and L1 + SSIM at the GPU's learning rate
+# collapsed (results/training/device-epoch452/).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
