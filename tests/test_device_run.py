@@ -112,6 +112,7 @@ def test_a_checkpoint_trained_on_jax_loads_into_tensorflow_and_codes_the_same(tm
     assert [v["step"] for v in scorings] == [0, 1, 2, 3] and summary["steps_run"] == 3
     best = max(scorings[1:], key=lambda v: v["score"])
     assert summary["backend"] == "jax" and summary["steps"] == summary["optimizer_step"] == best["step"]
+    assert summary["beat_start"] == (best["score"] > scorings[0]["score"])
     assert json.loads((out / "training_metadata.json").read_text()) == {"epoch": 7, "batch": 0}
 
     joined = tmp_path / "checkpoint.weights.h5"

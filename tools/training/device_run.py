@@ -21,7 +21,8 @@ the end:
   ``--epoch`` plus the whole epochs of ``--steps-per-epoch`` steps trained here;
 * ``device_run.json``: the checkpoint's steps (``steps``; ``steps_run``: all the run's),
   seconds, steps per second (the first step, which compiles, and the scorings left out), the
-  loss of the first and last steps, the settings, and with ``--validation`` every scoring;
+  loss of the first and last steps, the settings, and with ``--validation`` every scoring and
+  ``beat_start`` (whether any beat the start's score);
 * ``probe.npz`` with ``--probe``: a fixed image's codes and reconstructions (deterministic
   inference) with the checkpoint's weights, to compare with them under TensorFlow.
 
@@ -131,7 +132,14 @@ def checkpoint_callback(args, validate=None):
                     "steps_per_second": (self.steps - 1) / timed if timed > 0 else None,
                     "first_loss": self.losses[0] if self.losses else None,
                     "last_loss": self.losses[-1] if self.losses else None,
-                    **({"validation": self.validations} if validate is not None else {})}
+                    **({"validation": self.validations,
+                        "beat_start": self.beat_start()} if validate is not None else {})}
+
+        def beat_start(self):
+            """Whether a later scoring beat the run's start (else the checkpoint kept is worse
+            than the one it resumed from)."""
+            scores = [row["score"] for row in self.validations]
+            return len(scores) > 1 and max(scores[1:]) > scores[0]
 
     return Callback()
 
