@@ -143,7 +143,7 @@ def _device_line(runs):
         f"as epoch {end}" for start, end, d in runs)]
 
 
-def _record_lines(rows, config, training, phases, seconds, whole, average=False):
+def _record_lines(rows, config, training, phases, seconds, whole_line):
     """The lines of TRAINING.md."""
     runs = device_runs(phases)
     steps = len(rows) * training["steps_per_epoch"]
@@ -167,7 +167,7 @@ def _record_lines(rows, config, training, phases, seconds, whole, average=False)
         f"{float(last.get('l1_first', 'nan')):.5f}, after last {float(last.get('l1_last', 'nan')):.5f}"
         f", validation loss {float(last.get('val_loss', 'nan')):.5f}",
         "- curriculum phase changes: " + ("; ".join(phases) if phases else "none"),
-        _whole_image_line(whole, average), "",
+        whole_line, "",
         "![training curve](curve.png)", "",
         "Data: `../shared/data/train` (BSDS500, Urban100, Sun-Hays 80), train split (95 % of files "
         "by a stable hash; the other 5 % validate). Research-use terms; the weights inherit them.",
@@ -189,7 +189,8 @@ def main(argv=None):
     seconds = _epoch_seconds(args.run_dir, stdout)
     _write_curve(rows, training, args.out)
     whole = _whole_image_row(args.run_dir, args.last_epoch, args.average)
-    lines = _record_lines(rows, config, training, phases, seconds, whole, args.average)
+    lines = _record_lines(rows, config, training, phases, seconds,
+                          _whole_image_line(whole, args.average))
     with open(os.path.join(args.out, "TRAINING.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     print(os.path.join(args.out, "TRAINING.md"))

@@ -6,9 +6,9 @@
 # WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score)
 # or best-average.weights.h5 (the same for the moving average of the weights, --average-momentum),
 # a BackupAndRestore checkpoint (runs/default/backup/latest.weights.h5) or a run's
-# latest.weights.h5 (a name with "average" in it is recorded as the moving average); EPOCH:
-# the run's epoch it holds (the training record stops there; RUN_DIR, default ../runs/default,
-# is the run it came from).
+# latest.weights.h5; EPOCH: the run's epoch it holds (the training record stops there;
+# RUN_DIR, default ../runs/default, is the run it came from). AVERAGE=1: WEIGHTS are the moving
+# average (best-average.weights.h5 or a copy), recorded with validation-average.csv's scores.
 # The export, the context evaluation, the code dumps and the BinaryRNN training and export are
 # skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
 set -euo pipefail
@@ -78,8 +78,7 @@ step "entropy benchmark, summaries, plots, visual comparison"
 "$python" tools/bench/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
 "$python" tools/bench/plot_rd.py results/kodak/*.json --out results/kodak/plots
 "$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
-# the moving average's weights (best-average.weights.h5) are recorded with its scores
 average=()
-case "$(basename "$weights")" in *average*) average=(--average) ;; esac
+[ "${AVERAGE:-0}" != 1 ] || average=(--average)
 "$python" tools/training/record.py "$run_dir" --out "$zoo" --last-epoch "$epoch" ${average[@]+"${average[@]}"}
 step "done"
