@@ -58,6 +58,15 @@ def test_random_and_structured_codes_round_trip_exactly(net, table):
                               codes)
 
 
+def test_the_encoder_gives_the_same_indices_whatever_its_row_blocks(net, table, monkeypatch):
+    codes = structured_codes(3, 2 * binaryrnn_coder.ROW_BLOCK + 3, 5, seed=8)
+    blocked = binaryrnn_coder.indices_for(net, codes)
+    monkeypatch.setattr(binaryrnn_coder, "ROW_BLOCK", codes.shape[1])
+    assert np.array_equal(binaryrnn_coder.indices_for(net, codes), blocked)
+    payloads = binaryrnn_coder.encode(net, table, codes)
+    assert np.array_equal(binaryrnn_coder.decode(net, table, payloads, codes.shape[1:]), codes)
+
+
 def test_a_prefix_of_the_chunks_decodes_the_leading_iterations(net, table):
     codes = structured_codes(5, 4, 6, seed=5)
     payloads = binaryrnn_coder.encode(net, table, codes)
@@ -285,6 +294,31 @@ def test_the_layers_and_the_model_round_trip_through_get_config():
     assert clone.config_ == TINY
     with pytest.raises(Exception, match="unknown keys"):
         binaryrnn.BinaryRNNConfig.from_dict({"bogus": 1})
+
+
+def test_a_binaryrnn_config_file_sets_the_architecture_and_bad_ones_fail_in_one_line(
+        tmp_path, capsys):
+    from tests.helpers import load_tool
+
+    path = tmp_path / "binaryrnn.json"
+    path.write_text('{"channels": 96, "previous_kernel": 5}')
+    config = binaryrnn.load_config(str(path), progressive=False)
+    assert (config.channels, config.previous_kernel, config.progressive) == (96, 5, False)
+    assert config.masked_rows == binaryrnn.BinaryRNNConfig().masked_rows
+    assert binaryrnn.load_config() == binaryrnn.BinaryRNNConfig()
+    tool = load_tool("training/train_entropy.py")
+    for text in ('{"channels": 0}', "[1]", "{not json"):
+        path.write_text(text)
+        with pytest.raises(ValueError):
+            binaryrnn.load_config(str(path))
+    codes = tmp_path / "codes.tfrecord"
+    codes.write_bytes(b"")
+    argv = ["--train", str(codes), "--validation", str(codes), "--out", str(tmp_path / "run"),
+            "--config", str(path)]
+    assert tool.main(argv) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert tool.main(argv[:-1] + [str(tmp_path / "absent.json")]) == 2
+    assert "no config file" in capsys.readouterr().err
 
 
 def test_the_committed_port_vectors_still_match_this_package(table):

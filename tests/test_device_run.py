@@ -378,3 +378,38 @@ def test_the_training_record_gives_the_moving_average_s_score_when_the_average_s
     assert "best score 39.020 at epoch 2" in raw and "validation.csv" in raw
     assert "best score 39.050 at epoch 2" in average and "validation-average.csv" in average
     assert "moving average" in average and "moving average" not in raw
+
+
+def test_the_training_record_of_an_earlier_epoch_gives_the_settings_that_epoch_trained_with():
+    record = load_tool("training/record.py")
+    phases = ['{"from": {"learning_rate": 0.0005}, "to": {"learning_rate": 0.000125}}',
+              '{"epoch": 452, "from": {"loss": "l1", "ssim_weight": 0.84}, '
+              '"to": {"loss": "l1_ssim", "ssim_weight": 0.3}}',
+              '{"epoch": 469, "from": {"loss": "l1_ssim", "ssim_weight": 0.3}, '
+              '"to": {"loss": "l1", "ssim_weight": 0.84}}',
+              '{"epoch": 470, "from": {"batch_size": 8}, "to": {"batch_size": 16}}']
+    config, training = {"loss": "l1", "ssim_weight": 0.84}, {"batch_size": 16}
+    at_456 = record.settings_at(config, training, phases, 456)
+    assert at_456 == ({"loss": "l1_ssim", "ssim_weight": 0.3}, {"batch_size": 8}, phases[:2])
+    assert record.settings_at(config, training, phases, 469) == (
+        {"loss": "l1", "ssim_weight": 0.84}, {"batch_size": 8}, phases[:3])
+    assert record.settings_at(config, training, phases, None) == (config, training, phases)
+    assert config == {"loss": "l1", "ssim_weight": 0.84}   # the run's own settings untouched
+
+
+def test_a_run_resumed_with_another_loss_dates_the_change_in_phases_log(tmp_path):
+    import dataclasses
+
+    from tfrnncomp.model.config import ModelConfig
+    from tfrnncomp.training import train
+
+    run = tmp_path / "run"
+    config = ModelConfig(name="tiny", width=0.125, max_iterations=2, train_iterations=2)
+    train.prepare_run_dir(str(run), config, train.TrainingConfig(batch_size=8))
+    (run / "backup").mkdir()
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 12}')
+    train.prepare_run_dir(str(run), dataclasses.replace(config, loss="l1_ssim"),
+                          train.TrainingConfig(batch_size=4))
+    rows = [json.loads(line) for line in (run / "phases.log").read_text().splitlines()]
+    assert [(r["epoch"], r["to"].get("loss", r["to"].get("batch_size"))) for r in rows] == [
+        (12, "l1_ssim"), (12, 4)]

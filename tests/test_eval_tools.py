@@ -195,6 +195,20 @@ def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model
     assert bench.table_iterations(20) == [1, 2, 4, 8, 12, 16, 20]
 
 
+def test_the_entropy_benchmark_of_one_mode_still_measures_it_against_raw(tmp_path, tiny_model_dir,
+                                                                        capsys):
+    bench = load_tool("bench/bench_entropy.py")
+    folder = _one_image_folder(tmp_path, 40, 56, seed=4)
+    out = tmp_path / "entropy"
+    argv = ["--data", str(folder), "--model", tiny_model_dir, "--iterations", "2", "--out", str(out)]
+    assert bench.main(argv + ["--modes", "context"]) == 0
+    result = json.loads((out / "kodak.json").read_text())
+    assert result["modes"] == ["raw", "context"]
+    assert len(result["summary"]["context"]["saved_cumulative_pct"]) == 2
+    assert bench.main(argv + ["--modes", "context,zstd"]) == 2
+    assert "unknown mode zstd" in capsys.readouterr().err
+
+
 def test_the_model_evaluation_writes_one_point_per_iteration_and_refuses_too_many(tmp_path,
                                                                                   tiny_model_dir):
     tool = load_tool("bench/evaluate_model.py")

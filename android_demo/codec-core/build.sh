@@ -49,7 +49,7 @@ fi
 
 if [ "${1:-}" = bench ]; then
     ROOT=$(cd "$HERE/../.." && pwd)
-    MODEL=${2:-"$ROOT/tfrnncomp/zoo/gru-w25/binaryrnn.bin"}
+    MODEL=${2:-"$ROOT/tfrnncomp/model/zoo/gru-w25/binaryrnn.bin"}
     OUT=${3:-"$ROOT/results/entropy"}
     [ -f "$MODEL" ] || { echo "build.sh bench: no BinaryRNN model file $MODEL" >&2; exit 2; }
     shift $(( $# < 3 ? $# : 3 ))

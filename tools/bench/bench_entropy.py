@@ -133,7 +133,8 @@ def main(argv=None):
                         help="integer BinaryRNN file (default: the zoo model's)")
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--limit", type=int, default=None, help="first N images only")
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated; raw, the reference of the savings, is always run")
     parser.add_argument("--out", default=os.path.join(ROOT, "results", "entropy"))
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
@@ -143,6 +144,12 @@ def main(argv=None):
     from tfrnncomp.codec import Codec
 
     modes = args.modes.split(",")
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        print(f"bench_entropy: unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}",
+              file=sys.stderr)
+        return 2
+    modes = ["raw"] + [m for m in modes if m != "raw"]
     codec = Codec(args.model, entropy_model=args.entropy_model)
     names = sorted(f for f in os.listdir(args.data) if f.lower().endswith(".png"))
     names = names[:args.limit] if args.limit else names

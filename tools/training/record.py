@@ -73,7 +73,8 @@ def _parser():
     parser.add_argument("--out", required=True, help="folder for TRAINING.md and curve.png")
     parser.add_argument("--stdout", nargs="*", default=[], help="Keras stdout logs of the run")
     parser.add_argument("--last-epoch", type=int, default=None,
-                        help="record only epochs <= this one (the epoch of the shipped weights)")
+                        help="record only epochs <= this one (the epoch of the shipped weights), with "
+                        "the settings it trained with (dated phases.log changes after it undone)")
     parser.add_argument("--average", action="store_true",
                         help="the shipped weights are the run's moving average (best-average)")
     return parser
@@ -126,6 +127,35 @@ def device_runs(phases):
         if isinstance(to, dict) and isinstance(to.get("device_run"), dict):
             runs.append((to["device_run"]["resumed_epoch"], to["epoch"], to["device_run"]))
     return runs
+
+
+def phase_epoch(record):
+    """The first epoch a ``phases.log`` record applies to (None where it does not say)."""
+    to = record.get("to") if isinstance(record, dict) else None
+    if isinstance(to, dict) and isinstance(to.get("device_run"), dict):
+        return to.get("epoch")
+    return record.get("epoch") if isinstance(record, dict) else None
+
+
+def settings_at(config, training, phases, last_epoch):
+    """``(config, training, phases)`` as they were for epoch ``last_epoch``: the changes
+    ``phases.log`` dates after it are undone (latest first) and left out; None: as they are."""
+    if last_epoch is None:
+        return config, training, phases
+    config, training, kept, later = dict(config), dict(training), [], []
+    for line in phases:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        epoch = phase_epoch(record)
+        (later if epoch is not None and epoch > last_epoch else kept).append((line, record))
+    for _, record in reversed(later):
+        for key, value in (record.get("from") or {}).items():
+            target = config if key in config else training if key in training else None
+            if target is not None:
+                target[key] = value
+    return config, training, [line for line, _ in kept]
 
 
 def without_replaced_epochs(rows, runs):
@@ -183,7 +213,7 @@ def main(argv=None):
     with open(log_path, encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle)
                 if args.last_epoch is None or int(r["epoch"]) <= args.last_epoch]
-    config, training, phases = _read_settings(args.run_dir)
+    config, training, phases = settings_at(*_read_settings(args.run_dir), args.last_epoch)
     rows = without_replaced_epochs(rows, device_runs(phases))
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
     seconds = _epoch_seconds(args.run_dir, stdout)

@@ -56,11 +56,14 @@ step "dump codes"
 for shard in 0 1 2 3; do
   [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
     --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
+  [ -f "$work/codes-more$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
+    --crop 256 --crops 3 --shard "$shard/4" --seed $((20 + shard)) --out "$work/codes-more$shard.tfrecord"
 done
 
 step "train the BinaryRNN"
 [ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/training/train_entropy.py \
-  --train "$work"/codes-train[0-3].tfrecord \
+  --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+  --config tools/training/binaryrnn.json \
   --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
   --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
 

@@ -54,9 +54,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--config", help="a BinaryRNN config JSON (channels, masked_rows, ...); "
+                        "the defaults of BinaryRNNConfig where absent")
     parser.add_argument("--no-progressive", action="store_true",
                         help="the per-iteration model, without earlier iterations")
     args = parser.parse_args(argv)
+    if args.config and not os.path.isfile(args.config):
+        print(f"train_entropy: no config file {args.config}", file=sys.stderr)
+        return 2
     for path in args.train + args.validation:
         if not os.path.isfile(path):
             print(f"train_entropy: no code file {path}; run tools/training/dump_codes.py",
@@ -66,7 +71,12 @@ def main(argv=None):
 
     from tfrnncomp.entropy.training import binaryrnn
 
-    config = binaryrnn.BinaryRNNConfig(progressive=not args.no_progressive)
+    try:
+        config = binaryrnn.load_config(args.config,
+                                       **({"progressive": False} if args.no_progressive else {}))
+    except ValueError as error:   # ConfigError and malformed JSON
+        print(f"train_entropy: {error}", file=sys.stderr)
+        return 2
     model = binaryrnn.compile_model(binaryrnn.build_model(config), args.learning_rate)
     train = binaryrnn.training_dataset(args.train, args.batch_size)
     validation = binaryrnn.training_dataset(args.validation, args.batch_size, shuffle=0)

@@ -71,6 +71,20 @@ class BinaryRNNConfig:
         return cls(**values)
 
 
+def load_config(path=None, **overrides):
+    """A :class:`BinaryRNNConfig` from a JSON file (defaults where ``path`` is None)."""
+    values = {}
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                values = json.load(handle)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"BinaryRNN config {path}: not JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"BinaryRNN config {path}: expected a JSON object")
+    return BinaryRNNConfig.from_dict({**values, **overrides})
+
+
 def bits_cross_entropy(targets, logits):
     """Binary cross-entropy in bits per coded bit (targets 0/1, weights in the 3rd slot)."""
     targets = tf.cast(targets, logits.dtype)
