@@ -99,6 +99,8 @@ def test_a_widened_run_resumes_as_the_wider_model_with_its_history(checkpoint, t
     assert (config.name, config.width) == ("tiny-wide", WIDER)
     phase = json.loads((run / "phases.log").read_text().splitlines()[-1])
     assert phase["from"]["width"] == TINY_CONFIG["width"] and phase["to"]["width"] == WIDER
+    assert phase["epoch"] == json.loads(
+        (run / "backup" / "training_metadata.json").read_text())["epoch"]
     training = TrainingConfig(data=str(checkpoint.parent.parent.parent / "data"), patch_size=32,
                               batch_size=2, steps_per_epoch=2, epochs=2, validation_images=0,
                               validation_steps=0, seed=1)

@@ -81,13 +81,10 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
     saved = check_run_dir(run_dir, config)
     os.makedirs(run_dir, exist_ok=True)
     config_path = os.path.join(run_dir, "config.json")
-    epoch = finished_epoch(run_dir)   # the first epoch trained with the new settings
     if saved is not None and saved != config:
         phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
-        with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
-            log.write(json.dumps({"epoch": epoch, "from": {k: getattr(saved, k) for k in phase},
-                                  "to": phase}) + "\n")
-    _log_training_change(run_dir, training, epoch)
+        append_phase(run_dir, {"from": {k: getattr(saved, k) for k in phase}, "to": phase})
+    _log_training_change(run_dir, training)
     _atomic_write_text(config_path, config.to_json())
     _atomic_write_text(os.path.join(run_dir, "training.json"),
                        json.dumps(training.to_dict(), indent=2, sort_keys=True))
@@ -100,7 +97,14 @@ _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_ste
 _BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
 
-def _log_training_change(run_dir, training: TrainingConfig, epoch):
+def append_phase(run_dir, record):
+    """Append a change of settings to ``RUN_DIR/phases.log``, dated by ``epoch``: the first
+    epoch that trains with it (the epochs the run's backup has finished)."""
+    with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
+        log.write(json.dumps({"epoch": finished_epoch(run_dir), **record}) + "\n")
+
+
+def _log_training_change(run_dir, training: TrainingConfig):
     path = os.path.join(run_dir, "training.json")
     if not os.path.exists(path):
         return
@@ -110,9 +114,8 @@ def _log_training_change(run_dir, training: TrainingConfig, epoch):
     saved = {**_BEFORE_IT_EXISTED, **saved}
     changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
     if changed:
-        with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
-            log.write(json.dumps({"epoch": epoch, "from": {k: saved[k] for k in changed},
-                                  "to": {k: now[k] for k in changed}}) + "\n")
+        append_phase(run_dir, {"from": {k: saved[k] for k in changed},
+                               "to": {k: now[k] for k in changed}})
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -24,7 +24,6 @@ is kept, so the learning-rate schedule continues.  Only GRU, residual-GRU and LS
 GDN are supported (their fused convolutions are whole blocks of ``units`` channels).
 """
 
-import json
 import os
 
 import numpy as np
@@ -32,6 +31,7 @@ import numpy as np
 from tfrnncomp.atomic import atomic_write_bytes
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
+from tfrnncomp.training.train import append_phase
 from tfrnncomp.training.warm_start import convert_checkpoint
 
 #: cells whose fused convolutions emit whole blocks of ``units`` channels
@@ -167,8 +167,7 @@ def widen_run(run_dir, width, name=None, noise=0.01, seed=0):
     wide = widen_checkpoint(old, checkpoint, checkpoint, width, noise=noise, seed=seed)
     wide = wide.replace(name=name or wide.name)
     atomic_write_bytes(config_path, wide.to_json().encode("utf-8"))
-    with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
-        log.write(json.dumps({"from": {"name": old.name, "width": old.width},
-                              "to": {"name": wide.name, "width": wide.width},
-                              "widened": {"noise": noise, "seed": seed}}) + "\n")
+    append_phase(run_dir, {"from": {"name": old.name, "width": old.width},
+                           "to": {"name": wide.name, "width": wide.width},
+                           "widened": {"noise": noise, "seed": seed}})
     return wide

@@ -20,7 +20,7 @@ from tfrnncomp.entropy.coding import rangecoder
 from tfrnncomp.errors import BitstreamError
 from tfrnncomp.format.container import EntropyMode
 
-ROW_BLOCK = 8  # rows of im2col at once on the encoder side (bounds memory; 8 runs fastest)
+ROW_BLOCK = 8  # code rows of im2col at once on the encoder side (bounds memory)
 
 
 def _as_codes(codes, active):
