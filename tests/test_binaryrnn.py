@@ -4,6 +4,7 @@ Fast tests use a tiny randomly initialized BinaryRNN (no shipped weights needed)
 """
 
 import copy
+import os
 import threading
 
 import numpy as np
@@ -381,3 +382,43 @@ def test_an_adaptive_binaryrnn_file_codes_only_active_positions_and_decodes_exac
     container = brnn_codec.read(data)
     assert np.array_equal(brnn_codec.decode_chunks(container.header, container.chunks), codes)
     assert not codes[2][~container.header.active_positions(2)].any()
+
+
+def test_train_entropy_continues_a_run_from_its_best_weights_and_carries_on_its_log(
+        tmp_path, tiny_codec, capsys):
+    import csv
+
+    from PIL import Image
+
+    from tests.helpers import load_tool
+    from tfrnncomp.entropy.training.codes_data import dump_codes
+
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(smooth_image(48, 64, seed=i)).save(paths[-1])
+    codes = str(tmp_path / "codes.tfrecord")
+    dump_codes(tiny_codec, paths, codes, iterations=3)
+    config = tmp_path / "binaryrnn.json"
+    config.write_text('{"channels": 8}')
+    tool = load_tool("training/train_entropy.py")
+    data = ["--train", codes, "--validation", codes, "--batch-size", "4"]
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+
+    def log(run):
+        with open(os.path.join(run, "log.csv"), newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    assert tool.main(data + ["--config", str(config), "--out", first, "--epochs", "2"]) == 0
+    # learning rate 0: the continued pass scores exactly the weights it started from
+    assert tool.main(data + ["--init", first, "--out", second, "--epochs", "1",
+                             "--learning-rate", "0"]) == 0
+    before, after = log(first), log(second)
+    assert after[:2] == before and after[2]["epoch"] == "2"
+    best = min(float(row["val_loss"]) for row in before)
+    assert float(after[2]["val_loss"]) == pytest.approx(best, rel=1e-5)
+    capsys.readouterr()
+    assert tool.main(data + ["--init", first, "--config", str(config), "--out", second]) == 2
+    assert "--init takes the architecture" in capsys.readouterr().err
+    assert tool.main(data + ["--init", str(tmp_path), "--out", second]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

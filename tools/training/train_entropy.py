@@ -8,11 +8,18 @@
 
 Writes ``<out>/float.weights.h5`` (best validation loss), ``<out>/config.json`` and
 ``<out>/log.csv`` (loss in bits per coded bit).  Export the integer model for coding with
-``tools/training/export_binaryrnn.py``.
+``tools/training/export_binaryrnn.py``.  ``--init RUN`` continues an earlier run (its config,
+best weights and log; the new log carries on from its last pass, and a pass is kept only when it
+beats the earlier run's best)::
+
+    python tools/training/train_entropy.py --init runs/binaryrnn --train ... \
+        --validation ... --out runs/binaryrnn-more --learning-rate 6e-4 --minutes 60
 """
 
 import argparse
+import csv
 import os
+import shutil
 import sys
 import time
 
@@ -58,42 +65,74 @@ def main(argv=None):
                         "the defaults of BinaryRNNConfig where absent")
     parser.add_argument("--no-progressive", action="store_true",
                         help="the per-iteration model, without earlier iterations")
+    parser.add_argument("--init", metavar="RUN",
+                        help="continue the train_entropy run in RUN (its config.json, "
+                             "float.weights.h5 and log.csv)")
     args = parser.parse_args(argv)
-    if args.config and not os.path.isfile(args.config):
-        print(f"train_entropy: no config file {args.config}", file=sys.stderr)
+    problem = _argument_problem(args)
+    if problem:
+        print(f"train_entropy: {problem}", file=sys.stderr)
         return 2
-    for path in args.train + args.validation:
-        if not os.path.isfile(path):
-            print(f"train_entropy: no code file {path}; run tools/training/dump_codes.py",
-                  file=sys.stderr)
-            return 2
     import keras
 
     from tfrnncomp.entropy.training import binaryrnn
 
+    config_path = os.path.join(args.init, "config.json") if args.init else args.config
     try:
-        config = binaryrnn.load_config(args.config,
+        config = binaryrnn.load_config(config_path,
                                        **({"progressive": False} if args.no_progressive else {}))
     except ValueError as error:   # ConfigError and malformed JSON
         print(f"train_entropy: {error}", file=sys.stderr)
         return 2
     model = binaryrnn.compile_model(binaryrnn.build_model(config), args.learning_rate)
+    os.makedirs(args.out, exist_ok=True)
+    passes, best = _continue_from(args.init, args.out, model) if args.init else (0, None)
     train = binaryrnn.training_dataset(args.train, args.batch_size)
     validation = binaryrnn.training_dataset(args.validation, args.batch_size, shuffle=0)
-    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as handle:
         handle.write(config.to_json() + "\n")
     callbacks = [
         TimeBudget(args.minutes).callback,
         keras.callbacks.ModelCheckpoint(os.path.join(args.out, "float.weights.h5"),
-                                        save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv")),
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best),
+        keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=bool(args.init)),
     ]
-    history = model.fit(train, validation_data=validation, epochs=args.epochs,
-                        callbacks=callbacks, verbose=2)
-    best = min(history.history["val_loss"])
+    history = model.fit(train, validation_data=validation, initial_epoch=passes,
+                        epochs=passes + args.epochs, callbacks=callbacks, verbose=2)
+    best = min(history.history["val_loss"] + ([best] if best is not None else []))
     print(f"best validation loss: {best:.5f} bits per bit ({args.out})")
     return 0
+
+
+def _argument_problem(args):
+    """The one-line reason these arguments cannot run, or None."""
+    if args.init and (args.config or args.no_progressive):
+        return "--init takes the architecture of its run: leave out --config and --no-progressive"
+    if args.init:
+        for name in ("config.json", "float.weights.h5", "log.csv"):
+            if not os.path.isfile(os.path.join(args.init, name)):
+                return f"no {name} in {args.init}: not a train_entropy run"
+    if args.config and not os.path.isfile(args.config):
+        return f"no config file {args.config}"
+    for path in args.train + args.validation:
+        if not os.path.isfile(path):
+            return f"no code file {path}; run tools/training/dump_codes.py"
+    return None
+
+
+def _continue_from(run, out, model):
+    """Load ``run``'s best weights into ``model`` and carry its log into ``out``.
+
+    Returns the number of passes the run made and its best validation loss."""
+    with open(os.path.join(run, "log.csv"), encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    model.load_weights(os.path.join(run, "float.weights.h5"))
+    if os.path.abspath(run) != os.path.abspath(out):
+        for name in ("float.weights.h5", "log.csv"):
+            shutil.copyfile(os.path.join(run, name), os.path.join(out, name))
+    losses = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
+    return len(rows), (min(losses) if losses else None)
 
 
 if __name__ == "__main__":
