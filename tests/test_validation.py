@@ -239,7 +239,7 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     data = _training_folder(tmp_path / "data")
     out = tmp_path / "arms"
     args = ["--checkpoint", str(checkpoint), "--config", str(config), "--data", str(data),
-            "--cpu-minutes", "0.01", "--arms", "control,increasing,residual-gru", "--runs",
+            "--cpu-minutes", "0.01", "--arms", "control,increasing,residual-gru,patch-128", "--runs",
             str(tmp_path / "runs"), "--out", str(out)]
     assert tool.main(args) == 0
     control = json.loads((out / "control.json").read_text())
@@ -247,6 +247,8 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     assert control["steps"] >= 1 and increasing["config"] == {"loss_weighting": "increasing"}
     assert 5 < control["psnr_16"] < 60 and control["cpu_minutes"] >= 0.01
     assert "| increasing |" in (out / "arms.md").read_text()
+    patch = json.loads((tmp_path / "runs" / "patch-128" / "training.json").read_text())
+    assert (patch["patch_size"], patch["batch_size"]) == (128, 2)
     # the arms resumed the checkpoint's epoch: their logs start after it
     assert (tmp_path / "runs" / "control" / "log.csv").read_text().splitlines()[1].startswith("3,")
     # the residual-GRU arm trained its own model from the converted checkpoint

@@ -9,15 +9,15 @@
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
 run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches
-until the process has used ``--cpu-minutes`` of CPU time (all threads, the input pipeline and
-graph tracing included), then codes the whole-image validation crops of the training run
-(:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of another model than the
-checkpoint's starts from a conversion of it that codes as it does (``WARM_STARTS``;
-residual-gru: :mod:`tfrnncomp.training.warm_start`, width-0.5: :mod:`tfrnncomp.training.widen`),
-whose CPU time is not counted as the arm's.  Each arm runs in its own process and writes
-OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists is skipped, so a rerun
-continues.  Compare arms of one invocation only:
-the CPU and the checkpoint must be the same.
+(unless the arm changes them) until the process has used ``--cpu-minutes`` of CPU time (all
+threads, the input pipeline and graph tracing included), then codes the whole-image validation
+crops of the training run (:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of
+another model than the checkpoint's starts from a conversion of it that codes as it does
+(``WARM_STARTS``; residual-gru: :mod:`tfrnncomp.training.warm_start`, width-0.5:
+:mod:`tfrnncomp.training.widen`), whose CPU time is not counted as the arm's.  Each arm runs in
+its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists
+is skipped, so a rerun continues.  Compare arms of one invocation only: the CPU and the
+checkpoint must be the same.
 """
 
 import argparse
@@ -56,6 +56,9 @@ ARMS = {
                  "4 unrolled iterations per step instead of the run's (cheaper steps)"),
     "residual-gru": ({}, {"cell": "residual_gru", "decoder_cell": "residual_gru"},
                      "residual GRU cells, warm-started to code as the GRU checkpoint"),
+    "patch-128": ({"patch_size": 128, "batch_size": 2}, {},
+                  "128x128 patches, 2 per step (the same pixels per step): an 8x8 code grid, "
+                  "not 4x4"),
     "width-0.5": ({}, {"width": 0.5},
                   "width 0.5, warm-started by copying units (Net2WiderNet) to code as the "
                   "checkpoint"),
