@@ -11,6 +11,8 @@
 # average (best-average.weights.h5 or a copy), recorded with validation-average.csv's scores.
 # The export, the context evaluation, the code dumps and the BinaryRNN training and export are
 # skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
+# ENTROPY_MINUTES (40): the BinaryRNN's training budget; ENTROPY_MORE_MINUTES (0): minutes of a
+# continuation of it, at 6e-4 (train_entropy.py --init), exported instead when set.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -66,9 +68,22 @@ step "train the BinaryRNN"
   --config tools/training/binaryrnn.json \
   --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
   --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
+entropy_run="$work/binaryrnn"
+if [ "${ENTROPY_MORE_MINUTES:-0}" != 0 ]; then
+  # continue it (train_entropy.py --init): the shipped binaryrnn@643de498 had 40 + 65 minutes
+  step "continue the BinaryRNN"
+  if [ ! -f "$work/binaryrnn-more/done" ]; then
+    "$python" tools/training/train_entropy.py --init "$work/binaryrnn" \
+      --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+      --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-more" --learning-rate 6e-4 \
+      --epochs "${ENTROPY_EPOCHS:-30}" --minutes "$ENTROPY_MORE_MINUTES"
+    touch "$work/binaryrnn-more/done"
+  fi
+  entropy_run="$work/binaryrnn-more"
+fi
 
 step "export the BinaryRNN"
-[ -f "$zoo/binaryrnn.bin" ] || "$python" tools/training/export_binaryrnn.py --run "$work/binaryrnn" \
+[ -f "$zoo/binaryrnn.bin" ] || "$python" tools/training/export_binaryrnn.py --run "$entropy_run" \
   --calibration "$work"/codes-train[0-3].tfrecord \
   --validation "$work/codes-val.tfrecord"
 
