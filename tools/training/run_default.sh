@@ -29,7 +29,9 @@
 # average 38.96-39.00 for 463-468), so L1 again from epoch 469. The config must be L1 whenever an
 # accelerator run starts: device_run.py trains with it, and L1 + SSIM at the GPU's learning rate
 # collapsed (results/training/device-epoch452/). Epochs 474-481 (L1, raw 38.87-38.91, the average
-# 38.90-38.92: the plateau) ran around a session whose CPU went to the BinaryRNN instead.
+# 38.90-38.92: the plateau) ran around a session whose CPU went to the BinaryRNN instead, and so
+# did epochs 482-: from epoch 484, 128x128 patches (2 per step) scored within the noise of the
+# control at equal CPU time (results/training/arms-epoch484/), so the patches stay 64x64.
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
