@@ -131,10 +131,12 @@ def device_runs(phases):
 
 def phase_epoch(record):
     """The first epoch a ``phases.log`` record applies to (None where it does not say)."""
-    to = record.get("to") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    to = record.get("to")
     if isinstance(to, dict) and isinstance(to.get("device_run"), dict):
         return to.get("epoch")
-    return record.get("epoch") if isinstance(record, dict) else None
+    return record.get("epoch")
 
 
 def settings_at(config, training, phases, last_epoch):

@@ -19,7 +19,6 @@ beats the earlier run's best)::
 import argparse
 import csv
 import os
-import shutil
 import sys
 import time
 
@@ -75,6 +74,7 @@ def main(argv=None):
         return 2
     import keras
 
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.entropy.training import binaryrnn
 
     config_path = os.path.join(args.init, "config.json") if args.init else args.config
@@ -89,8 +89,7 @@ def main(argv=None):
     passes, best = _continue_from(args.init, args.out, model) if args.init else (0, None)
     train = binaryrnn.training_dataset(args.train, args.batch_size)
     validation = binaryrnn.training_dataset(args.validation, args.batch_size, shuffle=0)
-    with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as handle:
-        handle.write(config.to_json() + "\n")
+    atomic_write_bytes(os.path.join(args.out, "config.json"), (config.to_json() + "\n").encode())
     callbacks = [
         TimeBudget(args.minutes).callback,
         keras.callbacks.ModelCheckpoint(os.path.join(args.out, "float.weights.h5"),
@@ -125,12 +124,15 @@ def _continue_from(run, out, model):
     """Load ``run``'s best weights into ``model`` and carry its log into ``out``.
 
     Returns the number of passes the run made and its best validation loss."""
+    from tfrnncomp.atomic import atomic_write_bytes
+
     with open(os.path.join(run, "log.csv"), encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     model.load_weights(os.path.join(run, "float.weights.h5"))
     if os.path.abspath(run) != os.path.abspath(out):
         for name in ("float.weights.h5", "log.csv"):
-            shutil.copyfile(os.path.join(run, name), os.path.join(out, name))
+            with open(os.path.join(run, name), "rb") as handle:
+                atomic_write_bytes(os.path.join(out, name), handle.read())
     losses = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
     return len(rows), (min(losses) if losses else None)
 
