@@ -12,7 +12,10 @@
 # The export, the context evaluation, the code dumps and the BinaryRNN training and export are
 # skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
 # ENTROPY_MINUTES (40): the BinaryRNN's training budget; ENTROPY_MORE_MINUTES (0): minutes of a
-# continuation of it, at 6e-4 (train_entropy.py --init), exported instead when set.
+# continuation of it, at 6e-4 (train_entropy.py --init), exported instead when set;
+# ENTROPY_GROUPS (8) and ENTROPY_GROUPS_MINUTES (45): then a continuation with the bits of a
+# position coded in that many depth groups (train_entropy.py --init --depth-groups), exported
+# instead (ENTROPY_GROUPS=1 skips it).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -80,6 +83,20 @@ if [ "${ENTROPY_MORE_MINUTES:-0}" != 0 ]; then
     touch "$work/binaryrnn-more/done"
   fi
   entropy_run="$work/binaryrnn-more"
+fi
+
+if [ "${ENTROPY_GROUPS:-8}" != 1 ]; then
+  # the shipped binaryrnn@e8516c26: the continuation above, then 8 depth groups for 45 minutes
+  step "add depth groups to the BinaryRNN"
+  if [ ! -f "$work/binaryrnn-groups/done" ]; then
+    "$python" tools/training/train_entropy.py --init "$entropy_run" \
+      --depth-groups "${ENTROPY_GROUPS:-8}" \
+      --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+      --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-groups" --learning-rate 6e-4 \
+      --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_GROUPS_MINUTES:-45}"
+    touch "$work/binaryrnn-groups/done"
+  fi
+  entropy_run="$work/binaryrnn-groups"
 fi
 
 step "export the BinaryRNN"

@@ -10,7 +10,8 @@ Writes ``<out>/float.weights.h5`` (best validation loss), ``<out>/config.json`` 
 ``<out>/log.csv`` (loss in bits per coded bit).  Export the integer model for coding with
 ``tools/training/export_binaryrnn.py``.  ``--init RUN`` continues an earlier run (its config,
 best weights and log; the new log carries on from its last pass, and a pass is kept only when it
-beats the earlier run's best)::
+beats the earlier run's best).  ``--init RUN --depth-groups N`` continues it with its bits
+coded in N depth groups, the new layer starting at zero (so at the run's best loss)::
 
     python tools/training/train_entropy.py --init runs/binaryrnn --train ... \
         --validation ... --out runs/binaryrnn-more --learning-rate 6e-4 --minutes 60
@@ -67,6 +68,9 @@ def main(argv=None):
     parser.add_argument("--init", metavar="RUN",
                         help="continue the train_entropy run in RUN (its config.json, "
                              "float.weights.h5 and log.csv)")
+    parser.add_argument("--depth-groups", type=int,
+                        help="with --init: code each position's bits in this many depth groups "
+                             "(the added layer starts at zero)")
     args = parser.parse_args(argv)
     problem = _argument_problem(args)
     if problem:
@@ -79,8 +83,10 @@ def main(argv=None):
 
     config_path = os.path.join(args.init, "config.json") if args.init else args.config
     try:
-        config = binaryrnn.load_config(config_path,
-                                       **({"progressive": False} if args.no_progressive else {}))
+        overrides = {"progressive": False} if args.no_progressive else {}
+        if args.depth_groups:
+            overrides["depth_groups"] = args.depth_groups
+        config = binaryrnn.load_config(config_path, **overrides)
     except ValueError as error:   # ConfigError and malformed JSON
         print(f"train_entropy: {error}", file=sys.stderr)
         return 2
@@ -108,6 +114,8 @@ def _argument_problem(args):
     """The one-line reason these arguments cannot run, or None."""
     if args.init and (args.config or args.no_progressive):
         return "--init takes the architecture of its run: leave out --config and --no-progressive"
+    if args.depth_groups and not args.init:
+        return "--depth-groups extends a run: give it with --init RUN"
     if args.init:
         for name in ("config.json", "float.weights.h5", "log.csv"):
             if not os.path.isfile(os.path.join(args.init, name)):
@@ -128,7 +136,10 @@ def _continue_from(run, out, model):
 
     with open(os.path.join(run, "log.csv"), encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    model.load_weights(os.path.join(run, "float.weights.h5"))
+    from tfrnncomp.entropy.training import binaryrnn
+
+    binaryrnn.warm_start(model, os.path.join(run, "float.weights.h5"),
+                         binaryrnn.load_config(os.path.join(run, "config.json")))
     if os.path.abspath(run) != os.path.abspath(out):
         for name in ("float.weights.h5", "log.csv"):
             with open(os.path.join(run, name), "rb") as handle:

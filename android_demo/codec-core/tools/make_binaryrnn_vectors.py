@@ -38,17 +38,20 @@ def structured(rng, t, h, w, flip=0.15):
     return np.where(base ^ (rng.random((t, h, w, 32)) < flip), 1, -1).astype(np.int8)
 
 
-def tiny_net(progressive, seed, codec_model_id="tiny@00000000"):
+def tiny_net(progressive, seed, codec_model_id="tiny@00000000", depth_groups=1):
     import tensorflow as tf
 
     from tfrnncomp.entropy.training import binaryrnn
     from tfrnncomp.entropy.training.quantize import quantize
 
     tf.keras.utils.set_random_seed(seed)  # Keras 3 initializers ignore tf.random.set_seed
-    model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=progressive))
+    model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, progressive=progressive,
+                                                            depth_groups=depth_groups))
+    rng = np.random.default_rng(seed)
     if progressive:
-        rng = np.random.default_rng(seed)
         model.embedding.embeddings.assign(rng.normal(0, 0.3, (16, 8)))
+    if depth_groups > 1:
+        model.depth_group.kernel.assign(rng.normal(0, 1.0, (32, 32)))
     return quantize(model, [structured(np.random.default_rng(seed), 4, 5, 6)], codec_model_id)
 
 
@@ -86,7 +89,8 @@ def main():
     os.makedirs(out)
     rng = np.random.default_rng(20261122)
     lines = []
-    models = {"tiny_progressive.bin": tiny_net(True, 1), "tiny_plain.bin": tiny_net(False, 2)}
+    models = {"tiny_progressive.bin": tiny_net(True, 1), "tiny_plain.bin": tiny_net(False, 2),
+              "tiny_grouped.bin": tiny_net(True, 3, depth_groups=4)}
     shipped = zoo.entropy_model_path()
     if shipped:
         models["shipped.bin"] = IntegerNet.load(shipped)

@@ -6,8 +6,10 @@ iterations' codes, so a file cut after chunk ``k`` decodes ``k`` iterations.
 The encoder computes every table index at once (the line LSTM runs
 sequentially over rows, batched over iterations); the decoder runs the
 integer net one code row at a time and decodes each row with one
-range-decoder call, because a row's probabilities depend only on the rows
-above it and on earlier iterations (row-causal).
+range-decoder call per depth group, because a row's probabilities depend only
+on the rows above it, on earlier iterations (row-causal) and, with depth
+groups, on the same positions' bits of the earlier groups.  Bits are coded row
+by row, within a row group by group, within a group in raster order.
 
 An optional ``active`` mask ``bool[T, h, w]`` says which positions each
 iteration codes: inactive positions are not coded, enter the network as 0,
@@ -78,7 +80,9 @@ def indices_for(net, codes, active=None, exact=False, trace=None):
     outputs = []
     for y in range(h):
         state, cell = net.lstm_step(gates[:, y], state, cell, exact)
-        outputs.append(net.head(state, exact))
+        head = net.head(state, exact)
+        outputs.append(np.concatenate([net.indices(head, codes[:, y], exact, bits)
+                                       for bits in net.group_bits()], axis=-1))
         if trace is not None:
             trace.setdefault("lstm_h", []).append(state)
     if trace is not None:
@@ -98,6 +102,15 @@ def code_length(net, codes, active=None):
     return bits.sum(axis=(1, 2, 3))
 
 
+def coding_order(net, values, keep):
+    """The coded entries of one iteration's ``values [h, w, bits]`` in coding order: rows,
+    then depth groups, then the active positions ``keep [h, w]``, then the group's bits."""
+    h, w, bits = values.shape
+    size = net.group_size
+    grouped = values.reshape(h, w, bits // size, size).transpose(0, 2, 1, 3)
+    return grouped[np.broadcast_to(keep[:, None, :], grouped.shape[:3])]
+
+
 def encode(net, table, codes, active=None):
     """Range-coded payloads (bytes), one per iteration, of codes ``[T, h, w, bits]``."""
     masked, active = _as_codes(codes, active)
@@ -106,7 +119,8 @@ def encode(net, table, codes, active=None):
     payloads = []
     for t in range(len(bits)):
         keep = np.ones(bits.shape[1:3], bool) if active is None else active[t]
-        payloads.append(rangecoder.encode(table, indices[t][keep], bits[t][keep]))
+        payloads.append(rangecoder.encode(table, coding_order(net, indices[t], keep),
+                                          coding_order(net, bits[t], keep)))
     return payloads
 
 
@@ -126,12 +140,14 @@ def decode_iteration(net, table, payload, t, previous, shape, active=None):
         x = net.features(net.masked_acc_padded(padded, y, 1),
                          None if pacc is None else pacc[:, y:y + 1])
         state, cell = net.lstm_step(net.gates_x(x)[:, 0], state, cell)
-        indices = net.head(state)[0]
+        head = net.head(state)[0]
         keep = slice(None) if active is None else active[y]
-        row = decoder.decode(indices[keep]).reshape(-1, depth)
-        if row.size and (row.min() < 0 or row.max() > 1):
-            raise BitstreamError("entropy-coded chunk decodes to invalid symbols")
-        codes[0, y, keep] = row * 2 - 1
+        for bits in net.group_bits():
+            indices = net.indices(head, codes[0, y], bits=bits)
+            row = decoder.decode(indices[keep]).reshape(-1, bits.stop - bits.start)
+            if row.size and (row.min() < 0 or row.max() > 1):
+                raise BitstreamError("entropy-coded chunk decodes to invalid symbols")
+            codes[0, y, keep, bits] = row * 2 - 1
     if not decoder.finish():
         raise BitstreamError("entropy-coded chunk is inconsistent (range decoder check failed)")
     return codes[0].copy()

@@ -43,13 +43,13 @@ _DTYPES = {1: np.dtype(">i1"), 4: np.dtype(">i4")}
 ARRAYS = ("masked_w", "masked_b", "masked_m", "previous_w", "iteration_b", "previous_m",
           "lstm_x_w", "lstm_x_b", "lstm_x_m", "lstm_h_w", "lstm_h_m", "hidden_w", "hidden_b",
           "hidden_m", "logits_w", "logits_b", "logits_m", "sigmoid_lut", "tanh_lut",
-          "cdf0_lut")
+          "cdf0_lut", "group_w", "group_m")
 
 
 #: the largest |input| of each layer, by construction: codes by 1, features and hidden
 #: activations by ACT_MAX, LSTM outputs by 2**STATE_FRAC
 INPUT_PEAKS = {"masked": 1, "previous": 1, "lstm_x": ACT_MAX, "lstm_h": 1 << STATE_FRAC,
-               "hidden": 1 << STATE_FRAC, "logits": ACT_MAX}
+               "hidden": 1 << STATE_FRAC, "logits": ACT_MAX, "group": 1}
 FLOAT32_EXACT = 1 << 24  # float32 represents every integer below this exactly
 
 
@@ -92,10 +92,31 @@ class IntegerNet:
                        if name in arrays}
         self.config = self.meta["config"]
         self.progressive = bool(self.config["progressive"])
+        self.groups = int(self.config.get("depth_groups", 1))
+        self._check_groups()
         self.shifts = self.meta["shifts"]
         self._plans = {f"{layer}_w": _float32_plan(self.arrays[f"{layer}_w"], peak)
                        for layer, peak in INPUT_PEAKS.items() if f"{layer}_w" in self.arrays}
         self.entropy_id = self.meta.get("entropy_id")
+
+    def _check_groups(self):
+        bits = int(self.config["bits"])
+        if self.groups < 1 or bits % self.groups:
+            raise TfrnncompError(f"BinaryRNN integer model: depth_groups {self.groups} does not "
+                                 f"divide {bits} bits")
+        if (self.groups > 1) != ("group_w" in self.arrays):
+            raise TfrnncompError("BinaryRNN integer model: group weights do not match "
+                                 "depth_groups")
+        if self.groups > 1:
+            group = np.arange(bits) // (bits // self.groups)
+            if np.any(self.arrays["group_w"][group[:, None] >= group[None, :]]):
+                raise TfrnncompError("BinaryRNN integer model: a depth group sees its own or "
+                                     "later bits")
+
+    @property
+    def group_size(self):
+        """Bits per depth group (the bits a decoder decodes per range-decoder call and x)."""
+        return int(self.config["bits"]) // self.groups
 
     @property
     def codec_model_id(self):
@@ -228,14 +249,38 @@ class IntegerNet:
         return h, c
 
     def head(self, h, exact=False):
-        """Table indices (``cdf0 - 1``, P(bit = 0) = cdf0 / 4096) from LSTM outputs."""
+        """Requantized logits ``[..., bits]`` from LSTM outputs (before the depth-group
+        term and the clamp)."""
         s, a = self.shifts, self.arrays
         shape = h.shape[:-1]
         acc = self._matmul(h.reshape(-1, h.shape[-1]), "hidden_w", exact) + a["hidden_b"]
         y = np.clip(requantize(acc, a["hidden_m"], s["hidden"]), 0, ACT_MAX)
         acc = self._matmul(y, "logits_w", exact) + a["logits_b"]
-        logit = np.clip(requantize(acc, a["logits_m"], s["logits"]), -LOGIT_MAX, LOGIT_MAX)
-        return (a["cdf0_lut"][logit + LOGIT_MAX] - 1).reshape(shape + (-1,))
+        return requantize(acc, a["logits_m"], s["logits"]).reshape(shape + (-1,))
+
+    def indices(self, head, codes=None, exact=False, bits=None):
+        """Table indices (``cdf0 - 1``, P(bit = 0) = cdf0 / 4096) of :meth:`head`'s logits
+        ``[..., D]`` plus, with depth groups, the term of the same positions' ``codes``
+        ``[..., D]``: of the bits ``bits`` (a slice of whole groups; default all), from the
+        bits of the groups before them (so a decoder may pass the codes decoded so far)."""
+        bits = slice(0, head.shape[-1]) if bits is None else bits
+        logit = head[..., bits]
+        if self.groups > 1 and bits.start > 0:
+            shape = codes.shape[:-1] + (logit.shape[-1],)
+            earlier = codes[..., :bits.start].reshape(-1, bits.start)
+            w = self.arrays["group_w"][:bits.start, bits]
+            # |sum| <= D * 127 < 2**24: exact in float32
+            acc = (np.matmul(earlier, w) if exact else
+                   np.matmul(earlier.astype(np.float32), w.astype(np.float32)).astype(np.int64))
+            logit = logit + requantize(acc, self.arrays["group_m"][bits],
+                                       self.shifts["group"]).reshape(shape)
+        logit = np.clip(logit, -LOGIT_MAX, LOGIT_MAX)
+        return self.arrays["cdf0_lut"][logit + LOGIT_MAX] - 1
+
+    def group_bits(self):
+        """The slices of the depth groups' bits, in coding order."""
+        size = self.group_size
+        return [slice(lo, lo + size) for lo in range(0, int(self.config["bits"]), size)]
 
 
 def entropy_id_of(data):
@@ -263,7 +308,7 @@ def accumulator_bounds(net):
     """
     a = net.arrays
     biases = {"masked": "masked_b", "previous": "iteration_b", "lstm_x": "lstm_x_b",
-              "lstm_h": None, "hidden": "hidden_b", "logits": "logits_b"}
+              "lstm_h": None, "hidden": "hidden_b", "logits": "logits_b", "group": None}
     out = {}
     for layer, bias in biases.items():
         peak = INPUT_PEAKS[layer]

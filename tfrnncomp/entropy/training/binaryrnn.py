@@ -10,7 +10,10 @@ bit from
    the two earlier iterations' codes ``concat(c_{t-1}, c_{t-2})`` at any
    position (zeros where absent) and a learned embedding of the iteration ``t``;
 2. a line LSTM over the rows (:class:`~tfrnncomp.entropy.training.layers.LineLSTM`);
-3. a 1x1 convolution + ReLU and a 1x1 convolution to ``bits`` logits.
+3. a 1x1 convolution + ReLU and a 1x1 convolution to ``bits`` logits;
+4. with ``depth_groups`` > 1, plus a masked linear map of the position's own bits of the
+   earlier depth groups (:class:`~tfrnncomp.entropy.training.layers.DepthGroupDense`):
+   a position's bits are then coded group by group.
 
 The mask is *row-causal*: every probability of code row ``y`` depends only on
 rows ``< y`` of the same iteration (and on earlier iterations).  That is
@@ -28,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrnncomp.entropy.training.layers import LineLSTM, RowMaskedConv2D
+from tfrnncomp.entropy.training.layers import DepthGroupDense, LineLSTM, RowMaskedConv2D
 from tfrnncomp.errors import ConfigError
 
 
@@ -44,10 +47,12 @@ class BinaryRNNConfig:
     progressive: bool = True    # condition on the two earlier iterations
     previous_kernel: int = 3    # k x k convolution over the earlier iterations
     iterations: int = 16        # size of the iteration embedding (t = 1..iterations)
+    depth_groups: int = 1       # bits of a position coded in this many groups, each
+    #                             conditioned on the groups before it
 
     def __post_init__(self):
         for name in ("bits", "channels", "masked_rows", "masked_width", "lstm_kernel",
-                     "previous_kernel", "iterations"):
+                     "previous_kernel", "iterations", "depth_groups"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"BinaryRNN config: {name} must be a positive integer, "
@@ -55,9 +60,15 @@ class BinaryRNNConfig:
         for name in ("masked_width", "lstm_kernel", "previous_kernel"):
             if getattr(self, name) % 2 != 1:
                 raise ConfigError(f"BinaryRNN config: {name} must be odd")
+        if self.bits % self.depth_groups:
+            raise ConfigError(f"BinaryRNN config: depth_groups ({self.depth_groups}) must "
+                              f"divide bits ({self.bits})")
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["depth_groups"] == 1:  # absent means 1: files of one-group models unchanged
+            del values["depth_groups"]
+        return values
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -117,6 +128,8 @@ class BinaryRNN(keras.Model):
         self.lstm = LineLSTM(c.channels, c.lstm_kernel, name="lstm")
         self.hidden = keras.layers.Conv2D(c.channels, 1, activation="relu", name="hidden")
         self.logits = keras.layers.Conv2D(c.bits, 1, name="logits")
+        if c.depth_groups > 1:
+            self.depth_group = DepthGroupDense(c.depth_groups, name="depth_group")
 
     def features(self, inputs):
         """The LSTM's input: masked conv (+ earlier iterations + iteration embedding)."""
@@ -128,7 +141,10 @@ class BinaryRNN(keras.Model):
         return x
 
     def call(self, inputs):
-        return self.logits(self.hidden(self.lstm(self.features(inputs))))
+        logits = self.logits(self.hidden(self.lstm(self.features(inputs))))
+        if self.config_.depth_groups > 1:
+            logits = logits + self.depth_group(inputs["codes"])
+        return logits
 
     def build_for(self, height=4, width=4):
         """Create the weights by running a zero batch."""
@@ -181,6 +197,23 @@ def training_dataset(paths, batch_size, shuffle=2048, seed=0, repeat=False):
 def build_model(config):
     model = BinaryRNN(config)
     model.build_for()
+    return model
+
+
+def warm_start(model, weights, config):
+    """Load ``weights`` (a ``float.weights.h5`` of a model with ``config``) into ``model``.
+
+    ``model`` may add depth groups to ``config``: its depth-group layer keeps its zero
+    kernel, so it predicts exactly as the loaded model.  Every other setting must match.
+    """
+    config = config if isinstance(config, BinaryRNNConfig) else BinaryRNNConfig.from_dict(config)
+    if dataclasses.replace(config, depth_groups=model.config_.depth_groups) != model.config_:
+        raise ConfigError("warm start: only depth_groups may differ from the loaded model's "
+                          "config")
+    source = build_model(config)
+    source.load_weights(weights)
+    for layer in source.layers:
+        model.get_layer(layer.name).set_weights(layer.get_weights())
     return model
 
 

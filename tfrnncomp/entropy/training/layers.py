@@ -14,6 +14,11 @@ is what lets the decoder decode a whole code row per range-decoder call.
   input-to-state convolution) and the state of row ``y - 1`` (a ``1 x 3``
   state-to-state convolution).  Fed with features that only see rows
   ``< y``, its output at row ``y`` only sees rows ``< y`` too.
+- :class:`DepthGroupDense` lets the bits of one position be coded in ``groups``
+  groups along the depth: a linear map from the position's own codes to its
+  logits whose mask lets group ``g`` see only the bits of groups ``< g`` (a
+  channel-wise autoregression, as in Minnen and Singh 2020, inside one code
+  position).  A decoder then decodes a row group by group.
 """
 
 import keras
@@ -108,4 +113,43 @@ class LineLSTM(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, kernel=self.kernel_width)
+        return config
+
+
+def depth_group_mask(bits, groups):
+    """``float32[bits, bits]``: 1 where input bit ``e`` may feed output bit ``d``, i.e.
+    where ``e``'s group comes before ``d``'s (groups of ``bits / groups`` consecutive bits)."""
+    size = bits // groups
+    group = tf.range(bits) // size
+    return tf.cast(group[:, None] < group[None, :], tf.float32)
+
+
+@keras.saving.register_keras_serializable(package="tfrnncomp")
+class DepthGroupDense(keras.layers.Layer):
+    """Logits of each bit from the same position's bits of the earlier depth groups.
+
+    Input and output ``[..., bits]``; no bias; the kernel starts at zero, so adding
+    this layer to a trained model leaves its predictions unchanged.
+    """
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = check_int("groups", groups, minimum=1)
+
+    def build(self, input_shape):
+        bits = int(input_shape[-1])
+        if bits % self.groups:
+            raise ValueError(f"{bits} bits do not split into {self.groups} groups")
+        self.kernel = self.add_weight(name="kernel", shape=(bits, bits), initializer="zeros")
+
+    def call(self, inputs):
+        mask = tf.cast(depth_group_mask(int(self.kernel.shape[0]), self.groups), inputs.dtype)
+        return tf.tensordot(inputs, tf.cast(self.kernel, inputs.dtype) * mask, 1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(groups=self.groups)
         return config

@@ -49,6 +49,21 @@ def tables():
     return sigmoid, tanh, cdf0
 
 
+def _group(model, arrays, shifts, q8):
+    """The depth-group layer: int8 weights (zero outside its mask), logits at Q8."""
+    from tfrnncomp.entropy.training.layers import depth_group_mask
+
+    kernel = model.depth_group.kernel.numpy()
+    kernel = kernel * depth_group_mask(kernel.shape[0], model.config_.depth_groups).numpy()
+    w, ws = _weights(kernel)
+    arrays["group_w"] = w
+    live = np.abs(w).max(axis=0) > 0  # the first group's columns are all zero
+    if not live.any():  # an untrained layer: no term
+        arrays["group_m"], shifts["group"] = np.zeros_like(w[0]), 1
+        return
+    arrays["group_m"], shifts["group"] = _multiplier(np.where(live, ws * q8, 0.0))
+
+
 def calibrate(model, code_tensors, percentile=99.99):
     """Activation scales (features, hidden) from float runs on ``code_tensors``."""
     from tfrnncomp.entropy.training.binaryrnn import iteration_samples
@@ -97,6 +112,8 @@ def quantize(model, code_tensors, codec_model_id, percentile=99.99):
     logits = model.logits.kernel.numpy()
     layer("logits", logits.reshape(logits.shape[-2:]), model.logits.bias.numpy(), s_y,
           1.0 / q8, "logits")
+    if config.depth_groups > 1:
+        _group(model, arrays, shifts, q8)
     arrays["sigmoid_lut"], arrays["tanh_lut"], arrays["cdf0_lut"] = tables()
     meta = {"format": inet.FORMAT, "codec_model_id": codec_model_id,
             "config": config.to_dict(), "shifts": shifts,

@@ -7,8 +7,9 @@ import java.nio.charset.StandardCharsets;
  * ({@code tfrnncomp/entropy/coding/binaryrnn.py}, spec {@code BINARYRNN.md}
  * section 4). Each iteration is one chunk, its own range-coder stream; the
  * decoder computes a code row's table indices ({@link BinaryRnnRows}) from the
- * rows above and the two earlier iterations, decodes the row's active bits in
- * raster order, and finally requires the range decoder's finalize check.
+ * rows above and the two earlier iterations, decodes the row's active bits depth group
+ * by depth group (each in raster order, from the groups before it), and finally
+ * requires the range decoder's finalize check.
  *
  * <p>Codes are flat C-order {@code byte[h * w * D]} in {-1, 0, +1} (0 = not coded);
  * an optional {@code active} mask {@code boolean[h * w]} says which positions the
@@ -35,15 +36,19 @@ public final class BinaryRnnDecoder {
         byte[] codes = new byte[h * w * depth];
         BinaryRnnRows rows = new BinaryRnnRows(model, h, w, t, codes, prev1, prev2);
         RangeDecoder decoder = new RangeDecoder(payload);
+        int size = model.groupSize;
         for (int y = 0; y < h; y++) {
-            int[] indices = rows.next();
-            for (int x = 0; x < w; x++) {
-                if (active != null && !active[y * w + x]) {
-                    continue;
-                }
-                int at = (y * w + x) * depth;
-                for (int d = 0; d < depth; d++) {
-                    codes[at + d] = (byte) (2 * decoder.decodeBit(indices[x * depth + d]) - 1);
+            rows.next();
+            for (int g = 0; g < model.depthGroups; g++) {
+                int[] indices = rows.group(g);
+                for (int x = 0; x < w; x++) {
+                    if (active != null && !active[y * w + x]) {
+                        continue;
+                    }
+                    int at = (y * w + x) * depth + g * size;
+                    for (int j = 0; j < size; j++) {
+                        codes[at + j] = (byte) (2 * decoder.decodeBit(indices[x * size + j]) - 1);
+                    }
                 }
             }
         }
@@ -64,13 +69,17 @@ public final class BinaryRnnDecoder {
         checkActive(active, h, w);
         int depth = model.bits;
         BinaryRnnRows rows = new BinaryRnnRows(model, h, w, t, codes, prev1, prev2);
+        int size = model.groupSize;
         int[] out = new int[codes.length];
         for (int y = 0; y < h; y++) {
-            int[] indices = rows.next();
-            for (int x = 0; x < w; x++) {
-                boolean on = active == null || active[y * w + x];
-                for (int d = 0; d < depth; d++) {
-                    out[(y * w + x) * depth + d] = on ? indices[x * depth + d] : -1;
+            rows.next();
+            for (int g = 0; g < model.depthGroups; g++) {
+                int[] indices = rows.group(g);
+                for (int x = 0; x < w; x++) {
+                    boolean on = active == null || active[y * w + x];
+                    for (int j = 0; j < size; j++) {
+                        out[(y * w + x) * depth + g * size + j] = on ? indices[x * size + j] : -1;
+                    }
                 }
             }
         }
@@ -82,9 +91,18 @@ public final class BinaryRnnDecoder {
                                          byte[] prev1, byte[] prev2, boolean[] active) {
         int[] indices = indicesFor(model, codes, t, h, w, prev1, prev2, active);
         RangeEncoder encoder = new RangeEncoder();
-        for (int i = 0; i < codes.length; i++) {
-            if (indices[i] >= 0) {
-                encoder.encodeBit(indices[i], codes[i] > 0 ? 1 : 0);
+        int depth = model.bits;
+        int size = model.groupSize;
+        for (int y = 0; y < h; y++) {  // the decoder's order: rows, depth groups, x, bits
+            for (int g = 0; g < model.depthGroups; g++) {
+                for (int x = 0; x < w; x++) {
+                    int at = (y * w + x) * depth + g * size;
+                    for (int j = 0; j < size; j++) {
+                        if (indices[at + j] >= 0) {
+                            encoder.encodeBit(indices[at + j], codes[at + j] > 0 ? 1 : 0);
+                        }
+                    }
+                }
             }
         }
         return encoder.finish();

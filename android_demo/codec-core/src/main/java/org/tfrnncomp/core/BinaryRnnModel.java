@@ -39,6 +39,10 @@ public final class BinaryRnnModel {
     public final int previousKernel;
     /** Iterations T with their own embedding ({@code iteration_b} rows). */
     public final int iterations;
+    /** Depth groups G: a position's bits are decoded in G groups of {@link #groupSize}. */
+    public final int depthGroups;
+    /** Bits per depth group, D / G. */
+    public final int groupSize;
 
     final int shiftMasked;
     final int shiftPrevious;
@@ -46,6 +50,7 @@ public final class BinaryRnnModel {
     final int shiftLstmH;
     final int shiftHidden;
     final int shiftLogits;
+    final int shiftGroup;
 
     final int[] maskedW;
     final int[] maskedB;
@@ -64,6 +69,8 @@ public final class BinaryRnnModel {
     final int[] logitsW;
     final int[] logitsB;
     final int[] logitsM;
+    final int[] groupW;      // [D][D], zero where grp(e) >= grp(d); empty if G = 1
+    final int[] groupM;
     final int[] sigmoidLut;
     final int[] tanhLut;
     final int[] cdf0Lut;
@@ -98,6 +105,14 @@ public final class BinaryRnnModel {
         shiftHidden = shift(shifts, "hidden");
         shiftLogits = shift(shifts, "logits");
         shiftPrevious = progressive ? shift(shifts, "previous") : 1;
+        depthGroups = config.containsKey("depth_groups")
+                      ? integer(config, "depth_groups", 1, bits) : 1;
+        if (bits % depthGroups != 0) {
+            throw new IOException("BinaryRNN model: depth_groups " + depthGroups
+                                  + " does not divide " + bits + " bits");
+        }
+        groupSize = bits / depthGroups;
+        shiftGroup = depthGroups > 1 ? shift(shifts, "group") : 1;
         int c = channels;
         int d = bits;
         Arrays2 a = new Arrays2(arrays, shapes);
@@ -124,6 +139,23 @@ public final class BinaryRnnModel {
         logitsW = a.get("logits_w", c, d);
         logitsB = a.get("logits_b", d);
         logitsM = a.get("logits_m", d);
+        if (depthGroups > 1) {
+            groupW = a.get("group_w", d, d);
+            groupM = a.get("group_m", d);
+            for (int e = 0; e < d; e++) {
+                for (int o = 0; o < d; o++) {
+                    if (e / groupSize >= o / groupSize && groupW[e * d + o] != 0) {
+                        throw new IOException("BinaryRNN model: a depth group sees its own or "
+                                              + "later bits");
+                    }
+                }
+            }
+        } else if (arrays.containsKey("group_w")) {
+            throw new IOException("BinaryRNN model: group weights do not match depth_groups");
+        } else {
+            groupW = new int[0];
+            groupM = new int[0];
+        }
         sigmoidLut = a.get("sigmoid_lut", 2 * BinaryRnnRows.GATE_MAX + 1);
         tanhLut = a.get("tanh_lut", 2 * BinaryRnnRows.GATE_MAX + 1);
         cdf0Lut = a.get("cdf0_lut", 2 * BinaryRnnRows.LOGIT_MAX + 1);
@@ -298,6 +330,7 @@ public final class BinaryRnnModel {
     @Override
     public String toString() {
         return "BinaryRnnModel(" + entropyId + " for " + codecModelId + ", " + channels
-               + " channels, " + (progressive ? "progressive" : "single iteration") + ")";
+               + " channels, " + (progressive ? "progressive" : "single iteration")
+               + (depthGroups > 1 ? ", " + depthGroups + " depth groups" : "") + ")";
     }
 }

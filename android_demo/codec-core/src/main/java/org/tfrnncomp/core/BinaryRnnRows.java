@@ -2,10 +2,11 @@ package org.tfrnncomp.core;
 
 /**
  * The integer BinaryRNN run over one iteration, one code row at a time
- * ({@code BINARYRNN.md} section 3): {@link #next} gives the range-coder table
- * index of every bit of row y from rows {@code < y} of the same iteration and
- * from iterations t-1 and t-2, then the caller fills row y's codes in and
- * calls {@link #next} again for row y + 1.
+ * ({@code BINARYRNN.md} section 3): {@link #next} runs row y from rows {@code < y}
+ * of the same iteration and from iterations t-1 and t-2; then, for each depth group g,
+ * {@link #group} gives the range-coder table index of the group's bits of row y from
+ * the row's bits of the groups before it, which the caller fills in before asking for
+ * the next group; then {@link #next} again for row y + 1.
  *
  * <p>Only integers: accumulators are {@code int} (the spec bounds them below
  * 2^31), requantization products {@code long}. Every inner loop runs over an
@@ -36,7 +37,8 @@ final class BinaryRnnRows {
     private final int[] cell;     // Cs [w][C]
     private final int[] hidden;   // Y [C]
     private final int[] logits;   // [D]
-    private final int[] indices;  // [w][D]
+    private final long[] head;    // [w][D] requantized logits of row y, before the group term
+    private final int[] indices;  // [w][S] of one depth group
     private final int[] nib;      // nibble codes (CodeTaps) of this iteration's finished rows
     private final int[] nib1;     // of iterations t-1 and t-2 (null if absent or D % 4 != 0)
     private final int[] nib2;
@@ -73,7 +75,8 @@ final class BinaryRnnRows {
         cell = new int[w * c];
         hidden = new int[c];
         logits = new int[model.bits];
-        indices = new int[w * model.bits];
+        head = new long[w * model.bits];
+        indices = new int[w * model.groupSize];
         boolean taps = model.maskedTaps != null;
         nib = taps ? new int[size / 4] : null;
         nib1 = taps && prev1 != null ? new int[size / 4] : null;
@@ -94,8 +97,8 @@ final class BinaryRnnRows {
         return (int) Math.max(lo, Math.min(hi, v));
     }
 
-    /** The next row's table indices {@code [w][D]} (a view, valid until the next call). */
-    int[] next() {
+    /** Runs the next row up to its logits; {@link #group} then gives its indices. */
+    void next() {
         if (y >= h) {
             throw new IllegalStateException("all " + h + " rows done");
         }
@@ -107,6 +110,32 @@ final class BinaryRnnRows {
         lstm();
         head();
         y++;
+    }
+
+    /**
+     * The table indices {@code [w][S]} of depth group {@code g} of the row of the last
+     * {@link #next} (a view, valid until the next call), from that row's codes of the groups
+     * before {@code g} (section 3, step 5).
+     */
+    int[] group(int g) {
+        int depth = m.bits;
+        int size = m.groupSize;
+        int at = (y - 1) * w * depth;
+        for (int x = 0; x < w; x++) {
+            for (int j = 0; j < size; j++) {
+                int d = g * size + j;
+                long l = head[x * depth + d];
+                if (g > 0) {
+                    int acc = 0;
+                    for (int e = 0; e < g * size; e++) {
+                        acc += m.groupW[e * depth + d] * codes[at + x * depth + e];
+                    }
+                    l += rq(acc, m.groupM[d], m.shiftGroup);
+                }
+                int v = clamp(l, -LOGIT_MAX, LOGIT_MAX);
+                indices[x * size + j] = m.cdf0Lut[v + LOGIT_MAX] - 1;
+            }
+        }
         return indices;
     }
 
@@ -280,7 +309,7 @@ final class BinaryRnnRows {
         return clamp(z, -GATE_MAX, GATE_MAX) + GATE_MAX;
     }
 
-    /** Section 3, step 5: hidden 1x1, logits 1x1, cdf0 table, index per bit. */
+    /** Section 3, step 5: hidden 1x1, logits 1x1, requantized (before the group term). */
     private void head() {
         int c = m.channels;
         int depth = m.bits;
@@ -304,8 +333,7 @@ final class BinaryRnnRows {
                 }
             }
             for (int d = 0; d < depth; d++) {
-                int l = clamp(rq(logits[d], m.logitsM[d], m.shiftLogits), -LOGIT_MAX, LOGIT_MAX);
-                indices[x * depth + d] = m.cdf0Lut[l + LOGIT_MAX] - 1;
+                head[x * depth + d] = rq(logits[d], m.logitsM[d], m.shiftLogits);
             }
         }
     }

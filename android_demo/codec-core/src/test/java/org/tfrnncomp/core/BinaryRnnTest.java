@@ -109,6 +109,9 @@ public class BinaryRnnTest {
         }
         assertTrue(model("tiny_progressive.bin").progressive);
         assertFalse(model("tiny_plain.bin").progressive);
+        assertEquals(1, model("tiny_progressive.bin").depthGroups);
+        assertEquals(4, model("tiny_grouped.bin").depthGroups);
+        assertEquals(8, model("tiny_grouped.bin").groupSize);
     }
 
     @Test

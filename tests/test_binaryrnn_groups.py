@@ -1,0 +1,164 @@
+"""Depth groups of the BinaryRNN: a position's bits coded in groups, each conditioned on the
+groups before it (float layer, integer net, coding order, model files, warm start)."""
+
+import numpy as np
+import pytest
+
+from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net, rangecoder
+from tfrnncomp.entropy.training import binaryrnn
+from tfrnncomp.entropy.training.layers import DepthGroupDense
+from tfrnncomp.entropy.training.quantize import quantize
+from tfrnncomp.errors import ConfigError, TfrnncompError
+
+from tests.test_binaryrnn import structured_codes
+
+GROUPED = binaryrnn.BinaryRNNConfig(channels=16, depth_groups=4)
+
+
+def correlated_codes(t, h, w, seed):
+    """Structured codes whose second depth group repeats the first (a group can predict it)."""
+    codes = structured_codes(t, h, w, seed=seed)
+    codes[..., 8:16] = codes[..., 0:8]
+    return codes
+
+
+@pytest.fixture(scope="module")
+def grouped_model():
+    import tensorflow as tf
+
+    tf.random.set_seed(5)
+    model = binaryrnn.build_model(GROUPED)
+    rng = np.random.default_rng(2)
+    model.embedding.embeddings.assign(rng.normal(0, 0.3, (16, 16)))
+    model.depth_group.kernel.assign(rng.normal(0, 0.5, (32, 32)))
+    return model
+
+
+@pytest.fixture(scope="module")
+def grouped_net(grouped_model):
+    return quantize(grouped_model, [correlated_codes(6, 6, 7, seed=9)], "tiny@00000000")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return rangecoder.BinaryTable()
+
+
+def test_grouped_codes_round_trip_exactly_with_and_without_inactive_positions(
+        grouped_net, table):
+    rng = np.random.default_rng(0)
+    codes = correlated_codes(4, 5, 7, seed=3)
+    for active in (None, rng.random(codes.shape[:3]) < 0.6):
+        payloads = binaryrnn_coder.encode(grouped_net, table, codes, active)
+        mask = np.ones(codes.shape[:3], bool) if active is None else active
+        decoded = binaryrnn_coder.decode(grouped_net, table, payloads, codes.shape[1:], active)
+        assert np.array_equal(decoded, codes * mask[..., None])
+        decoded = binaryrnn_coder.decode(grouped_net, table, payloads[:2], codes.shape[1:],
+                                         active)
+        assert np.array_equal(decoded, (codes * mask[..., None])[:2])
+
+
+def test_a_bit_changes_only_later_groups_of_its_own_position_and_the_rows_below(
+        grouped_model, grouped_net):
+    codes = correlated_codes(3, 5, 6, seed=4)
+    changed = codes.copy()
+    changed[1, 2, 3, 9] *= -1  # group 1 (bits 8-15) of position (2, 3)
+    for before, after in ((binaryrnn.float_probabilities(grouped_model, codes),
+                           binaryrnn.float_probabilities(grouped_model, changed)),
+                          (binaryrnn_coder.indices_for(grouped_net, codes),
+                           binaryrnn_coder.indices_for(grouped_net, changed))):
+        diff = before != after
+        assert not diff[0].any() and not diff[1, :2].any()
+        row = diff[1, 2]
+        assert not row[:, :16].any()                  # groups 0 and 1 never see it
+        assert not np.delete(row, 3, axis=0).any()     # nor do the row's other positions
+        assert row[3, 16:].any()                       # the later groups of its position do
+        assert diff[1, 3:].any() and diff[2].any()     # and the rows and iteration after
+
+
+def test_the_grouped_integer_net_codes_close_to_the_float_model_and_better_than_no_groups(
+        grouped_model, grouped_net, table):
+    codes = correlated_codes(5, 8, 8, seed=11)
+    p1 = binaryrnn.float_probabilities(grouped_model, codes)
+    float_bits = -np.log2(np.where(codes > 0, p1, 1 - p1)).sum()
+    int_bits = binaryrnn_coder.code_length(grouped_net, codes).sum()
+    assert abs(int_bits - float_bits) < 0.01 * float_bits
+    sizes = [8 * len(p) for p in binaryrnn_coder.encode(grouped_net, table, codes)]
+    assert sum(sizes) <= int_bits * 1.01 + 32 * len(sizes)
+
+
+def test_training_learns_what_the_earlier_group_says_about_a_later_one():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    codes = np.where(np.random.default_rng(12).random((8, 16, 16, 32)) < 0.5, 1, -1)
+    codes[..., 8:16] = codes[..., 0:8]  # random bits, but bits 8-15 repeat bits 0-7
+    inputs, targets = binaryrnn.iteration_samples(codes)
+    model = binaryrnn.compile_model(
+        binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, depth_groups=4)),
+        learning_rate=1e-2)
+    model.fit(inputs, targets, epochs=30, batch_size=2, verbose=0)
+    block = model.depth_group.kernel.numpy()[0:8, 8:16]  # bits 0-7 feeding bits 8-15
+    diagonal = np.diag(block)
+    assert diagonal.min() > 0.5                            # bit i predicts bit 8 + i
+    assert np.abs(block - np.diag(diagonal)).mean() < 0.4 * diagonal.mean(), block
+
+
+def test_a_model_file_whose_depth_group_sees_its_own_bits_is_refused(grouped_net):
+    arrays = dict(grouped_net.arrays)
+    arrays["group_w"] = arrays["group_w"].copy()
+    arrays["group_w"][9, 8] = 5  # bit 9 feeding bit 8: both in group 1
+    with pytest.raises(TfrnncompError, match="sees its own or later bits"):
+        integer_net.IntegerNet(arrays, grouped_net.meta)
+    del arrays["group_w"]
+    with pytest.raises(TfrnncompError, match="do not match depth_groups"):
+        integer_net.IntegerNet(arrays, grouped_net.meta)
+    data = grouped_net.to_bytes()
+    assert integer_net.IntegerNet.from_bytes(data).to_bytes() == data
+
+
+def test_depth_groups_must_divide_the_bits_and_one_group_keeps_the_old_config_form():
+    with pytest.raises(ConfigError, match="must divide bits"):
+        binaryrnn.BinaryRNNConfig(depth_groups=5)
+    assert "depth_groups" not in binaryrnn.BinaryRNNConfig().to_dict()
+    assert binaryrnn.BinaryRNNConfig.from_dict(GROUPED.to_dict()) == GROUPED
+    layer = DepthGroupDense(4)
+    assert DepthGroupDense.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_a_warm_start_with_added_groups_predicts_exactly_as_the_loaded_model(tmp_path):
+    import tensorflow as tf
+
+    tf.random.set_seed(2)
+    plain = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8))
+    path = str(tmp_path / "float.weights.h5")
+    plain.save_weights(path)
+    grouped = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8, depth_groups=8))
+    binaryrnn.warm_start(grouped, path, plain.config_)
+    inputs, _ = binaryrnn.iteration_samples(structured_codes(3, 4, 5, seed=1))
+    assert np.array_equal(plain(inputs).numpy(), grouped(inputs).numpy())
+    with pytest.raises(ConfigError, match="only depth_groups may differ"):
+        binaryrnn.warm_start(binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=16)),
+                             path, plain.config_)
+
+
+def test_the_depth_group_probe_scores_groups_on_a_frozen_run_and_refuses_a_missing_one(
+        tmp_path, tiny_codec, capsys):
+    from tests.helpers import load_tool
+    from tests.test_binaryrnn import code_file
+
+    codes = code_file(tmp_path, tiny_codec, iterations=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    config = binaryrnn.BinaryRNNConfig(channels=8)
+    (run / "config.json").write_text(config.to_json())
+    binaryrnn.build_model(config).save_weights(str(run / "float.weights.h5"))
+    tool = load_tool("research/depth_group_probe.py")
+    out = tmp_path / "probe.md"
+    assert tool.main(["--run", str(run), "--codes", codes, "--settings", "2x1,4x3",
+                      "--out", str(out)]) == 0
+    table = [line for line in out.read_text().splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[:2] for row in table[1:]] == [["| 2", "1x1"], ["| 4", "1x3"]]
+    capsys.readouterr()
+    assert tool.main(["--run", str(tmp_path), "--codes", codes, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
