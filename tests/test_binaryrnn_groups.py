@@ -58,6 +58,12 @@ def test_grouped_codes_round_trip_exactly_with_and_without_inactive_positions(
         assert np.array_equal(decoded, (codes * mask[..., None])[:2])
 
 
+def test_grouped_indices_equal_their_int64_recomputation(grouped_net):
+    codes = correlated_codes(3, 5, 6, seed=8)
+    assert np.array_equal(binaryrnn_coder.indices_for(grouped_net, codes),
+                          binaryrnn_coder.indices_for(grouped_net, codes, exact=True))
+
+
 def test_a_bit_changes_only_later_groups_of_its_own_position_and_the_rows_below(
         grouped_model, grouped_net):
     codes = correlated_codes(3, 5, 6, seed=4)

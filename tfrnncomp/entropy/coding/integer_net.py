@@ -94,6 +94,8 @@ class IntegerNet:
         self.progressive = bool(self.config["progressive"])
         self.groups = int(self.config.get("depth_groups", 1))
         self._check_groups()
+        if self.groups > 1:
+            self._group_w32 = self.arrays["group_w"].astype(np.float32)
         self.shifts = self.meta["shifts"]
         self._plans = {f"{layer}_w": _float32_plan(self.arrays[f"{layer}_w"], peak)
                        for layer, peak in INPUT_PEAKS.items() if f"{layer}_w" in self.arrays}
@@ -268,10 +270,11 @@ class IntegerNet:
         if self.groups > 1 and bits.start > 0:
             shape = codes.shape[:-1] + (logit.shape[-1],)
             earlier = codes[..., :bits.start].reshape(-1, bits.start)
-            w = self.arrays["group_w"][:bits.start, bits]
-            # |sum| <= D * 127 < 2**24: exact in float32
-            acc = (np.matmul(earlier, w) if exact else
-                   np.matmul(earlier.astype(np.float32), w.astype(np.float32)).astype(np.int64))
+            if exact:
+                acc = np.matmul(earlier, self.arrays["group_w"][:bits.start, bits])
+            else:  # |sum| <= D * 127 < 2**24: exact in float32
+                acc = np.matmul(earlier.astype(np.float32),
+                                self._group_w32[:bits.start, bits]).astype(np.int64)
             logit = logit + requantize(acc, self.arrays["group_m"][bits],
                                        self.shifts["group"]).reshape(shape)
         logit = np.clip(logit, -LOGIT_MAX, LOGIT_MAX)

@@ -56,14 +56,18 @@ class Decoder:
     def __init__(self, table, data):
         self._tfc = _ops()
         self._handle = self._tfc.create_range_decoder(data, table.lookup)
+        self._shapes = {}  # call length -> shape tensor
 
     def decode(self, indices):
         import tensorflow as tf
 
         indices = np.asarray(indices, np.int32).reshape(-1)
+        shape = self._shapes.get(indices.size)
+        if shape is None:  # a tensor, not a tuple: a tuple sends the op down its slow path
+            shape = self._shapes[indices.size] = tf.constant([indices.size], tf.int32)
         try:
             self._handle, bits = self._tfc.entropy_decode_index(
-                self._handle, indices, indices.shape, tf.int32)
+                self._handle, indices, shape, tf.int32)
         except tf.errors.OpError as error:
             raise BitstreamError(f"range decoder failed: {error.message}") from None
         return bits.numpy()
