@@ -39,11 +39,10 @@ def frozen_logits(run, codes_path, tensors):
 
 def bits_per_bit(logits, codes):
     import numpy as np
-    import tensorflow as tf
 
-    targets = (codes > 0).astype(np.float32)
-    return float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=targets, logits=logits))) / np.log(2.0)
+    from tfrnncomp.entropy.training.binaryrnn import bits_cross_entropy
+
+    return float(np.mean(bits_cross_entropy(codes > 0, logits)))
 
 
 def fit_term(logits, codes, groups, kernel, steps=400, batch=64, seed=0):
@@ -53,6 +52,7 @@ def fit_term(logits, codes, groups, kernel, steps=400, batch=64, seed=0):
     import numpy as np
     import tensorflow as tf
 
+    from tfrnncomp.entropy.training.binaryrnn import bits_cross_entropy
     from tfrnncomp.entropy.training.layers import depth_group_mask
 
     bits = codes.shape[-1]
@@ -68,8 +68,8 @@ def fit_term(logits, codes, groups, kernel, steps=400, batch=64, seed=0):
     for _ in range(steps):
         pick = rng.integers(0, len(codes), batch)
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=targets[pick], logits=logits[pick] + term(codes[pick])))
+            loss = tf.reduce_mean(bits_cross_entropy(targets[pick],
+                                                      logits[pick] + term(codes[pick])))
         optimizer.apply_gradients([(tape.gradient(loss, weights), weights)])
     return lambda c: term(c).numpy()
 

@@ -80,9 +80,7 @@ def indices_for(net, codes, active=None, exact=False, trace=None):
     outputs = []
     for y in range(h):
         state, cell = net.lstm_step(gates[:, y], state, cell, exact)
-        head = net.head(state, exact)
-        outputs.append(np.concatenate([net.indices(head, codes[:, y], exact, bits)
-                                       for bits in net.group_bits()], axis=-1))
+        outputs.append(net.indices(net.head(state, exact), codes[:, y], exact))
         if trace is not None:
             trace.setdefault("lstm_h", []).append(state)
     if trace is not None:

@@ -94,8 +94,6 @@ class IntegerNet:
         self.progressive = bool(self.config["progressive"])
         self.groups = int(self.config.get("depth_groups", 1))
         self._check_groups()
-        if self.groups > 1:
-            self._group_w32 = self.arrays["group_w"].astype(np.float32)
         self.shifts = self.meta["shifts"]
         self._plans = {f"{layer}_w": _float32_plan(self.arrays[f"{layer}_w"], peak)
                        for layer, peak in INPUT_PEAKS.items() if f"{layer}_w" in self.arrays}
@@ -260,23 +258,17 @@ class IntegerNet:
         acc = self._matmul(y, "logits_w", exact) + a["logits_b"]
         return requantize(acc, a["logits_m"], s["logits"]).reshape(shape + (-1,))
 
-    def indices(self, head, codes=None, exact=False, bits=None):
-        """Table indices (``cdf0 - 1``, P(bit = 0) = cdf0 / 4096) of :meth:`head`'s logits
-        ``[..., D]`` plus, with depth groups, the term of the same positions' ``codes``
-        ``[..., D]``: of the bits ``bits`` (a slice of whole groups; default all), from the
-        bits of the groups before them (so a decoder may pass the codes decoded so far)."""
-        bits = slice(0, head.shape[-1]) if bits is None else bits
+    def indices(self, head, codes=None, exact=False, bits=slice(None)):
+        """Table indices (``cdf0 - 1``, P(bit = 0) = cdf0 / 4096) of the bits ``bits`` (whole
+        depth groups; default all) of :meth:`head`'s logits ``[..., D]`` plus, with depth
+        groups, the term of the same positions' ``codes`` ``[..., D]``; only bits of earlier
+        groups count, so a decoder may pass the codes decoded so far."""
         logit = head[..., bits]
-        if self.groups > 1 and bits.start > 0:
-            shape = codes.shape[:-1] + (logit.shape[-1],)
-            earlier = codes[..., :bits.start].reshape(-1, bits.start)
-            if exact:
-                acc = np.matmul(earlier, self.arrays["group_w"][:bits.start, bits])
-            else:  # |sum| <= D * 127 < 2**24: exact in float32
-                acc = np.matmul(earlier.astype(np.float32),
-                                self._group_w32[:bits.start, bits]).astype(np.int64)
+        if self.groups > 1:
+            shape = codes.shape
+            acc = self._matmul(codes.reshape(-1, shape[-1]), "group_w", exact)[:, bits]
             logit = logit + requantize(acc, self.arrays["group_m"][bits],
-                                       self.shifts["group"]).reshape(shape)
+                                       self.shifts["group"]).reshape(logit.shape)
         logit = np.clip(logit, -LOGIT_MAX, LOGIT_MAX)
         return self.arrays["cdf0_lut"][logit + LOGIT_MAX] - 1
 
