@@ -9,7 +9,9 @@
 
 Interpreters use LiteRT's default op resolver, which applies the XNNPACK delegate to
 float (and quantized) models, with 2 threads by default.  Each step model is loaded on
-first use, so a decoder-only client never loads the encoder.  Models exported at a
+first use, so a decoder-only client never loads the encoder.  An export with a post-filter
+(``post_filter_step`` in the manifest's steps) filters every decoded image with it, as
+``tfrnncomp.Codec`` does.  Models exported at a
 fixed size are resized by LiteRT when an image of another (padded) size comes in:
 the step graphs are fully convolutional.
 
@@ -26,7 +28,7 @@ import numpy as np
 from tfrnncomp.entropy import coding
 from tfrnncomp.format import container as bitstream
 from tfrnncomp.format.extensions import Tag
-from tfrnncomp.runtime.litert import DEFAULT_THREADS, StepModel, StepPair
+from tfrnncomp.runtime.litert import DEFAULT_THREADS, POST_FILTER_STEP, StepModel, StepPair
 from tfrnncomp.model.config import PAD_MULTIPLE
 from tfrnncomp.runtime.steps import padded_size, run_decoder_steps, run_steps
 
@@ -54,9 +56,12 @@ class LiteRTSteps:
         self.model_id = self.manifest["model_id"]
         self._models = {}
         self.entropy_model = entropy_model
+        post_filter = None
+        if POST_FILTER_STEP in self.manifest.get("steps", ()):
+            post_filter = self._on_first_call(POST_FILTER_STEP)
         pair = StepPair(self._on_first_call("encoder_step"), self._on_first_call("decoder_step"),
-                        self.layout)
-        self.encoder, self.decoder = pair.encoder, pair.decoder
+                        self.layout, post_filter)
+        self.encoder, self.decoder, self.present = pair.encoder, pair.decoder, pair.present
 
     def model(self, step):
         if step not in self._models:
@@ -72,10 +77,12 @@ class LiteRTSteps:
     # -- codec ---------------------------------------------------------------------------
     def encode(self, image, iterations, callback=None):
         """``(codes int8[T,h,w,bits], reconstruction uint8[H,W,3])`` like ``Codec.encode_codes``."""
-        return run_steps(self.encoder, self.decoder, image, iterations, callback=callback)
+        return run_steps(self.encoder, self.decoder, image, iterations, callback=callback,
+                         present=self.present)
 
     def decode(self, codes, height, width):
-        return run_decoder_steps(self.decoder, codes, height, width, block=self.layout["block"])
+        return run_decoder_steps(self.decoder, codes, height, width, block=self.layout["block"],
+                                 present=self.present)
 
     def header(self, height, width, iterations, channels=3, entropy="raw"):
         """The ``.trc`` header :class:`tfrnncomp.Codec` writes for the same model."""

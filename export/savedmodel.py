@@ -10,7 +10,9 @@ writes ``OUT/<version>/`` with the signatures
 ``serving_default``  = ``compress`` (TF Serving needs a default)
 
 built from the same ``tf.function``s as the package (:mod:`tfrnncomp.runtime.graph`), with
-dynamic H and W, so a server reproduces :meth:`tfrnncomp.Codec.encode_codes` bit for bit.
+dynamic H and W, so a server reproduces :meth:`tfrnncomp.Codec.encode_codes` bit for bit; the
+images (``reconstruction``, ``image``) go through the model's post-filter when its directory has
+one (:mod:`tfrnncomp.model.postfilter`), as the package's own decoding does.
 Only stock TensorFlow ops are used.  ``OUT/<version>/assets.extra/tfrnncomp.json`` holds
 the model id and config a client needs to write ``.trc`` headers (TF Serving ignores it).
 
@@ -39,7 +41,7 @@ SIGNATURES = ("compress", "decompress")
 RANGE_CODER_SIGNATURES = ("compress_trc", "decompress_trc")
 
 
-def build_archive(model, with_range_coder=False):
+def build_archive(model, with_range_coder=False, post_filter=None):
     """A ``keras.export.ExportArchive`` with the ``compress``/``decompress`` endpoints.
 
     ``with_range_coder`` adds ``compress_trc``/``decompress_trc``
@@ -50,7 +52,7 @@ def build_archive(model, with_range_coder=False):
 
     from tfrnncomp.runtime.graph import CodecFunctions
 
-    functions = CodecFunctions(model)
+    functions = CodecFunctions(model, post_filter=post_filter)
     max_iterations = int(model.config.max_iterations)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
@@ -83,6 +85,8 @@ def build_archive(model, with_range_coder=False):
     decompress.get_concrete_function()
     archive = keras.export.ExportArchive()
     archive.track(model)
+    if post_filter is not None:
+        archive.track(post_filter)
     archive.add_endpoint("compress", compress)
     archive.add_endpoint("decompress", decompress)
     if with_range_coder:
@@ -92,19 +96,22 @@ def build_archive(model, with_range_coder=False):
     return archive
 
 
-def model_info(model, with_range_coder=False):
-    from tfrnncomp.model import zoo
+def model_info(model, with_range_coder=False, post_filter=None):
+    from tfrnncomp.model import postfilter, zoo
 
     signatures = list(SIGNATURES) + (list(RANGE_CODER_SIGNATURES) if with_range_coder else [])
     return {"entropy_mode": "context" if with_range_coder else None,
             "needs_op_library": "tensorflow_compression_ops" if with_range_coder else None,
             "model_id": zoo.model_id(model), "config": model.config.to_dict(),
+            "post_filter_id": None if post_filter is None else postfilter.weights_id(post_filter),
             "block_size": model.config.block_size, "bits": model.config.bits,
             "max_iterations": model.config.max_iterations, "signatures": signatures}
 
 
-def export(model, out, version=1, force=False, with_range_coder=False):
-    """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model.
+def export(model, out, version=1, force=False, with_range_coder=False, post_filter="auto"):
+    """Write ``out/<version>/``; returns that path.  ``model`` is a name, directory or model;
+    ``post_filter``: ``"auto"`` (the model directory's, none for a model instance), ``None``,
+    or a :class:`~tfrnncomp.model.postfilter.PostFilter`.
 
     The version folder appears complete or not at all (TF Serving picks up a version once
     its folder exists); an existing one is replaced only with ``force``, else
@@ -114,15 +121,18 @@ def export(model, out, version=1, force=False, with_range_coder=False):
     from tfrnncomp.model import zoo
     from tfrnncomp.model.network import RNNCompressionModel
 
+    name = model
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)
+    post_filter = zoo.post_filter_for(post_filter, name, zoo.model_id(model))
     target = os.path.join(out, str(int(version)))
     os.makedirs(out, exist_ok=True)
     with atomic_directory(target, replace=force) as tmp:
-        build_archive(model, with_range_coder).write_out(tmp, verbose=False)
+        build_archive(model, with_range_coder, post_filter).write_out(tmp, verbose=False)
         extra = os.path.join(tmp, "assets.extra")
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, "tfrnncomp.json"), "w", encoding="utf-8") as handle:
-            json.dump(model_info(model, with_range_coder), handle, indent=2, sort_keys=True)
+            json.dump(model_info(model, with_range_coder, post_filter), handle, indent=2,
+                      sort_keys=True)
             handle.write("\n")
     return target

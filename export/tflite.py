@@ -6,8 +6,10 @@
 The step functions of :mod:`tfrnncomp.runtime.steps` (recurrent states as explicit inputs and
 outputs) are written as a SavedModel with ``keras.export.ExportArchive`` and converted
 with ``tf.lite.TFLiteConverter.from_saved_model``, one file per step and variant:
-``OUT/encoder_step.<variant>.tflite`` and ``OUT/decoder_step.<variant>.tflite``, plus
-``OUT/tflite.json`` (model id, input size, variants).  Inputs and outputs stay float32
+``OUT/encoder_step.<variant>.tflite`` and ``OUT/decoder_step.<variant>.tflite`` (and
+``OUT/post_filter_step.<variant>.tflite`` when the model directory has a post-filter,
+:mod:`tfrnncomp.model.postfilter`), plus ``OUT/tflite.json`` (model id, input size, steps,
+variants).  Inputs and outputs stay float32
 in every variant, so the same host loop (:func:`tfrnncomp.runtime.steps.run_steps`) drives them:
 
 ``float32``       plain conversion (all builtin ops: CONV_2D, LOGISTIC, TANH, SPLIT, ...)
@@ -38,7 +40,8 @@ import numpy as np
 
 from tfrnncomp.errors import ConfigError, OutputError
 from tfrnncomp.export.litert_backend import MANIFEST
-from tfrnncomp.runtime.litert import STEPS, VARIANTS, convert, write_step_saved_model
+from tfrnncomp.runtime.litert import (POST_FILTER_STEP, VARIANTS, convert, step_names,
+                                      write_step_saved_model)
 
 PATCH = 128
 #: the first input of each step model (the others: reconstruction, gain, states)
@@ -110,27 +113,32 @@ def _recording(fn, step, sample):
     return step_callable(call, fn.state_shapes)
 
 
-def representative_dataset(model, images, iterations, step):
+def representative_dataset(model, images, iterations, step, post_filter=None):
     """A generator function of ``step``'s input dicts along the host loop over ``images``.
 
     The loop is :func:`tfrnncomp.runtime.steps.step_iterations` over the TF step functions;
     every iteration of every image is one sample, so the recurrent states and the
-    shrinking residuals of late iterations are calibrated too.  Samples are produced
-    lazily (a 512x768 sample of the decoder step holds ~25 MB of state).
+    shrinking residuals of late iterations are calibrated too (the post-filter step: each
+    iteration's reconstruction and count).  Samples are produced lazily (a 512x768 sample
+    of the decoder step holds ~25 MB of state).
     """
     from tfrnncomp.runtime.steps import TFSteps, step_iterations
 
-    tf_steps = TFSteps(model)
+    tf_steps = TFSteps(model, post_filter=post_filter)
 
     def generate():
         sample = {}
         encoder, decoder = tf_steps.encoder, tf_steps.decoder
         if step == "encoder_step":
             encoder = _recording(encoder, step, sample)
-        else:
+        elif step == "decoder_step":
             decoder = _recording(decoder, step, sample)
         for image in images:
-            for _ in step_iterations(encoder, decoder, image, iterations):
+            loop = step_iterations(encoder, decoder, image, iterations)
+            for t, (_, reconstruction) in enumerate(loop):
+                if step == POST_FILTER_STEP:
+                    sample = {"reconstruction": reconstruction, "iterations": np.full(
+                        reconstruction.shape[:3] + (1,), t + 1, np.float32)}
                 yield dict(sample)
 
     return generate
@@ -147,13 +155,13 @@ def check_variants(variants):
     return variants
 
 
-def check_outputs(out, variants, force=False):
+def check_outputs(out, variants, force=False, steps=step_names()):
     """Refuse an ``out`` that is not a folder, and existing files of ``variants`` unless
     ``force`` (:class:`OutputError`)."""
     if os.path.lexists(out) and not os.path.isdir(out):
         raise OutputError(f"{out}: is not a folder")
     for variant in variants:
-        for step in STEPS:
+        for step in steps:
             path = model_file(out, step, variant)
             if os.path.lexists(path) and not force:
                 raise OutputError(f"{path}: exists; pass --force to overwrite it")
@@ -171,18 +179,21 @@ def _read_manifest(out):
         return {}
 
 
-def _manifest(model, out, size, variants, force):
+def _manifest(model, out, size, variants, force, post_filter=None):
     """The manifest of this export, keeping the other variants of an earlier export of the
-    same model and size (``size``: ``(height, width)``, ``None`` each when dynamic)."""
-    from tfrnncomp.model import zoo
+    same model, post-filter and size (``size``: ``(height, width)``, ``None`` each when
+    dynamic)."""
+    from tfrnncomp.model import postfilter, zoo
 
     manifest = {"model_id": zoo.model_id(model), "config": model.config.to_dict(),
-                "height": size[0], "width": size[1], "steps": list(STEPS),
+                "height": size[0], "width": size[1], "steps": list(step_names(post_filter)),
+                "post_filter_id": None if post_filter is None
+                else postfilter.weights_id(post_filter),
                 "state_layout": model.state_layout(), "variants": {}}
     old = _read_manifest(out)
     if old is None:
         return manifest
-    if any(old.get(k) != manifest[k] for k in ("model_id", "height", "width")):
+    if any(old.get(k) != manifest[k] for k in ("model_id", "height", "width", "post_filter_id")):
         if not force:
             raise OutputError(f"{out}: its {MANIFEST} is of another model or size, or "
                               "unreadable; pass --force to replace it")
@@ -201,21 +212,22 @@ def _write_manifest(out, manifest):
 
 
 # -- conversion -------------------------------------------------------------------------
-def _calibration(model, manifest, size, data_dir, count, iterations):
+def _calibration(model, manifest, size, data_dir, count, iterations, post_filter=None):
     """``{step: representative dataset}`` for int8, recorded in ``manifest``."""
     images = calibration_images(count, *size, data_dir)
     iterations = iterations or model.config.max_iterations
     manifest["calibration"] = {"source": data_dir or "synthetic", "images": len(images),
                                "patch": PATCH, "iterations": iterations}
-    return {step: representative_dataset(model, images, iterations, step) for step in STEPS}
+    return {step: representative_dataset(model, images, iterations, step, post_filter)
+            for step in step_names(post_filter)}
 
 
-def _convert_variant(saved_model, out, variant, representatives, log):
-    """Both steps of one variant, each written atomically; their manifest entries."""
+def _convert_variant(saved_model, out, variant, representatives, log, steps):
+    """The ``steps`` of one variant, each written atomically; their manifest entries."""
     from tfrnncomp.atomic import atomic_write_bytes
 
     files = {}
-    for step in STEPS:
+    for step in steps:
         log(f"converting {step} ({variant})")
         data = convert(saved_model, step, variant, (representatives or {}).get(step))
         path = model_file(out, step, variant)
@@ -226,31 +238,37 @@ def _convert_variant(saved_model, out, variant, representatives, log):
 
 def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
            calibration_data=None, calibration_images_count=4, calibration_iterations=None,
-           force=False, log=print):
-    """Convert both steps in every variant into ``out``; returns the manifest dict.
+           force=False, log=print, post_filter="auto"):
+    """Convert the steps in every variant into ``out``; returns the manifest dict.
 
-    ``model`` is a name, directory or model.  See the module's docstring for ``force``.
+    ``model`` is a name, directory or model; ``post_filter``: ``"auto"`` (the model
+    directory's, none for a model instance), ``None`` or a
+    :class:`~tfrnncomp.model.postfilter.PostFilter`.  See the module's docstring for ``force``.
     """
     from tfrnncomp.model import zoo
     from tfrnncomp.model.network import RNNCompressionModel
     from tfrnncomp.runtime.steps import padded_size
 
     variants = check_variants(variants)
-    check_outputs(out, variants, force)
+    name = model
     if not isinstance(model, RNNCompressionModel):
         model = zoo.load_model(model)
+    post_filter = zoo.post_filter_for(post_filter, name, zoo.model_id(model))
+    steps = step_names(post_filter)
+    check_outputs(out, variants, force, steps)
     size = padded_size(height, width, model.config.pad_multiple)
     fixed = (None, None) if dynamic else size
     os.makedirs(out, exist_ok=True)
-    manifest = _manifest(model, out, fixed, variants, force)
+    manifest = _manifest(model, out, fixed, variants, force, post_filter)
     representatives = None
     if "int8" in variants:
         representatives = _calibration(model, manifest, size, calibration_data,
-                                       calibration_images_count, calibration_iterations)
+                                       calibration_images_count, calibration_iterations,
+                                       post_filter)
     with tempfile.TemporaryDirectory() as tmp:
-        write_step_saved_model(model, tmp, *fixed)
+        write_step_saved_model(model, tmp, *fixed, post_filter=post_filter)
         for variant in variants:
             manifest["variants"][variant] = _convert_variant(
-                tmp, out, variant, representatives if variant == "int8" else None, log)
+                tmp, out, variant, representatives if variant == "int8" else None, log, steps)
             _write_manifest(out, manifest)
     return manifest

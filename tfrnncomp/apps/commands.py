@@ -63,7 +63,8 @@ def _compress(args):
 
     files.check_paths(args.input, args.output, args.force)
     files.check_output_name(args.input, args.output, compress=True)
-    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels)
+    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels,
+                  post_filter=args.post_filter)
     options = _compress_options(args)
     if args.input != files.STDIO and os.path.isdir(args.input):
         return folders.compress_folder(codec, args.input, args.output, options,
@@ -154,7 +155,8 @@ def _decompress(args):
 
     files.check_paths(args.input, args.output, args.force)
     files.check_output_name(args.input, args.output, compress=False, fmt=args.format)
-    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels)
+    codec = Codec(args.model, backend=args.backend, max_pixels=args.max_pixels,
+                  post_filter=args.post_filter)
     if args.input != files.STDIO and os.path.isdir(args.input):
         return folders.decompress_folder(codec, args.input, args.output, fmt=args.format,
                                        iterations=args.iterations, force=args.force)

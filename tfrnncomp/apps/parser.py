@@ -103,12 +103,17 @@ def build_parser():
 
 
 def _add_coding_flags(parser):
-    """``--force``, ``--model``, ``--backend`` and ``--max-pixels`` of compress and decompress."""
+    """``--force``, ``--model``, ``--backend``, ``--max-pixels`` and ``--no-post-filter`` of
+    compress and decompress."""
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs "
                         "(regular files only, never a device or FIFO)")
     _add_model(parser)
     _add_backend(parser)
     _add_max_pixels(parser)
+    parser.add_argument("--no-post-filter", dest="post_filter", action="store_const",
+                        const=None, default="auto",
+                        help="decoded images without the model's post-filter (the decoder's "
+                        "own output; files are the same either way)")
 
 
 def _add_compress(sub):

@@ -5,6 +5,8 @@ file format of :mod:`tfrnncomp.format`.  Each iteration of the model
 (0.125 bpp before entropy coding, Toderici et al. 2017 Section 2) is one
 chunk of the file, so a file cut after any whole chunk still decodes, and
 ``decompress(data, iterations=k)`` decodes only the first ``k`` iterations.
+Decoded images go through the model's post-filter (:mod:`tfrnncomp.model.postfilter`) when
+its directory has one; files do not depend on it.
 """
 
 import dataclasses
@@ -40,6 +42,10 @@ class Codec:
             ``"litert-float16"``, ``"litert-dynamic-int8"``; needs ai-edge-litert).
             Every backend reads and writes the same files.
         threads: LiteRT interpreter threads (default 2).
+        post_filter: the post-filter of decoded images (:mod:`tfrnncomp.model.postfilter`):
+            ``"auto"`` for the model directory's own if it has one, ``None`` for the
+            decoder's images as they are, or a :class:`~tfrnncomp.model.postfilter.PostFilter`.
+            Files are the same either way; only the decoded pixels differ.
 
     The first ``Codec`` imports TensorFlow, which writes start-up notices to stderr
     (CUDA plugin registration, CPU features).  This package changes no logging state:
@@ -50,7 +56,7 @@ class Codec:
     """
 
     def __init__(self, model=None, *, max_pixels=bitstream.DEFAULT_MAX_PIXELS, tile="auto",
-                 entropy_model="auto", backend="tf", threads=None):
+                 entropy_model="auto", backend="tf", threads=None, post_filter="auto"):
         from tfrnncomp.codec import tiling
         from tfrnncomp.model.network import RNNCompressionModel
 
@@ -67,11 +73,12 @@ class Codec:
                 entropy_model = zoo.entropy_model_path(model)
         self.config = self.model.config
         self.model_id = zoo.model_id(self.model)
+        self.post_filter = zoo.post_filter_for(post_filter, model, self.model_id)
         self.layout = FileLayout.of(self.model_id, self.config)
         self.max_pixels = max_pixels
         self.tile = tile  # "auto": tile images above tiling.AUTO_TILE_PIXELS; None: never
         self.backend = backend
-        self.functions = runtime.backend_for(self.model, backend, threads)
+        self.functions = runtime.backend_for(self.model, backend, threads, self.post_filter)
         self._table = None
         self._entropy_model = entropy_model
         self._search_backends = {}
@@ -90,6 +97,13 @@ class Codec:
     def useful_iterations(self):
         """The last iteration that still raises quality on held-out images."""
         return self.config.useful_iterations or self.max_iterations
+
+    @property
+    def post_filter_id(self):
+        """``postfilter@hash8`` of the post-filter decoded images go through, or None."""
+        from tfrnncomp.model.postfilter import weights_id
+
+        return None if self.post_filter is None else weights_id(self.post_filter)
 
     @property
     def default_entropy(self):

@@ -213,6 +213,7 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
     model_name = codec.config.name
     info = {"family": "tfrnncomp", "setting_name": "iterations", "settings": iterations,
             "model_id": codec.model_id, "config": codec.config.to_dict(),
+            "post_filter_id": codec.post_filter_id,
             "entropy_mode": entropy, "encoded_once_at": top, "search": search}
     notes = measure.notes + [f"encode_seconds is one encode at {top} iterations, "
                              "shared by every point"]
@@ -221,9 +222,15 @@ def run_model(codec, dataset, iterations=None, entropy=None, name=None, descript
                      "every point")
     suffix = ("-raw" if entropy == "raw" else "") + (f"-search{search}" if search else "")
     return new_result(name or f"tfrnncomp-{model_name}" + suffix,
-                      description or f"tfrnncomp model {codec.model_id}, entropy mode {entropy}"
+                      description or model_description(codec, entropy)
                       + (f", {search} sweeps of code search" if search else ""),
                       info, dataset, points, notes)
+
+
+def model_description(codec, entropy):
+    """A result's description of a tfrnncomp codec: model, post-filter, entropy mode."""
+    shown = codec.model_id + (f" with {codec.post_filter_id}" if codec.post_filter_id else "")
+    return f"tfrnncomp model {shown}, entropy mode {entropy}"
 
 
 def log_stderr(message):

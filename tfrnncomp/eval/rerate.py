@@ -24,6 +24,10 @@ def _previous_rows(previous, codec, dataset):
     if previous["codec"].get("model_id") != codec.model_id:
         raise ValueError(f"previous result is of model {previous['codec'].get('model_id')}, "
                          f"this codec is {codec.model_id}")
+    if previous["codec"].get("post_filter_id") != codec.post_filter_id:
+        raise ValueError(f"previous result's images went through post-filter "
+                         f"{previous['codec'].get('post_filter_id')}, this codec's through "
+                         f"{codec.post_filter_id}")
     rows = {}
     for point in previous["points"]:
         for row in point["per_image"]:
@@ -74,4 +78,4 @@ def rerate_model(codec, dataset, previous, entropy, name=None, log=None):
         "time (per-iteration average) to that result's decode time"]
     return schema.new_result(
         name or f"tfrnncomp-{codec.config.name}-{entropy}",
-        f"tfrnncomp model {codec.model_id}, entropy mode {entropy}", info, dataset, points, notes)
+        evaluate.model_description(codec, entropy), info, dataset, points, notes)

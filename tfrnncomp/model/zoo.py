@@ -59,6 +59,39 @@ def entropy_model_path(name_or_path=None):
     return path if os.path.isfile(path) else None
 
 
+def load_post_filter(name_or_path=None, model_id=None):
+    """The model directory's :class:`~tfrnncomp.model.postfilter.PostFilter`, or None.
+
+    With ``model_id``, a filter trained on another codec model's images (its record's
+    ``codec_model_id``) raises :class:`TfrnncompError`."""
+    from tfrnncomp.model import postfilter
+
+    path = resolve(name_or_path)
+    layer, record = postfilter.load(path)
+    trained_for = record and record.get("codec_model_id")
+    if layer is not None and model_id is not None and trained_for != model_id:
+        raise TfrnncompError(f"the post-filter in {path!r} was trained for model "
+                             f"{trained_for!r}, not {model_id!r}: retrain it "
+                             "(tools/training/train_postfilter.py) or remove it")
+    return layer
+
+
+def post_filter_for(post_filter, model, model_id):
+    """The post-filter a codec or an export of ``model`` (a zoo name, directory or model
+    instance, whose id is ``model_id``) uses: ``"auto"`` is the directory's own (checked to be
+    trained for ``model_id``; none for a model instance), ``None`` none; a
+    :class:`~tfrnncomp.model.postfilter.PostFilter` is itself.  Else ConfigError."""
+    from tfrnncomp.errors import ConfigError
+    from tfrnncomp.model.postfilter import PostFilter
+
+    if isinstance(post_filter, str) and post_filter == "auto":
+        return load_post_filter(model, model_id) if isinstance(model, (str, os.PathLike)) \
+            or model is None else None
+    if post_filter is None or isinstance(post_filter, PostFilter):
+        return post_filter
+    raise ConfigError(f"post_filter must be 'auto', None or a PostFilter, got {post_filter!r}")
+
+
 def weights_digest(model):
     """SHA-256 hex digest of a model's weights, independent of its instance name."""
     digest = hashlib.sha256()

@@ -20,7 +20,8 @@ class Backend(Protocol):
         """Only the codes ``int8[T,h,w,bits]``."""
 
     def decode(self, codes, height, width):
-        """The image ``uint8[height,width,3]`` after every iteration of ``codes``."""
+        """The image ``uint8[height,width,3]`` after every iteration of ``codes`` (through the
+        post-filter, if the backend has one)."""
 
     def decode_all(self, codes, height, width):
         """The image after each iteration, ``uint8[T,height,width,3]``, in one pass."""
@@ -54,14 +55,17 @@ def require_adaptive(functions, name, what):
         raise BackendError(f"{what} needs backend 'tf' or 'tf-xla', this codec uses {name!r}")
 
 
-def backend_for(model, name="tf", threads=None) -> Backend:
+def backend_for(model, name="tf", threads=None, post_filter=None) -> Backend:
     """The backend ``name`` of :data:`tfrnncomp.runtime.litert.BACKENDS` running ``model``:
-    ``"tf"`` (the graph), ``"tf-xla"`` (compiled with XLA) or a LiteRT variant."""
+    ``"tf"`` (the graph), ``"tf-xla"`` (compiled with XLA) or a LiteRT variant; decoded
+    images go through ``post_filter`` (a :class:`~tfrnncomp.model.postfilter.PostFilter`)
+    if given."""
     from tfrnncomp.runtime import litert
 
     variant = litert.variant_for(name)
     if variant is None:
         from tfrnncomp.runtime.graph import CodecFunctions
 
-        return CodecFunctions(model, jit_compile=name == "tf-xla")
-    return litert.LiteRTFunctions(model, variant, threads or litert.DEFAULT_THREADS)
+        return CodecFunctions(model, jit_compile=name == "tf-xla", post_filter=post_filter)
+    return litert.LiteRTFunctions(model, variant, threads or litert.DEFAULT_THREADS,
+                                  post_filter=post_filter)

@@ -72,9 +72,10 @@ class CodecFunctions:
 
     adaptive = True
 
-    def __init__(self, model, jit_compile=False):
+    def __init__(self, model, jit_compile=False, post_filter=None):
         self.model = model
         self.jit_compile = bool(jit_compile)
+        self.post_filter = post_filter
         bits = model.config.bits
         function = _compiler(self.jit_compile)
         self.encode = function(
@@ -155,21 +156,23 @@ class CodecFunctions:
             bits, _ = self._encoder_half(x, state)
             return codes.write(iterations - 1, bits[0]).stack()
         return {"codes": codes.stack(),
-                "reconstruction": to_uint8(state[2][0, :height, :width])}
+                "reconstruction": self._present(state[2], iterations, height, width)}
 
     def _decode_loop(self, codes, height, width, keep_all):
         iterations = tf.shape(codes)[0]
         tf.debugging.assert_greater(iterations, 0, message="codes hold no iteration")
         dec_states, reconstruction, gain = self._decoder_start(codes)
+        counts = tf.zeros_like(gain)  # iterations each pixel has had (fewer in stopped blocks)
         images = tf.TensorArray(tf.uint8, size=iterations if keep_all else 1)
         for t in tf.range(iterations):
-            dec_states, reconstruction, gain = self._decoder_iteration(
+            dec_states, reconstruction, gain, active = self._decoder_iteration(
                 codes[t], dec_states, reconstruction, gain)
+            counts += active
             if keep_all:
-                images = images.write(t, to_uint8(reconstruction[0, :height, :width]))
+                images = images.write(t, self._present(reconstruction, counts, height, width))
         if keep_all:
             return images.stack()
-        return to_uint8(reconstruction[0, :height, :width])
+        return self._present(reconstruction, counts, height, width)
 
     @_plain
     def _decoder_start(self, codes):
@@ -184,13 +187,26 @@ class CodecFunctions:
     @_plain
     def _decoder_iteration(self, codes, dec_states, reconstruction, gain):
         """Decode one iteration's codes ``[h,w,bits]``; positions whose codes are all 0
-        (stopped blocks of an adaptive file) keep their pixels."""
+        (stopped blocks of an adaptive file) keep their pixels.  Also returns the float32
+        pixel mask ``[1,H,W,1]`` of the positions this iteration coded."""
         bits = tf.cast(codes[None], tf.float32)
         active = _pixel_mask(tf.reduce_any(bits != 0.0, axis=-1, keepdims=True),
                              self.model.config.block_size)
         output, dec_states = self.model.decoder_step(bits, dec_states)
         reconstruction, gain = self.model.reconstruct(output, reconstruction, gain, active)
-        return dec_states, reconstruction, gain
+        return dec_states, reconstruction, gain, tf.cast(active, tf.float32)
+
+    @_plain
+    def _present(self, reconstruction, iterations, height, width):
+        """The image a user gets: the padded reconstruction through the post-filter (if any)
+        for ``iterations`` (a count, or a count per pixel ``[1,H',W',1]``), as uint8, cropped
+        to ``height x width``."""
+        if self.post_filter is not None:
+            from tfrnncomp.model.postfilter import filter_reconstruction
+
+            reconstruction = filter_reconstruction(self.post_filter, reconstruction,
+                                                   tf.cast(iterations, tf.float32))
+        return to_uint8(reconstruction[0, :height, :width])
 
     def _decode(self, codes, height, width):
         return self._decode_loop(codes, height, width, keep_all=False)
@@ -239,8 +255,10 @@ class CodecFunctions:
             done = tf.logical_or(tf.logical_and(done, rule != 2), counts >= plan)
             active = tf.logical_and(active, tf.logical_not(done))
             previous = mse
+        pixels = _pixel_mask(tf.cast(counts, tf.float32)[None, :, :, None], block * size)
+        pixels = pixels[:, :tf.shape(x)[1], :tf.shape(x)[2]]
         return {"codes": codes.stack(), "map": counts, "block_mse": history.stack(),
-                "reconstruction": to_uint8(state[2][0, :height, :width])}
+                "reconstruction": self._present(state[2], pixels, height, width)}
 
 
 @_plain

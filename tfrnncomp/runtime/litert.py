@@ -35,6 +35,8 @@ VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 BACKENDS = {"tf": None, "tf-xla": None, "litert": "float32", "litert-float16": "float16",
             "litert-dynamic-int8": "dynamic_int8"}
 STEPS = ("encoder_step", "decoder_step")
+#: the third step model of a codec with a post-filter
+POST_FILTER_STEP = "post_filter_step"
 DEFAULT_THREADS = 2
 #: padded shapes whose interpreters stay in memory
 MEMORY_SHAPES = 4
@@ -67,14 +69,21 @@ def default_cache_dir():
 
 
 # -- conversion (also used by tfrnncomp.export.tflite) -----------------------------------
-def write_step_saved_model(model, directory, height=None, width=None):
-    """Both step functions as one SavedModel (one signature each) in ``directory``."""
+def step_names(post_filter=None):
+    """The step models of a codec: :data:`STEPS`, and the post-filter's if it has one."""
+    return STEPS if post_filter is None else STEPS + (POST_FILTER_STEP,)
+
+
+def write_step_saved_model(model, directory, height=None, width=None, post_filter=None):
+    """The step functions as one SavedModel (one signature each) in ``directory``."""
     import keras
 
-    functions = steps.StepFunctions(model, height, width)
+    functions = steps.StepFunctions(model, height, width, post_filter)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name in STEPS:
+    if post_filter is not None:
+        archive.track(post_filter)
+    for name in step_names(post_filter):
         fn = getattr(functions, name)
         fn.get_concrete_function()
         archive.add_endpoint(name, fn)
@@ -103,11 +112,11 @@ def convert(saved_model_dir, step, variant, representative=None):
     return converter.convert()
 
 
-def convert_steps(model, height, width, variant):
-    """``{step: flatbuffer bytes}`` of both steps at a padded ``height x width``."""
+def convert_steps(model, height, width, variant, post_filter=None):
+    """``{step: flatbuffer bytes}`` of the steps at a padded ``height x width``."""
     with tempfile.TemporaryDirectory() as tmp:
-        write_step_saved_model(model, tmp, height, width)
-        return {step: convert(tmp, step, variant) for step in STEPS}
+        write_step_saved_model(model, tmp, height, width, post_filter)
+        return {step: convert(tmp, step, variant) for step in step_names(post_filter)}
 
 
 # -- running ----------------------------------------------------------------------------
@@ -135,8 +144,11 @@ class StepModel:
 class StepPair:
     """Encoder and decoder step callables for :func:`tfrnncomp.runtime.steps.run_steps`."""
 
-    def __init__(self, encoder_model, decoder_model, layout):
+    def __init__(self, encoder_model, decoder_model, layout, post_filter_model=None):
         self.encoder_model, self.decoder_model = encoder_model, decoder_model
+        self.present = None if post_filter_model is None else (
+            lambda reconstruction, iterations: post_filter_model(
+                reconstruction=reconstruction, iterations=iterations)["image"])
         self.encoder = steps.step_callable(
             self._encode, lambda h, w: steps.shapes_from_layout(layout["encoder"], h, w))
         self.decoder = steps.step_callable(
@@ -165,8 +177,8 @@ class LiteRTFunctions:
     adaptive = False
 
     def __init__(self, model, variant="float32", num_threads=DEFAULT_THREADS,
-                 cache_dir="auto"):
-        from tfrnncomp.model import zoo
+                 cache_dir="auto", post_filter=None):
+        from tfrnncomp.model import postfilter, zoo
 
         require_litert()
         if variant not in VARIANTS or variant == "int8":
@@ -175,6 +187,10 @@ class LiteRTFunctions:
         self.model, self.variant, self.num_threads = model, variant, int(num_threads or 2)
         self.cache_dir = default_cache_dir() if cache_dir == "auto" else cache_dir
         self.model_id = zoo.model_id(model)
+        self.post_filter = post_filter
+        self.steps = step_names(post_filter)
+        self.shape_suffix = "" if post_filter is None else "-" + postfilter.weights_id(
+            post_filter).replace("@", "-")
         self.layout = model.state_layout()
         self._pairs = collections.OrderedDict()
 
@@ -185,11 +201,11 @@ class LiteRTFunctions:
         directory = None
         if self.cache_dir:
             directory = os.path.join(self.cache_dir, "litert", self.model_id.replace("/", "_"),
-                                     f"{self.variant}-{height}x{width}")
-            paths = {step: os.path.join(directory, f"{step}.tflite") for step in STEPS}
+                                     f"{self.variant}-{height}x{width}{self.shape_suffix}")
+            paths = {step: os.path.join(directory, f"{step}.tflite") for step in self.steps}
             if all(os.path.isfile(p) for p in paths.values()):
                 return {step: _read(p) for step, p in paths.items()}
-        contents = convert_steps(self.model, height, width, self.variant)
+        contents = convert_steps(self.model, height, width, self.variant, self.post_filter)
         if directory:
             try:
                 os.makedirs(directory, exist_ok=True)
@@ -208,7 +224,9 @@ class LiteRTFunctions:
             return self._pairs[key]
         contents = self._files(*key)
         pair = StepPair(*(StepModel(content=contents[s], num_threads=self.num_threads)
-                          for s in STEPS), self.layout)
+                          for s in STEPS), self.layout,
+                        *(StepModel(content=contents[s], num_threads=self.num_threads)
+                          for s in self.steps[len(STEPS):]))
         self._pairs[key] = pair
         while len(self._pairs) > MEMORY_SHAPES:
             self._pairs.popitem(last=False)
@@ -221,7 +239,7 @@ class LiteRTFunctions:
     def encode(self, image, iterations):
         pair = self._pair_for_image(image)
         codes, reconstruction = steps.run_steps(pair.encoder, pair.decoder, image,
-                                                int(iterations))
+                                                int(iterations), present=pair.present)
         return {"codes": codes, "reconstruction": reconstruction}
 
     def encode_codes(self, image, iterations):
@@ -234,7 +252,7 @@ class LiteRTFunctions:
         block = self.layout["block"]
         pair = self.steps_for(codes.shape[1] * block, codes.shape[2] * block)
         return steps.run_decoder_steps(pair.decoder, codes, int(height), int(width), block,
-                                       every_iteration=every_iteration)
+                                       every_iteration=every_iteration, present=pair.present)
 
     def decode(self, codes, height, width):
         return self._decode(codes, height, width, False)

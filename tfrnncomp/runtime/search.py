@@ -154,7 +154,7 @@ class SearchBackend:
     def __init__(self, model, sweeps, decoder):
         self.model = model
         self.search = CodeSearch(model, sweeps)
-        self.steps = steps.TFSteps(model)
+        self.steps = steps.TFSteps(model, post_filter=getattr(decoder, "post_filter", None))
         self.decoder = decoder
 
     def _run(self, image, iterations, codes_only):
@@ -166,7 +166,7 @@ class SearchBackend:
             return self.search.refine(bits, x, reconstruction, gain, states, weight)
 
         return steps.run_steps(self.steps.encoder, self.steps.decoder, image, int(iterations),
-                               codes_only=codes_only, refine=refine)
+                               codes_only=codes_only, refine=refine, present=self.steps.present)
 
     def encode(self, image, iterations):
         codes, reconstruction = self._run(image, iterations, codes_only=False)

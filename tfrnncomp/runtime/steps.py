@@ -13,6 +13,10 @@ outputs:
     ``-> {reconstruction, gain, decoder_state_i}``.
     The decoder step includes ``model.reconstruct``, so the host loop is the
     same for every reconstruction mode (one-shot, additive, residual scaling).
+``post_filter_step(reconstruction, iterations) -> {image}`` (only with a post-filter)
+    ``iterations`` is ``float32[1,H,W,1]`` (the count, per pixel); ``image`` the filtered
+    reconstruction in model range, rounded to uint8 by the host
+    (:mod:`tfrnncomp.model.postfilter`).
 
 :func:`run_steps` and :func:`run_decoder_steps` are the host loop in plain
 NumPy; any backend plugs in through two callables that take and return NumPy
@@ -77,10 +81,11 @@ class StepFunctions:
     are dicts with the same names, so SavedModel and TFLite signatures keep them.
     """
 
-    def __init__(self, model, height=None, width=None):
+    def __init__(self, model, height=None, width=None, post_filter=None):
         import tensorflow as tf
 
         self.model = model
+        self.post_filter = post_filter
         self.height, self.width = height, width
         h, w = height, width
 
@@ -104,6 +109,10 @@ class StepFunctions:
                                         input_signature=self.encoder_signature, autograph=False)
         self.decoder_step = tf.function(self._decoder_step,
                                         input_signature=self.decoder_signature, autograph=False)
+        self.post_filter_signature = [recon, tf.TensorSpec((1, h, w, 1), tf.float32,
+                                                           name="iterations")]
+        self.post_filter_step = None if post_filter is None else tf.function(
+            self._post_filter_step, input_signature=self.post_filter_signature, autograph=False)
 
     def _encoder_step(self, image, reconstruction, gain, *states):
         model = self.model
@@ -128,12 +137,22 @@ class StepFunctions:
         return out
 
 
-class TFSteps:
-    """The TF step functions as host-loop callables (NumPy in, NumPy out)."""
+    def _post_filter_step(self, reconstruction, iterations):
+        from tfrnncomp.model.postfilter import filter_reconstruction
 
-    def __init__(self, model, height=None, width=None):
-        self.functions = StepFunctions(model, height, width)
+        return {"image": filter_reconstruction(self.post_filter, reconstruction, iterations)}
+
+
+class TFSteps:
+    """The TF step functions as host-loop callables (NumPy in, NumPy out); ``present`` is
+    the post-filter step (``None`` without a post-filter)."""
+
+    def __init__(self, model, height=None, width=None, post_filter=None):
+        self.functions = StepFunctions(model, height, width, post_filter)
         self.model = model
+        self.present = None if post_filter is None else (
+            lambda reconstruction, iterations: self.functions.post_filter_step(
+                reconstruction, iterations)["image"].numpy())
         self.encoder = _Callable(self._encode, lambda h, w: encoder_state_shapes(model, h, w))
         self.decoder = _Callable(self._decode, lambda h, w: decoder_state_shapes(model, h, w))
 
@@ -224,8 +243,18 @@ def step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only=
         yield bits[0], reconstruction
 
 
+def presented(reconstruction, iterations, height, width, present=None):
+    """The image a user gets from a padded reconstruction ``float32[1,H',W',3]`` after
+    ``iterations``: through ``present(reconstruction, iterations float32[1,H',W',1]) ->
+    float32[1,H',W',3]`` (the post-filter step) if given, as uint8, cropped."""
+    if present is not None:
+        plane = np.full(reconstruction.shape[:3] + (1,), iterations, np.float32)
+        reconstruction = present(reconstruction, plane)
+    return to_uint8(reconstruction[0, :height, :width])
+
+
 def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, codes_only=False,
-              refine=None):
+              refine=None, present=None):
     """Encode ``uint8[H,W,3]`` for ``iterations`` iterations, one step call each.
 
     ``encoder_fn(image, reconstruction, gain, states) -> (bits, states)`` and
@@ -239,7 +268,7 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     like :func:`tfrnncomp.runtime.graph.CodecFunctions.encode`.  With ``codes_only``
     the decoder of the last iteration is skipped (nothing reads it) and the
     reconstruction returned is ``None``, like ``CodecFunctions.encode_codes``.  ``refine``:
-    see :func:`step_iterations`.
+    see :func:`step_iterations`; ``present``: the post-filter step (see :func:`presented`).
     """
     codes, reconstruction = [], None
     loop = step_iterations(encoder_fn, decoder_fn, image_uint8, iterations, codes_only, refine)
@@ -250,15 +279,17 @@ def run_steps(encoder_fn, decoder_fn, image_uint8, iterations, callback=None, co
     if reconstruction is None:
         return np.stack(codes), None
     height, width = np.shape(image_uint8)[:2]
-    return np.stack(codes), to_uint8(reconstruction[0, :height, :width])
+    return np.stack(codes), presented(reconstruction, len(codes), height, width, present)
 
 
-def run_decoder_steps(decoder_fn, codes, height, width, block, every_iteration=False):
+def run_decoder_steps(decoder_fn, codes, height, width, block, every_iteration=False,
+                      present=None):
     """Decode ``int8[T,h,w,bits]`` codes to ``uint8[height,width,3]``, one step call per iteration.
 
     ``block`` is the model's block size (each code covers ``block x block`` pixels:
     ``ModelConfig.block_size``, or ``"block"`` of its state layout).  With
     ``every_iteration`` the image after each iteration, ``uint8[T,height,width,3]``.
+    ``present``: the post-filter step (see :func:`presented`).
     """
     codes = np.asarray(codes)
     if codes.ndim != 4 or len(codes) < 1:
@@ -272,7 +303,7 @@ def run_decoder_steps(decoder_fn, codes, height, width, block, every_iteration=F
         bits = codes[t][None].astype(np.float32)
         reconstruction, gain, dec_states = decoder_fn(bits, reconstruction, gain, dec_states)
         if every_iteration:
-            images.append(to_uint8(reconstruction[0, :height, :width]))
+            images.append(presented(reconstruction, t + 1, height, width, present))
     if every_iteration:
         return np.stack(images)
-    return to_uint8(reconstruction[0, :height, :width])
+    return presented(reconstruction, len(codes), height, width, present)

@@ -4,7 +4,7 @@
     python tools/bench/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
         [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
         [--out results/kodak] [--metrics-from RESULT.json] [--name NAME] [--output FILE.json]
-        [--search N] [--validation ../shared/data/train [--count 8]]
+        [--search N] [--validation ../shared/data/train [--count 8]] [--no-post-filter]
     python tools/bench/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 \\
         [--block 2] ...
 
@@ -71,6 +71,9 @@ def _parser():
                         help="take the quality of every (image, iterations) point from this "
                         "earlier result of the same model and only re-measure file sizes in "
                         "--entropy (lossless, so the decoded images are the same)")
+    parser.add_argument("--no-post-filter", dest="post_filter", action="store_const",
+                        const=None, default="auto",
+                        help="measure the decoder's own images, without the model's post-filter")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -90,7 +93,7 @@ def main(argv=None):
     else:
         dataset = evaluate.load_dataset(args.data, limit=args.limit,
                                         names=args.images.split(",") if args.images else None)
-    codec = Codec(args.model)
+    codec = Codec(args.model, post_filter=args.post_filter)
     try:
         check_codec_iterations(args.iterations, codec)
     except TfrnncompError as error:

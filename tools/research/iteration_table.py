@@ -7,7 +7,8 @@
         [--iterations 16] [--names kodim01.png,...] [--out results/iterations] [--name NAME]
 
 Every image is coded through the codec's own functions (``encode_codes``, then ``decode_all``:
-the image a user gets after each iteration; entropy coding is lossless and left out) and
+the image a user gets after each iteration, through the model directory's post-filter unless
+``--no-post-filter``; entropy coding is lossless and left out) and
 measured after iterations 1..T (:mod:`tfrnncomp.training.validation`).  ``--validation DATA`` uses the
 whole-image validation crops of the training run instead of a folder of whole images.  The
 table (markdown) and the figures (JSON) go to ``--out``; "falls" lists the iterations k whose
@@ -84,6 +85,9 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--out", default="results/iterations")
     parser.add_argument("--name", default=None, help="file stem (default: the model id)")
+    parser.add_argument("--no-post-filter", action="store_true",
+                        help="the decoder's own images, without the model directory's "
+                        "post-filter (--weights never has one)")
     parser.add_argument("--set-useful", default=None, metavar="MODEL_DIR",
                         help="write the measured useful iterations into MODEL_DIR/config.json "
                         "(use held-out images: --validation, never Kodak)")
@@ -100,14 +104,19 @@ def main(argv=None):
             args.data, names=args.names.split(",") if args.names else None)
         names, images = dataset.names, dataset.images
         source = dataset.info()
-    from tfrnncomp.model import zoo
+    from tfrnncomp.model import postfilter, zoo
     from tfrnncomp.runtime.graph import CodecFunctions
 
     model = load_model(args)
+    post_filter = None
+    if args.weights is None and not args.no_post_filter:
+        post_filter = zoo.load_post_filter(args.model, zoo.model_id(model))
     start = time.time()
-    curve = validation.iteration_curve(CodecFunctions(model), images, args.iterations)
+    curve = validation.iteration_curve(CodecFunctions(model, post_filter=post_filter), images,
+                                       args.iterations)
     bpp = model.config.bpp_per_iteration
     result = {"model_id": zoo.model_id(model), "source": source, "images": list(names),
+              "post_filter_id": post_filter and postfilter.weights_id(post_filter),
               "iterations": args.iterations, "curve": curve, "falls": falls(curve),
               "useful_iterations": useful_iterations(curve),
               "score": validation.score(curve), "seconds": round(time.time() - start, 1),

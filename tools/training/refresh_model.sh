@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ship a newer checkpoint of the default training run and re-measure everything that depends
-# on the weights: the BinaryRNN (its codes change), the Kodak RD results and plots, the
-# entropy benchmark and the visual comparison.  Each step is a README command.
+# on the weights: the post-filter and the BinaryRNN (the decoded images and the codes change),
+# the Kodak RD results and plots, the entropy benchmark and the visual comparison.  Each step is
+# a README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training.
 #   tools/training/refresh_model.sh WEIGHTS.h5 EPOCH [WORK_DIR]
 # WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score)
 # or best-average.weights.h5 (the same for the moving average of the weights, --average-momentum),
@@ -37,10 +38,15 @@ if [ ! -f "$work/exported" ]; then
   # the training settings the weights were last trained with (loss, ...); the next step sets
   # useful_iterations in it
   cp "$work/model/config.json" "$zoo/config.json"
-  # the old BinaryRNN belongs to the old weights: the codec must not pick it up
-  rm -f "$zoo/binaryrnn.bin"
+  # the old BinaryRNN and post-filter belong to the old weights: the codec must not pick them up
+  rm -f "$zoo/binaryrnn.bin" "$zoo/postfilter.json" "$zoo/postfilter.weights.h5"
   touch "$work/exported"
 fi
+
+step "train the post-filter on the new model's decoded images"
+[ -f "$zoo/postfilter.json" ] || "$python" tools/training/train_postfilter.py --model gru-w25 \
+  --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MINUTES:-60}" \
+  --learning-rate 1e-3
 
 step "per-iteration curves: validation crops (sets the useful iterations), then Kodak"
 "$python" tools/research/iteration_table.py --model gru-w25 --validation ../shared/data/train \

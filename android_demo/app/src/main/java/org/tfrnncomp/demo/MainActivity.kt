@@ -138,7 +138,9 @@ class MainActivity : AppCompatActivity() {
             "${h.iterations()} iterations, ${h.entropyMode().pythonName()}, %.3f bpp".format(bpp)
         val mine = ++generation
         job = lifecycleScope.launch {
-            val driver = StepLoopDriver(TfliteDecoderStep(m.decoderInterpreter), m.decoderLayout) { t, argb, w, hh ->
+            val filter = m.postFilterInterpreter?.let { TflitePostFilterStep(it) }
+            val driver = StepLoopDriver(TfliteDecoderStep(m.decoderInterpreter), filter,
+                                        m.decoderLayout) { t, argb, w, hh ->
                 // the loop is blocking code: stop it here when another file was opened
                 if (mine != generation) throw java.util.concurrent.CancellationException()
                 val frame = Bitmap.createBitmap(argb, w, hh, Bitmap.Config.ARGB_8888)

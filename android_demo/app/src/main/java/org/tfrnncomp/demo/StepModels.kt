@@ -7,6 +7,7 @@ import org.tfrnncomp.core.Codes
 import org.tfrnncomp.core.Decoder
 import org.tfrnncomp.core.DecoderStep
 import org.tfrnncomp.core.Pixels
+import org.tfrnncomp.core.PostFilterStep
 import org.tfrnncomp.core.StateLayout
 import java.io.FileInputStream
 import java.nio.FloatBuffer
@@ -15,7 +16,8 @@ import java.nio.channels.FileChannel
 
 /**
  * The exported step models (`tfrnncomp export tflite`, see assets/tflite/README.md):
- * `tflite.json` + `encoder_step.<variant>.tflite` + `decoder_step.<variant>.tflite`.
+ * `tflite.json` + `encoder_step.<variant>.tflite` + `decoder_step.<variant>.tflite`, and
+ * `post_filter_step.<variant>.tflite` when the model has a post-filter.
  */
 class StepModels(context: Context, private val dir: String = "tflite",
                  variant: String = "float32", threads: Int = 2) : AutoCloseable {
@@ -31,12 +33,21 @@ class StepModels(context: Context, private val dir: String = "tflite",
     private val options = Interpreter.Options().setNumThreads(threads)
     private var decoder: Interpreter? = null
     private var encoder: Interpreter? = null
+    private var postFilter: Interpreter? = null
+    private val hasPostFilter: Boolean = (0 until manifest.getJSONArray("steps").length())
+        .any { manifest.getJSONArray("steps").getString(it) == "post_filter_step" }
 
     /** Loaded on first use, so a decode-only session never maps the encoder. */
     val decoderInterpreter: Interpreter
         @Synchronized get() = decoder ?: load("decoder_step").also { decoder = it }
     val encoderInterpreter: Interpreter
         @Synchronized get() = encoder ?: load("encoder_step").also { encoder = it }
+    /** The post-filter's step model, or null when the export has none. */
+    val postFilterInterpreter: Interpreter?
+        @Synchronized get() {
+            if (!hasPostFilter) return null
+            return postFilter ?: load("post_filter_step").also { postFilter = it }
+        }
 
     /** What a file must have been written with to be decoded here. */
     val model = Decoder.Model(modelId, blockSize, codeDepth)
@@ -61,8 +72,10 @@ class StepModels(context: Context, private val dir: String = "tflite",
     override fun close() {
         decoder?.close()
         encoder?.close()
+        postFilter?.close()
         decoder = null
         encoder = null
+        postFilter = null
     }
 }
 
@@ -113,6 +126,19 @@ class TfliteDecoderStep(interpreter: Interpreter) : DecoderStep {
             outputs["decoder_state_$i"] = outStates[i]
         }
         step.run(inputs, outputs)
+    }
+}
+
+/** codec-core's [PostFilterStep] on the `post_filter_step` TFLite model. */
+class TflitePostFilterStep(interpreter: Interpreter) : PostFilterStep {
+    private val step = SignatureStep(interpreter)
+
+    override fun run(reconstruction: FloatArray, imageShape: IntArray, iterations: FloatArray,
+                     outImage: FloatArray) {
+        val planeShape = intArrayOf(1, imageShape[1], imageShape[2], 1)
+        step.run(mapOf("reconstruction" to (reconstruction to imageShape),
+                       "iterations" to (iterations to planeShape)),
+                 mapOf("image" to outImage))
     }
 }
 

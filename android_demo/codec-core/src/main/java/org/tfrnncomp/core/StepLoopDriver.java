@@ -4,7 +4,8 @@ package org.tfrnncomp.core;
  * The host loop of {@code tfrnncomp.runtime.steps.run_decoder_steps} as an
  * {@link IterationDriver}: zero states, zero reconstruction and unit gain at
  * {@link #begin}, one {@link DecoderStep} call per iteration, and after each the
- * cropped image ({@link Pixels#toArgb}) handed to a {@link FrameListener}.
+ * cropped image ({@link Pixels#toArgb}; through the {@link PostFilterStep} first, if the
+ * model has one) handed to a {@link FrameListener}.
  */
 public final class StepLoopDriver implements IterationDriver {
     /** Receives the image after each iteration (ARGB, {@code height x width}). */
@@ -13,8 +14,12 @@ public final class StepLoopDriver implements IterationDriver {
     }
 
     private final DecoderStep step;
+    private final PostFilterStep postFilter;
     private final StateLayout layout;
     private final FrameListener listener;
+    private int decoded;
+    private float[] plane;
+    private float[] filtered;
     private Header header;
     private int padHeight;
     private int padWidth;
@@ -29,7 +34,14 @@ public final class StepLoopDriver implements IterationDriver {
 
     /** {@code listener} may be null (then read {@link #reconstruction()} after each step). */
     public StepLoopDriver(DecoderStep step, StateLayout layout, FrameListener listener) {
+        this(step, null, layout, listener);
+    }
+
+    /** With the model's post-filter ({@code postFilter} may be null: none). */
+    public StepLoopDriver(DecoderStep step, PostFilterStep postFilter, StateLayout layout,
+                          FrameListener listener) {
         this.step = step;
+        this.postFilter = postFilter;
         this.layout = layout;
         this.listener = listener;
     }
@@ -49,6 +61,9 @@ public final class StepLoopDriver implements IterationDriver {
         nextReconstruction = new float[3 * pixels];
         gain = new float[pixels];
         java.util.Arrays.fill(gain, 1.0f);
+        decoded = 0;
+        plane = postFilter == null ? null : new float[pixels];
+        filtered = postFilter == null ? null : new float[3 * pixels];
         nextGain = new float[pixels];
         int n = layout.size();
         stateShapes = new int[n][];
@@ -87,6 +102,7 @@ public final class StepLoopDriver implements IterationDriver {
         float[][] s = states;
         states = nextStates;
         nextStates = s;
+        decoded++;
         if (listener != null) {
             listener.onFrame(iteration, image(), (int) header.width(), (int) header.height());
         }
@@ -97,9 +113,18 @@ public final class StepLoopDriver implements IterationDriver {
         return reconstruction;
     }
 
-    /** The current image, cropped, in the file's colour mode, as ARGB pixels. */
-    public int[] image() {
-        return Pixels.toArgb(reconstruction, padWidth, (int) header.height(),
-                             (int) header.width(), header.channels());
+    /**
+     * The current image (through the post-filter, if any), cropped, in the file's colour mode,
+     * as ARGB pixels.
+     */
+    public int[] image() throws Exception {
+        float[] shown = reconstruction;
+        if (postFilter != null) {
+            java.util.Arrays.fill(plane, (float) decoded);
+            postFilter.run(reconstruction, new int[] {1, padHeight, padWidth, 3}, plane, filtered);
+            shown = filtered;
+        }
+        return Pixels.toArgb(shown, padWidth, (int) header.height(), (int) header.width(),
+                             header.channels());
     }
 }

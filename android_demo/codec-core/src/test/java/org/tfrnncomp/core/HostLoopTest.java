@@ -83,6 +83,39 @@ public class HostLoopTest {
     }
 
     @Test
+    public void thePostFilterSeesEachIterationCountAndItsOutputIsShown() throws Exception {
+        Vectors.Entry e = Vectors.of("steploop").get(0);
+        final List<Float> counts = new ArrayList<>();
+        PostFilterStep shift = (reconstruction, imageShape, iterations, outImage) -> {
+            assertEquals(imageShape[1] * imageShape[2], iterations.length);
+            counts.add(iterations[iterations.length - 1]);
+            for (int i = 0; i < reconstruction.length; i++) {
+                outImage[i] = reconstruction[i] + 0.05f * iterations[i / 3];
+            }
+        };
+        final StepLoopDriver[] driver = new StepLoopDriver[1];
+        final List<int[]> seen = new ArrayList<>();
+        final List<int[]> expected = new ArrayList<>();
+        driver[0] = new StepLoopDriver(
+            new FakeDecoderStep(), shift, new StateLayout(FakeDecoderStep.LAYOUT),
+            (iteration, argb, width, height) -> {
+                float[] r = driver[0].reconstruction().clone();
+                for (int i = 0; i < r.length; i++) {
+                    r[i] += 0.05f * (iteration + 1);
+                }
+                int padWidth = Pixels.padded(width);
+                expected.add(Pixels.toArgb(r, padWidth, height, width, 3));
+                seen.add(argb);
+            });
+        int run = Decoder.open(Vectors.bytes(e.get("trc"))).run(driver[0], 64);
+        assertTrue(run >= 2);
+        for (int i = 0; i < run; i++) {
+            assertEquals(i + 1, counts.get(i), 0f);
+            assertArrayEquals(expected.get(i), seen.get(i));
+        }
+    }
+
+    @Test
     public void stateShapesFollowTheLayout() {
         StateLayout layout = new StateLayout(new int[][] {{16, 64}, {8, 128}, {4, 32}});
         assertEquals(3, layout.size());
