@@ -55,7 +55,8 @@ def shipped(request, crop):
 def savedmodel_dir(shipped, tmp_path_factory):
     from tfrnncomp.export import savedmodel
 
-    return savedmodel.export(shipped[1].model, str(tmp_path_factory.mktemp("zoo-savedmodel")))
+    # by name, as `tfrnncomp export` does: the model directory's post-filter comes along
+    return savedmodel.export(shipped[0], str(tmp_path_factory.mktemp("zoo-savedmodel")))
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,7 @@ def tflite_dir(shipped, tmp_path_factory):
     from tfrnncomp.export import tflite
 
     out = str(tmp_path_factory.mktemp("zoo-tflite"))
-    tflite.export(shipped[1].model, out, HEIGHT, WIDTH, variants=("float32",),
-                  log=lambda m: None)
+    tflite.export(shipped[0], out, HEIGHT, WIDTH, variants=("float32",), log=lambda m: None)
     return out
 
 

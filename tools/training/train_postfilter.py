@@ -4,7 +4,7 @@
     python tools/training/train_postfilter.py --out DIR [--model gru-w25]
         [--data ../shared/data/train] [--work DIR] [--crop 256] [--validation-count 16]
         [--channels 32] [--depth 5] [--minutes 40] [--learning-rate 5e-4]
-        [--results results/postfilter]
+        [--init FILTER_DIR] [--results results/postfilter]
 
 1. One random ``--crop`` crop (seeded) of every image of the training split of ``--data`` is
    coded through the codec's own functions (``encode_codes`` then ``decode_all``, all
@@ -13,7 +13,8 @@
 2. The :class:`~tfrnncomp.model.postfilter.PostFilter` trains for ``--minutes`` of CPU time
    (process time) on 96x96 patches of those decodes, one random iteration per patch, loss
    ``0.7 L1 + 0.3 (1 - SSIM)`` (the codec model's own loss), Adam with a cosine decay over the
-   budget.
+   budget; ``--init`` starts from the weights of a filter directory (its config, not
+   ``--channels``/``--depth``) instead of zeros.
 3. ``--validation-count`` whole images of the validation split (never trained on; not Kodak) are
    coded the same way; the table gives mean PSNR and MS-SSIM after each iteration without and
    with the filter.
@@ -170,7 +171,12 @@ def parse(argv):
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--minutes", type=float, default=40.0, help="CPU minutes of training")
     parser.add_argument("--learning-rate", type=float, default=5e-4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default=None, metavar="FILTER_DIR",
+                        help="continue the filter in this folder (postfilter.json + weights)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the crops")
+    parser.add_argument("--patch-seed", type=int, default=None,
+                        help="seeds the training patches (default --seed; give another one "
+                        "to continue a filter on other patches of the same crops)")
     parser.add_argument("--results", default="results/postfilter")
     return parser.parse_args(argv)
 
@@ -199,15 +205,19 @@ def main(argv=None):
                       os.path.join(work, f"validation{args.validation_count}.npz"))
     print(f"coded {len(train_set[0])} training crops, {len(valid[0])} validation images",
           flush=True)
-    net = postfilter.build({"channels": args.channels, "depth": args.depth,
-                            "iterations": iterations})
-    steps, log = train(net, *train_set, args.minutes, args.learning_rate, args.seed)
+    net, initial = postfilter.load(args.init) if args.init else (None, None)
+    if net is None:
+        net = postfilter.build({"channels": args.channels, "depth": args.depth,
+                                "iterations": iterations})
+    patch_seed = args.seed if args.patch_seed is None else args.patch_seed
+    steps, log = train(net, *train_set, args.minutes, args.learning_rate, patch_seed)
     table = validation_table(net, *valid)
     record = {"config": net.get_config(), "postfilter_id": postfilter.weights_id(net),
               "codec_model_id": zoo.model_id(model),
               "training": {"data": "train split of the training data", "crops": len(train_set[0]),
                            "crop": args.crop, "steps": steps, "batch": BATCH, "patch": PATCH,
                            "cpu_minutes": args.minutes, "learning_rate": args.learning_rate,
+                           "init": initial and initial["postfilter_id"],
                            "loss": f"{1 - SSIM_WEIGHT} L1 + {SSIM_WEIGHT} (1 - SSIM)",
                            "log": log},
               "validation": dict(table, images=[os.path.relpath(f, args.data) for f in held])}
