@@ -821,6 +821,7 @@ def test_models_lists_the_shipped_default_model(run):
     line, = [line for line in out.splitlines() if line.startswith("gru-w25 (default): gru-w25@")]
     assert ", gru, width 0.25, 16 iterations (useful " in line
     assert "entropy model binaryrnn@" in line and line.endswith(" MB")
+    assert "post-filter postfilter@" in line
 
 
 def test_train_help_shows_the_defaults_of_its_options(capsys):

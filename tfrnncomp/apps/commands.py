@@ -212,29 +212,33 @@ def _export_weights(args):
     return 0
 
 
-def _entropy_id(path):
-    """The BinaryRNN id of a model directory's ``binaryrnn.json`` ("none" without one)."""
+def _record_id(path, key, missing):
+    """``key`` of the JSON record ``path`` of a model directory (``missing`` without one)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle).get("entropy_id", "unknown")
+            return json.load(handle).get(key, "unknown")
     except OSError:
-        return "none (context coding)"
+        return missing
 
 
 def _models(args):
-    from tfrnncomp.model import zoo
+    from tfrnncomp.model import postfilter, zoo
     from tfrnncomp.model.config import load_config
 
     for name in zoo.available_models():
         path = zoo.resolve(name)
         config = load_config(os.path.join(path, zoo.CONFIG_FILE))
-        entropy = _entropy_id(os.path.join(path, "binaryrnn.json"))
+        entropy = _record_id(os.path.join(path, "binaryrnn.json"), "entropy_id",
+                             "none (context coding)")
+        post_filter = _record_id(os.path.join(path, postfilter.CONFIG_FILE), "postfilter_id",
+                                 "none")
         size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
         print(f"{name}{' (default)' if name == zoo.DEFAULT_MODEL else ''}: "
               f"{zoo.model_id(zoo.load_model(name))}, {config.cell}, width {config.width}, "
               f"{config.max_iterations} iterations (useful "
               f"{config.useful_iterations or config.max_iterations}, default "
-              f"{config.default_iterations}), entropy model {entropy}, {size / 1e6:.1f} MB")
+              f"{config.default_iterations}), entropy model {entropy}, post-filter "
+              f"{post_filter}, {size / 1e6:.1f} MB")
     return 0
 
 
