@@ -223,10 +223,10 @@ class LiteRTFunctions:
             self._pairs.move_to_end(key)
             return self._pairs[key]
         contents = self._files(*key)
-        pair = StepPair(*(StepModel(content=contents[s], num_threads=self.num_threads)
-                          for s in STEPS), self.layout,
-                        *(StepModel(content=contents[s], num_threads=self.num_threads)
-                          for s in self.steps[len(STEPS):]))
+        models = {s: StepModel(content=contents[s], num_threads=self.num_threads)
+                  for s in self.steps}
+        pair = StepPair(models["encoder_step"], models["decoder_step"], self.layout,
+                        models.get(POST_FILTER_STEP))
         self._pairs[key] = pair
         while len(self._pairs) > MEMORY_SHAPES:
             self._pairs.popitem(last=False)

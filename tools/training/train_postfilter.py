@@ -129,7 +129,11 @@ def train(net, originals, decodes, minutes, learning_rate, seed):
 
 
 def validation_table(net, originals, decodes):
-    """Mean PSNR and MS-SSIM after each iteration, without and with the filter."""
+    """Mean PSNR and MS-SSIM after each iteration, without and with the filter.
+
+    The filter runs on each cached (cropped) decoded image; the codec filters the padded
+    reconstruction, so for sizes that are not multiples of 32 the border pixels can differ
+    slightly from what a user gets."""
     from tfrnncomp.eval import metrics
     from tfrnncomp.model.postfilter import apply_uint8
 
