@@ -138,6 +138,19 @@ def test_depth_to_space_in_keras_ops_matches_tensorflow_s_op():
     np.testing.assert_array_equal(depth_to_space(y, 3).numpy(), tf.nn.depth_to_space(y, 3).numpy())
 
 
+def test_space_to_depth_inverts_depth_to_space_in_keras_ops_and_in_tensorflow():
+    from tfrnncomp.model.layers import SpaceToDepth
+    from tfrnncomp.model.layers.depth_to_space import space_to_depth
+
+    x = tf.random.normal((2, 8, 12, 3))
+    layer = SpaceToDepth(4)
+    y = layer(x)
+    assert y.shape == (2, 2, 3, 48) and layer.compute_output_shape((2, 8, 12, 3)) == (2, 2, 3, 48)
+    np.testing.assert_array_equal(space_to_depth(x, 4).numpy(), y.numpy())
+    np.testing.assert_array_equal(DepthToSpace(4)(y).numpy(), x.numpy())
+    assert SpaceToDepth.from_config(layer.get_config()).block_size == 4
+
+
 def test_depth_to_space_rejects_channels_not_divisible_by_four():
     with pytest.raises(ValueError, match="divisible by 4"):
         DepthToSpace(2)(tf.zeros((1, 2, 2, 6)))

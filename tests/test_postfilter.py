@@ -12,10 +12,13 @@ from tfrnncomp.model import postfilter
 
 
 def _filter(seed=0, iterations=16):
-    """A small filter whose last convolution is not zero (an untrained one is the identity)."""
-    layer = postfilter.build({"channels": 4, "depth": 3, "iterations": iterations})
-    kernel = layer.convs[-1].kernel
-    kernel.assign(np.random.default_rng(seed).normal(0, 0.05, kernel.shape).astype("float32"))
+    """A small filter with a context branch, whose last convolutions are not zero (an untrained
+    one is the identity)."""
+    layer = postfilter.build({"channels": 4, "depth": 3, "iterations": iterations,
+                              "context_channels": 4, "context_depth": 1, "context_factor": 4})
+    rng = np.random.default_rng(seed)
+    for kernel in (layer.convs[-1].kernel, layer.context[-2].kernel):
+        kernel.assign(rng.normal(0, 0.05, kernel.shape).astype("float32"))
     return layer
 
 
@@ -38,7 +41,8 @@ def image():
 
 def test_the_post_filter_round_trips_through_its_config_and_keras_serialization(layer):
     config = layer.get_config()
-    assert config == {"name": "post_filter", "channels": 4, "depth": 3, "iterations": 16}
+    assert config == {"name": "post_filter", "channels": 4, "depth": 3, "iterations": 16,
+                      "context_channels": 4, "context_depth": 1, "context_factor": 4}
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(again, postfilter.PostFilter) and again.get_config() == config
 
@@ -49,6 +53,23 @@ def test_an_untrained_post_filter_is_the_identity_and_a_bad_config_is_refused():
     np.testing.assert_array_equal(np.asarray(fresh(x, iteration=3.0)), x)
     with pytest.raises(ValueError):
         postfilter.build({"channels": 4, "depth": 1})
+
+
+def test_a_context_branch_starts_as_the_filter_it_extends_and_takes_any_image_size():
+    plain = postfilter.build({"channels": 4, "depth": 3})
+    kernel = plain.convs[-1].kernel
+    kernel.assign(np.random.default_rng(1).normal(0, 0.05, kernel.shape).astype("float32"))
+    extended = postfilter.with_context(plain, 8, context_depth=2, context_factor=8)
+    assert extended.get_config()["context_factor"] == 8 and len(extended.context) == 5
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 21, 35, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(extended(x, iteration=2.0)),
+                                  np.asarray(plain(x, iteration=2.0)))
+    out = extended.context[-2].kernel
+    out.assign(np.random.default_rng(2).normal(0, 0.05, out.shape).astype("float32"))
+    changed = np.asarray(extended(x, iteration=2.0))
+    assert changed.shape == x.shape and not np.allclose(changed, np.asarray(plain(x, iteration=2.0)))
+    with pytest.raises(ValueError, match="already"):
+        postfilter.with_context(extended, 8)
 
 
 def test_the_iteration_plane_is_clipped_to_the_trained_range(layer):

@@ -17,6 +17,8 @@ import os
 import keras
 from keras import ops
 
+from tfrnncomp.model.layers.depth_to_space import DepthToSpace, SpaceToDepth
+
 CONFIG_FILE = "postfilter.json"
 WEIGHTS_FILE = "postfilter.weights.h5"
 
@@ -26,25 +28,55 @@ class PostFilter(keras.Model):
     """``depth`` 3x3 convolutions (``channels`` wide, ReLU) whose output is added to the image.
 
     Call with the decoded image in the model's range ``float32[N, H, W, 3]`` and the iteration
-    count ``k`` (a scalar); returns the filtered image in the same range (not clipped).  The last
-    convolution starts at zero, so an untrained filter is the identity.
+    count ``k`` (a scalar, or a count per pixel broadcastable to ``[N, H, W, 1]``); returns the
+    filtered image in the same range (not clipped).  The last convolution starts at zero, so an
+    untrained filter is the identity.
+
+    ``context_channels > 0`` adds a context branch: the input, zero-padded to multiples of
+    ``context_factor`` and rearranged by space-to-depth, goes through ``context_depth`` 3x3
+    convolutions of ``context_channels`` at ``1/context_factor`` of the resolution (a receptive
+    field of several 16x16 code blocks for little computation), and back by depth-to-space into
+    ``channels`` features added before the last convolution.  The branch's last (1x1)
+    convolution starts at zero, so :func:`with_context` extends a trained filter without
+    changing its output.
     """
 
-    def __init__(self, channels=32, depth=5, iterations=16, name="post_filter", **kwargs):
+    def __init__(self, channels=32, depth=5, iterations=16, context_channels=0,
+                 context_depth=4, context_factor=4, name="post_filter", **kwargs):
         super().__init__(name=name, **kwargs)
         if int(depth) < 2 or int(channels) < 1 or int(iterations) < 2:
             raise ValueError("PostFilter needs depth >= 2, channels >= 1 and iterations >= 2")
+        if int(context_channels) < 0 or int(context_depth) < 1 or int(context_factor) < 2:
+            raise ValueError("PostFilter needs context_channels >= 0, context_depth >= 1 and "
+                             "context_factor >= 2")
         self.channels, self.depth, self.iterations = int(channels), int(depth), int(iterations)
+        self.context_channels, self.context_depth = int(context_channels), int(context_depth)
+        self.context_factor = int(context_factor)
         self.convs = [keras.layers.Conv2D(self.channels, 3, padding="same", activation="relu",
                                           name=f"conv{i}") for i in range(self.depth - 1)]
         self.convs.append(keras.layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros",
                                               name=f"conv{self.depth - 1}"))
+        self.context = self._context_layers() if self.context_channels else []
+
+    def _context_layers(self):
+        f = self.context_factor
+        layers = [SpaceToDepth(f, name="context_in")]
+        layers += [keras.layers.Conv2D(self.context_channels, 3, padding="same",
+                                       activation="relu", name=f"context_conv{i}")
+                   for i in range(self.context_depth)]
+        layers.append(keras.layers.Conv2D(self.channels * f * f, 1, kernel_initializer="zeros",
+                                          name="context_out"))
+        return layers + [DepthToSpace(f, name="context_up")]
 
     def build(self, input_shape):
         shape = (None, None, None, 4)
         for conv in self.convs:
             conv.build(shape)
             shape = (None, None, None, conv.filters)
+        shape = (None, None, None, 4)
+        for layer in self.context:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
         self.built = True
 
     def iteration_plane(self, image, iteration):
@@ -55,21 +87,54 @@ class PostFilter(keras.Model):
 
     def call(self, image, iteration):
         x = ops.concatenate([image, self.iteration_plane(image, iteration)], axis=-1)
-        for conv in self.convs:
-            x = conv(x)
-        return image + x
+        features = x
+        for conv in self.convs[:-1]:
+            features = conv(features)
+        if self.context:
+            features = features + self._context(x)
+        return image + self.convs[-1](features)
+
+    def _context(self, x):
+        """The context branch's features for ``x`` ``[N, H, W, 4]``, ``[N, H, W, channels]``."""
+        height, width = ops.shape(x)[1], ops.shape(x)[2]
+        f = self.context_factor
+        y = ops.pad(x, [[0, 0], [0, (-height) % f], [0, (-width) % f], [0, 0]])
+        for layer in self.context:
+            y = layer(y)
+        return y[:, :height, :width, :]
 
     def get_config(self):
-        return {"name": self.name, "channels": self.channels, "depth": self.depth,
-                "iterations": self.iterations}
+        config = {"name": self.name, "channels": self.channels, "depth": self.depth,
+                  "iterations": self.iterations}
+        if self.context_channels:
+            config.update(context_channels=self.context_channels,
+                          context_depth=self.context_depth, context_factor=self.context_factor)
+        return config
+
+
+CONFIG_KEYS = ("channels", "depth", "iterations", "context_channels", "context_depth",
+               "context_factor")
 
 
 def build(config):
-    """A built :class:`PostFilter` from its config dict (``channels``, ``depth``, ``iterations``)."""
-    layer = PostFilter(**{key: config[key] for key in ("channels", "depth", "iterations")
-                          if key in config})
+    """A built :class:`PostFilter` from its config dict (:data:`CONFIG_KEYS`; missing keys take
+    the defaults)."""
+    layer = PostFilter(**{key: config[key] for key in CONFIG_KEYS if key in config})
     layer.build((None, None, None, 3))
     return layer
+
+
+def with_context(layer, context_channels, context_depth=4, context_factor=4):
+    """A new filter: ``layer``'s convolutions (weights copied) plus a fresh context branch,
+    which starts at zero, so its output equals ``layer``'s."""
+    if layer.context_channels:
+        raise ValueError("this post-filter already has a context branch")
+    config = dict(layer.get_config(), context_channels=context_channels,
+                  context_depth=context_depth, context_factor=context_factor)
+    extended = build(config)
+    for old, new in zip(layer.convs, extended.convs):
+        new.set_weights(old.get_weights())
+    return extended
 
 
 def weights_id(layer):

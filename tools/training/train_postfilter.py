@@ -3,7 +3,8 @@
 
     python tools/training/train_postfilter.py --out DIR [--model gru-w25]
         [--data ../shared/data/train] [--work DIR] [--crop 256] [--validation-count 16]
-        [--channels 32] [--depth 5] [--minutes 40] [--learning-rate 5e-4]
+        [--channels 32] [--depth 5] [--context-channels 0] [--context-depth 4]
+        [--context-factor 4] [--minutes 40] [--learning-rate 5e-4]
         [--init FILTER_DIR] [--results results/postfilter]
 
 1. One random ``--crop`` crop (seeded) of every image of the training split of ``--data`` is
@@ -11,10 +12,13 @@
    iterations); the images after every iteration are cached in ``--work`` (a later run with the
    same settings reuses them).
 2. The :class:`~tfrnncomp.model.postfilter.PostFilter` trains for ``--minutes`` of CPU time
-   (process time) on 96x96 patches of those decodes, one random iteration per patch, loss
-   ``0.7 L1 + 0.3 (1 - SSIM)`` (the codec model's own loss), Adam with a cosine decay over the
-   budget; ``--init`` starts from the weights of a filter directory (its config, not
-   ``--channels``/``--depth``) instead of zeros.
+   (process time) on 96x96 patches of those decodes at offsets that are multiples of the code
+   block (16 pixels: the block grid of a patch lies where the codec's does, at the image's
+   origin), one random iteration per patch, loss ``0.7 L1 + 0.3 (1 - SSIM)`` (the codec
+   model's own loss), Adam with a cosine decay over the budget.  ``--init`` starts from the
+   weights of a filter directory (its config, not ``--channels``/``--depth``) instead of zeros;
+   with ``--context-channels`` and an initial filter without a context branch, the branch is
+   added (at zero, so training starts from that filter's output).
 3. ``--validation-count`` whole images of the validation split (never trained on; not Kodak) are
    coded the same way; the table gives mean PSNR and MS-SSIM after each iteration without and
    with the filter.
@@ -75,14 +79,16 @@ def coded_set(functions, files, crop, iterations, seed, cache):
     return originals, decodes
 
 
-def patches(originals, decodes, rng):
-    """One batch: decoded patches, their iteration counts, original patches (uint8)."""
+def patches(originals, decodes, rng, align):
+    """One batch: decoded patches at offsets that are multiples of ``align``, their iteration
+    counts, original patches (uint8)."""
     x, k, y = [], [], []
     for _ in range(BATCH):
         i = rng.integers(len(originals))
         t = rng.integers(len(decodes[i]))
         h, w = originals[i].shape[:2]
-        top, left = rng.integers(0, h - PATCH + 1), rng.integers(0, w - PATCH + 1)
+        top = rng.integers(0, (h - PATCH) // align + 1) * align
+        left = rng.integers(0, (w - PATCH) // align + 1) * align
         window = (slice(top, top + PATCH), slice(left, left + PATCH))
         x.append(decodes[i][t][window])
         k.append(t + 1)
@@ -90,7 +96,7 @@ def patches(originals, decodes, rng):
     return np.stack(x), np.asarray(k, np.float32)[:, None, None, None], np.stack(y)
 
 
-def train(net, originals, decodes, minutes, learning_rate, seed):
+def train(net, originals, decodes, minutes, learning_rate, seed, align):
     """Train ``net`` for ``minutes`` of process time; returns ``(steps, log rows)``."""
     import keras
     import tensorflow as tf
@@ -119,7 +125,7 @@ def train(net, originals, decodes, minutes, learning_rate, seed):
         if used >= minutes:
             return steps, log
         optimizer.learning_rate.assign(learning_rate * 0.5 * (1 + math.cos(math.pi * used / minutes)))
-        recent.append(float(step(*patches(originals, decodes, rng))))
+        recent.append(float(step(*patches(originals, decodes, rng, align))))
         steps += 1
         if steps % 200 == 0:
             log.append({"step": steps, "cpu_minutes": round(used, 2),
@@ -173,6 +179,11 @@ def parse(argv):
     parser.add_argument("--validation-count", type=int, default=16)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--depth", type=int, default=5)
+    parser.add_argument("--context-channels", type=int, default=0,
+                        help="width of the context branch at 1/--context-factor resolution "
+                        "(0: none)")
+    parser.add_argument("--context-depth", type=int, default=4)
+    parser.add_argument("--context-factor", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=40.0, help="CPU minutes of training")
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--init", default=None, metavar="FILTER_DIR",
@@ -209,17 +220,16 @@ def main(argv=None):
                       os.path.join(work, f"validation{args.validation_count}.npz"))
     print(f"coded {len(train_set[0])} training crops, {len(valid[0])} validation images",
           flush=True)
-    net, initial = postfilter.load(args.init) if args.init else (None, None)
-    if net is None:
-        net = postfilter.build({"channels": args.channels, "depth": args.depth,
-                                "iterations": iterations})
+    net, initial = initial_filter(args, iterations)
     patch_seed = args.seed if args.patch_seed is None else args.patch_seed
-    steps, log = train(net, *train_set, args.minutes, args.learning_rate, patch_seed)
+    align = model.config.block_size
+    steps, log = train(net, *train_set, args.minutes, args.learning_rate, patch_seed, align)
     table = validation_table(net, *valid)
     record = {"config": net.get_config(), "postfilter_id": postfilter.weights_id(net),
               "codec_model_id": zoo.model_id(model),
               "training": {"data": "train split of the training data", "crops": len(train_set[0]),
                            "crop": args.crop, "steps": steps, "batch": BATCH, "patch": PATCH,
+                           "patch_align": align,
                            "cpu_minutes": args.minutes, "learning_rate": args.learning_rate,
                            "init": initial and initial["postfilter_id"],
                            "loss": f"{1 - SSIM_WEIGHT} L1 + {SSIM_WEIGHT} (1 - SSIM)",
@@ -234,6 +244,23 @@ def main(argv=None):
                 f"{len(held)} validation images\n\n{text}\n")
     print(text)
     return 0
+
+
+def initial_filter(args, iterations):
+    """``(filter, record of --init or None)``: the filter to train."""
+    from tfrnncomp.model import postfilter
+
+    context = {"context_channels": args.context_channels, "context_depth": args.context_depth,
+               "context_factor": args.context_factor}
+    if not args.init:
+        return postfilter.build(dict(context, channels=args.channels, depth=args.depth,
+                                     iterations=iterations)), None
+    net, initial = postfilter.load(args.init)
+    if net is None:
+        raise SystemExit(f"train_postfilter: no post-filter in {args.init!r}")
+    if args.context_channels and not net.context_channels:
+        net = postfilter.with_context(net, **context)
+    return net, initial
 
 
 def save(net, record, directory):

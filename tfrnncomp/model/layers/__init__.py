@@ -3,8 +3,9 @@
 from tfrnncomp.model.layers.binarizer import SignBinarizer
 from tfrnncomp.model.layers.cells import (CELLS, AssociativeLSTMCell, ConvGRUCell, ConvLSTMCell,
                                     ConvRNNCell, ResidualGRUCell, make_cell)
-from tfrnncomp.model.layers.depth_to_space import DepthToSpace
+from tfrnncomp.model.layers.depth_to_space import DepthToSpace, SpaceToDepth
 from tfrnncomp.model.layers.gdn import GDN
 
 __all__ = ["AssociativeLSTMCell", "CELLS", "ConvGRUCell", "ConvLSTMCell", "ConvRNNCell",
-           "DepthToSpace", "GDN", "ResidualGRUCell", "SignBinarizer", "make_cell"]
+           "DepthToSpace", "GDN", "ResidualGRUCell", "SignBinarizer",
+           "SpaceToDepth", "make_cell"]
