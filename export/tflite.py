@@ -17,7 +17,9 @@ in every variant, so the same host loop (:func:`tfrnncomp.runtime.steps.run_step
 ``dynamic_int8``  int8 weights, activations quantized on the fly (hybrid kernels)
 ``int8``          full integer: int8 weights and activations, calibrated on mosaics of
                   128x128 training patches run through the TF step loop (the recurrent
-                  states of every iteration are part of the calibration set)
+                  states of every iteration are part of the calibration set); the
+                  post-filter step is ``dynamic_int8`` here (it rounds to uint8 levels and
+                  must be exact to a fraction of one, which int8 activations cannot hold)
 
 ``--height/--width`` fix the input size (rounded up to a multiple of 32); the models are
 fully convolutional, so LiteRT can also resize them to another size at run time
@@ -40,7 +42,7 @@ import numpy as np
 
 from tfrnncomp.errors import ConfigError, OutputError
 from tfrnncomp.export.litert_backend import MANIFEST
-from tfrnncomp.runtime.litert import (POST_FILTER_STEP, VARIANTS, convert, step_names,
+from tfrnncomp.runtime.litert import (VARIANTS, convert, step_names,
                                       write_step_saved_model)
 
 PATCH = 128
@@ -113,18 +115,17 @@ def _recording(fn, step, sample):
     return step_callable(call, fn.state_shapes)
 
 
-def representative_dataset(model, images, iterations, step, post_filter=None):
+def representative_dataset(model, images, iterations, step):
     """A generator function of ``step``'s input dicts along the host loop over ``images``.
 
     The loop is :func:`tfrnncomp.runtime.steps.step_iterations` over the TF step functions;
     every iteration of every image is one sample, so the recurrent states and the
-    shrinking residuals of late iterations are calibrated too (the post-filter step: each
-    iteration's reconstruction and count).  Samples are produced lazily (a 512x768 sample
-    of the decoder step holds ~25 MB of state).
+    shrinking residuals of late iterations are calibrated too.  Samples are produced lazily
+    (a 512x768 sample of the decoder step holds ~25 MB of state).
     """
     from tfrnncomp.runtime.steps import TFSteps, step_iterations
 
-    tf_steps = TFSteps(model, post_filter=post_filter)
+    tf_steps = TFSteps(model)
 
     def generate():
         sample = {}
@@ -135,10 +136,7 @@ def representative_dataset(model, images, iterations, step, post_filter=None):
             decoder = _recording(decoder, step, sample)
         for image in images:
             loop = step_iterations(encoder, decoder, image, iterations)
-            for t, (_, reconstruction) in enumerate(loop):
-                if step == POST_FILTER_STEP:
-                    sample = {"reconstruction": reconstruction, "iterations": np.full(
-                        reconstruction.shape[:3] + (1,), t + 1, np.float32)}
+            for _ in loop:
                 yield dict(sample)
 
     return generate
@@ -212,14 +210,14 @@ def _write_manifest(out, manifest):
 
 
 # -- conversion -------------------------------------------------------------------------
-def _calibration(model, manifest, size, data_dir, count, iterations, post_filter=None):
+def _calibration(model, manifest, size, data_dir, count, iterations):
     """``{step: representative dataset}`` for int8, recorded in ``manifest``."""
     images = calibration_images(count, *size, data_dir)
     iterations = iterations or model.config.max_iterations
     manifest["calibration"] = {"source": data_dir or "synthetic", "images": len(images),
                                "patch": PATCH, "iterations": iterations}
-    return {step: representative_dataset(model, images, iterations, step, post_filter)
-            for step in step_names(post_filter)}
+    return {step: representative_dataset(model, images, iterations, step)
+            for step in step_names()}  # the post-filter step is not calibrated (``convert``)
 
 
 def _convert_variant(saved_model, out, variant, representatives, log, steps):
@@ -263,8 +261,7 @@ def export(model, out, height=512, width=768, variants=VARIANTS, dynamic=False,
     representatives = None
     if "int8" in variants:
         representatives = _calibration(model, manifest, size, calibration_data,
-                                       calibration_images_count, calibration_iterations,
-                                       post_filter)
+                                       calibration_images_count, calibration_iterations)
     with tempfile.TemporaryDirectory() as tmp:
         write_step_saved_model(model, tmp, *fixed, post_filter=post_filter)
         for variant in variants:

@@ -265,3 +265,20 @@ def test_the_tflite_export_carries_the_filter_step_and_its_host_loop_runs_it(tin
     with pytest.raises(Exception, match="another model"):
         tflite.export(tiny_model, str(tmp_path), height=64, width=96, variants=["float16"],
                       post_filter=None, log=lambda _: None)
+
+
+def test_the_int8_export_keeps_the_filtered_image_within_a_few_levels(tiny_model, codecs, image,
+                                                                     tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    from tfrnncomp.export import tflite
+    from tfrnncomp.export.litert_backend import LiteRTSteps
+
+    # full-integer activations once zeroed the filter's rounded input (every pixel off by
+    # ~100 levels); the filter step keeps float activations in the int8 variant
+    tflite.export(tiny_model, str(tmp_path), height=64, width=96, variants=["int8"],
+                  post_filter=codecs[0].post_filter, calibration_images_count=1,
+                  log=lambda _: None)
+    codes, _ = codecs[0].encode_codes(image, 2)
+    decoded = LiteRTSteps(str(tmp_path), variant="int8").decode(codes, 40, 70)
+    difference = np.abs(decoded.astype(int) - codecs[0].decode_codes(codes, 40, 70))
+    assert difference.max() <= 8 and difference.mean() < 2.0

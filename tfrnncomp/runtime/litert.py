@@ -97,6 +97,12 @@ def convert(saved_model_dir, step, variant, representative=None):
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    if variant == "int8" and step == POST_FILTER_STEP:
+        # Full-integer activations cannot hold what the post-filter computes: it rounds its
+        # input to the uint8 levels (the converter gives that prelude one coarse scale, which
+        # zeroes the image) and its output must be exact to well under one level.  Its int8
+        # file keeps int8 weights with float activations, as ``dynamic_int8``.
+        variant = "dynamic_int8"
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[step])
     if variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
