@@ -2,7 +2,8 @@
 # Ship a newer checkpoint of the default training run and re-measure everything that depends
 # on the weights: the post-filter and the BinaryRNN (the decoded images and the codes change),
 # the Kodak RD results and plots, the entropy benchmark and the visual comparison.  Each step is
-# a README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training.
+# a README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training;
+# POSTFILTER_MORE_MINUTES (50): its continuation on other patches, at 5e-4, which ships.
 #   tools/training/refresh_model.sh WEIGHTS.h5 EPOCH [WORK_DIR]
 # WEIGHTS.h5: the run's best.weights.h5 (the epoch with the best whole-image validation score)
 # or best-average.weights.h5 (the same for the moving average of the weights, --average-momentum),
@@ -44,9 +45,14 @@ if [ ! -f "$work/exported" ]; then
 fi
 
 step "train the post-filter on the new model's decoded images"
-[ -f "$zoo/postfilter.json" ] || "$python" tools/training/train_postfilter.py --model gru-w25 \
-  --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MINUTES:-60}" \
-  --learning-rate 1e-3
+if [ ! -f "$zoo/postfilter.json" ]; then
+  [ -f "$work/postfilter-first/postfilter.json" ] || "$python" tools/training/train_postfilter.py \
+    --model gru-w25 --out "$work/postfilter-first" --work "$work/postfilter" \
+    --minutes "${POSTFILTER_MINUTES:-60}" --learning-rate 1e-3 --results "$work/postfilter-results"
+  "$python" tools/training/train_postfilter.py --model gru-w25 --init "$work/postfilter-first" \
+    --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MORE_MINUTES:-50}" \
+    --learning-rate 5e-4 --patch-seed 1
+fi
 
 step "per-iteration curves: validation crops (sets the useful iterations), then Kodak"
 "$python" tools/research/iteration_table.py --model gru-w25 --validation ../shared/data/train \
