@@ -43,3 +43,27 @@ def test_the_table_has_size_quality_deltas_at_4_8_16_and_latency_per_variant(too
     assert int8_line.split(" | ")[:4] == ["| int8", "1.82 MB", "0.8500", "0.8700 (-0.0200)"]
     assert int8_line.endswith("| 5.00 | 2.50 |") and tf_line.startswith("| tf | – | 1 (ref)")
     assert "2 Kodak images (a.png, b.png)" in table
+
+
+def test_a_variant_is_scored_on_the_images_its_decoder_shows_through_the_post_filter(
+        tool, tiny_model, tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    import numpy as np
+
+    from tfrnncomp.codec import Codec
+    from tfrnncomp.export.litert_backend import LiteRTSteps
+    from tfrnncomp.model import postfilter
+
+    layer = postfilter.build({"channels": 4, "depth": 2})
+    kernel = layer.convs[-1].kernel
+    kernel.assign(np.random.default_rng(0).normal(0, 0.05, kernel.shape).astype("float32"))
+    codec = Codec(tiny_model, post_filter=layer)
+    manifest = tool._exported(codec, str(tmp_path), ["float32"], 192, 192, lambda _: None)
+    assert manifest["post_filter_id"] == postfilter.weights_id(layer)
+    image = np.random.default_rng(1).integers(0, 256, (170, 180, 3), dtype=np.uint8)  # MS-SSIM
+    reference = tool.bench_tf(codec, "x.png", image, [1, 2], lambda _: None)
+    # the variant's own decoder must rebuild what its encoder showed (the tool checks it)
+    row = tool.bench_variant(LiteRTSteps(str(tmp_path)), "x.png", image, [1, 2], reference,
+                             lambda _: None)
+    for k in (1, 2):
+        assert row["quality"][k]["psnr"] == pytest.approx(reference["quality"][k]["psnr"], abs=0.05)

@@ -5,8 +5,8 @@
         --out results/tflite/gru-w25.json [--images 4] [--budget-minutes 30] \\
         [--variants float32,int8]
 
-For each variant (and the TF model as reference): file size of the encoder and decoder
-step models; mean Kodak MS-SSIM and PSNR after 4, 8 and 16 iterations and their
+For each variant (and the TF model as reference): file size of the step models (encoder,
+decoder, and the post-filter when the model has one); mean Kodak MS-SSIM and PSNR after 4, 8 and 16 iterations and their
 difference to the TF model; the share of code bits equal to TF's; and per-image encode
 and decode latency (every iteration up to the largest) with LiteRT (XNNPACK, --threads).
 Each variant codes the image with its own encoder, and the quality is that of its own
@@ -38,7 +38,7 @@ from tfrnncomp.export import tflite  # noqa: E402
 from tfrnncomp.export.litert_backend import LiteRTSteps  # noqa: E402
 from tfrnncomp.eval import metrics  # noqa: E402
 from tfrnncomp.eval import evaluate, schema
-from tfrnncomp.runtime.steps import to_uint8  # noqa: E402
+from tfrnncomp.runtime.steps import presented  # noqa: E402
 
 
 def quality(original, decoded):
@@ -76,8 +76,8 @@ def bench_variant(backend, name, image, checkpoints, ref, log):
     recons = {}
 
     def keep(t, bits, reconstruction):
-        if t + 1 in checkpoints:
-            recons[t + 1] = to_uint8(reconstruction[0, :height, :width])
+        if t + 1 in checkpoints:  # what its decoder shows: through its post-filter step
+            recons[t + 1] = presented(reconstruction, t + 1, height, width, backend.present)
 
     start = time.perf_counter()
     codes, _ = backend.encode(image, top, callback=keep)
@@ -114,7 +114,7 @@ def summarize(rows, checkpoints, reference=None):
 
 def markdown(result):
     ks = result["iterations"]
-    head = ("| variant | enc+dec .tflite | bits = TF | " + " | ".join(
+    head = ("| variant | step files | bits = TF | " + " | ".join(
         f"MS-SSIM @{k} (Δ) | PSNR @{k} (Δ dB)" for k in ks) + " | encode s | decode s |")
     lines = [head, "|" + "---|" * (5 + 2 * len(ks))]
     for name, s in result["summary"].items():
@@ -132,7 +132,7 @@ def markdown(result):
         lines.append("| " + " | ".join(cells) + " |")
     top = max(ks)
     lines += ["", f"{len(result['images'])} Kodak images ({', '.join(result['images'])}); "
-              f"model {result['model_id']}; LiteRT {result['threads']} threads (XNNPACK), "
+              f"model {result['model_id']}, post-filter {result.get('post_filter_id')}; LiteRT {result['threads']} threads (XNNPACK), "
               f"encode/decode = mean seconds per image for {top} iterations (encode runs the "
               f"decoder too); TF row = package tf.functions on the same CPU. Δ = variant − TF."]
     return "\n".join(lines) + "\n"
@@ -188,12 +188,16 @@ def _exported(codec, directory, variants, height, width, log):
     for this model with all ``variants``."""
     manifest_path = os.path.join(directory, "tflite.json")
     manifest = json.load(open(manifest_path)) if os.path.isfile(manifest_path) else None
+    from tfrnncomp.model import postfilter
+
+    filter_id = codec.post_filter and postfilter.weights_id(codec.post_filter)
     if (manifest is None or manifest["model_id"] != codec.model_id
+            or manifest.get("post_filter_id") != filter_id
             or not set(variants) <= set(manifest["variants"])):
         start = time.time()
         manifest = tflite.export(codec.model, directory, height, width, variants,
                                  calibration_data=tflite.default_calibration_dir(), force=True,
-                                 log=log)
+                                 log=log, post_filter=codec.post_filter)
         log(f"exported {variants} in {time.time() - start:.0f} s")
     return manifest
 
@@ -245,6 +249,7 @@ def main(argv=None):
         reference.pop("codes")
         summary = _summaries(per_image, checkpoints, variants, manifest)
         result = {"model_id": codec.model_id, "images": [r["image"] for r in per_image["tf"]],
+                  "post_filter_id": manifest.get("post_filter_id"),
                   "iterations": checkpoints, "threads": args.threads,
                   "export": export_info(manifest),
                   "minutes": (time.time() - started) / 60, "summary": summary,
