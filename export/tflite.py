@@ -56,8 +56,12 @@ def model_file(out, step, variant):
 
 # -- calibration data -----------------------------------------------------------------
 def default_calibration_dir():
-    root = os.environ.get("TFRNNCOMP_DATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+    """``$TFRNNCOMP_DATA/train``, else ``../shared/data/train`` beside the repository (the
+    same root the evaluation harness uses: this module is reached through the
+    ``tfrnncomp/export`` link, so its own path does not name the repository), or None."""
+    from tfrnncomp.eval.schema import REPO
+
+    root = os.environ.get("TFRNNCOMP_DATA") or os.path.join(REPO, "..", "shared", "data")
     path = os.path.normpath(os.path.join(root, "train"))
     return path if os.path.isdir(path) else None
 

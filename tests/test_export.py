@@ -447,3 +447,18 @@ def test_every_tflite_variant_converts_and_decodes_validly(tiny_model, tiny_code
         sizes[variant] = os.path.getsize(tflite.model_file(str(tmp_path), "decoder_step",
                                                            variant))
     assert sizes["float16"] < sizes["float32"] and sizes["dynamic_int8"] < sizes["float16"]
+
+
+def test_int8_calibration_defaults_to_the_training_split_beside_the_repository(monkeypatch,
+                                                                               tmp_path):
+    from tfrnncomp.eval.schema import REPO
+    from tfrnncomp.export import tflite
+
+    monkeypatch.delenv("TFRNNCOMP_DATA", raising=False)
+    beside = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "train"))
+    if not os.path.isdir(beside):
+        pytest.skip(f"no training data at {beside}")
+    assert tflite.default_calibration_dir() == beside  # not synthetic images
+    (tmp_path / "train").mkdir()
+    monkeypatch.setenv("TFRNNCOMP_DATA", str(tmp_path))
+    assert tflite.default_calibration_dir() == str(tmp_path / "train")
