@@ -32,7 +32,7 @@
 # 38.90-38.92: the plateau) ran around a session whose CPU went to the BinaryRNN instead, and so
 # did epochs 482-: from epoch 484, 128x128 patches (2 per step) scored within the noise of the
 # control at equal CPU time (results/training/arms-epoch484/), so the patches stay 64x64.
-# Epochs 521-551 (L1) stayed on that plateau (raw 38.89-38.98, average 38.93-38.96, below the
+# Epochs 521-564 (L1) stayed on that plateau (raw 38.89-38.98, average 38.93-38.96, below the
 # shipped 39.047) around two sessions whose CPU went mostly to the post-filter.
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
