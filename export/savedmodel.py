@@ -103,7 +103,7 @@ def model_info(model, with_range_coder=False, post_filter=None):
     return {"entropy_mode": "context" if with_range_coder else None,
             "needs_op_library": "tensorflow_compression_ops" if with_range_coder else None,
             "model_id": zoo.model_id(model), "config": model.config.to_dict(),
-            "post_filter_id": None if post_filter is None else postfilter.weights_id(post_filter),
+            "post_filter_id": postfilter.weights_id(post_filter),
             "block_size": model.config.block_size, "bits": model.config.bits,
             "max_iterations": model.config.max_iterations, "signatures": signatures}
 

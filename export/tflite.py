@@ -189,8 +189,7 @@ def _manifest(model, out, size, variants, force, post_filter=None):
 
     manifest = {"model_id": zoo.model_id(model), "config": model.config.to_dict(),
                 "height": size[0], "width": size[1], "steps": list(step_names(post_filter)),
-                "post_filter_id": None if post_filter is None
-                else postfilter.weights_id(post_filter),
+                "post_filter_id": postfilter.weights_id(post_filter),
                 "state_layout": model.state_layout(), "variants": {}}
     old = _read_manifest(out)
     if old is None:

@@ -103,7 +103,7 @@ class Codec:
         """``postfilter@hash8`` of the post-filter decoded images go through, or None."""
         from tfrnncomp.model.postfilter import weights_id
 
-        return None if self.post_filter is None else weights_id(self.post_filter)
+        return weights_id(self.post_filter)
 
     @property
     def default_entropy(self):

@@ -138,10 +138,11 @@ def with_context(layer, context_channels, context_depth=4, context_factor=4):
 
 
 def weights_id(layer):
-    """``postfilter@hash8`` of a filter's weights (the same hash as codec model ids)."""
+    """``postfilter@hash8`` of a filter's weights (the same hash as codec model ids); None for
+    no filter (``layer`` None), as records and manifests write it."""
     from tfrnncomp.model.zoo import weights_digest
 
-    return f"postfilter@{weights_digest(layer)[:8]}"
+    return None if layer is None else f"postfilter@{weights_digest(layer)[:8]}"
 
 
 def load(directory):

@@ -188,11 +188,8 @@ def _exported(codec, directory, variants, height, width, log):
     for this model with all ``variants``."""
     manifest_path = os.path.join(directory, "tflite.json")
     manifest = json.load(open(manifest_path)) if os.path.isfile(manifest_path) else None
-    from tfrnncomp.model import postfilter
-
-    filter_id = codec.post_filter and postfilter.weights_id(codec.post_filter)
     if (manifest is None or manifest["model_id"] != codec.model_id
-            or manifest.get("post_filter_id") != filter_id
+            or manifest.get("post_filter_id") != codec.post_filter_id
             or not set(variants) <= set(manifest["variants"])):
         start = time.time()
         manifest = tflite.export(codec.model, directory, height, width, variants,

@@ -116,7 +116,7 @@ def main(argv=None):
                                        args.iterations)
     bpp = model.config.bpp_per_iteration
     result = {"model_id": zoo.model_id(model), "source": source, "images": list(names),
-              "post_filter_id": post_filter and postfilter.weights_id(post_filter),
+              "post_filter_id": postfilter.weights_id(post_filter),
               "iterations": args.iterations, "curve": curve, "falls": falls(curve),
               "useful_iterations": useful_iterations(curve),
               "score": validation.score(curve), "seconds": round(time.time() - start, 1),
