@@ -148,7 +148,7 @@ def test_a_warm_start_with_added_groups_predicts_exactly_as_the_loaded_model(tmp
                              path, plain.config_)
 
 
-def test_the_depth_group_probe_scores_groups_on_a_frozen_run_and_refuses_a_missing_one(
+def test_the_depth_group_probe_scores_groups_and_history_on_a_frozen_run_and_refuses_a_missing_one(
         tmp_path, tiny_codec, capsys):
     from tests.helpers import load_tool
     from tests.test_binaryrnn import code_file
@@ -161,10 +161,11 @@ def test_the_depth_group_probe_scores_groups_on_a_frozen_run_and_refuses_a_missi
     binaryrnn.build_model(config).save_weights(str(run / "float.weights.h5"))
     tool = load_tool("research/depth_group_probe.py")
     out = tmp_path / "probe.md"
-    assert tool.main(["--run", str(run), "--codes", codes, "--settings", "2x1,4x3",
+    assert tool.main(["--run", str(run), "--codes", codes, "--settings", "2x1,4x3,h4",
                       "--out", str(out)]) == 0
     table = [line for line in out.read_text().splitlines() if line.startswith("| ")]
-    assert [row.split(" | ")[:2] for row in table[1:]] == [["| 2", "1x1"], ["| 4", "1x3"]]
+    assert [row.split(" | ")[0] for row in table[1:]] == [
+        "| 2 depth groups, 1x1", "| 4 depth groups, 1x3", "| iterations t-3..t-4, 1x1"]
     capsys.readouterr()
     assert tool.main(["--run", str(tmp_path), "--codes", codes, "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1

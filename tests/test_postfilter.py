@@ -282,3 +282,36 @@ def test_the_int8_export_keeps_the_filtered_image_within_a_few_levels(tiny_model
     decoded = LiteRTSteps(str(tmp_path), variant="int8").decode(codes, 40, 70)
     difference = np.abs(decoded.astype(int) - codecs[0].decode_codes(codes, 40, 70))
     assert difference.max() <= 8 and difference.mean() < 2.0
+
+
+def test_late_sampling_draws_that_share_of_patches_from_the_late_iterations():
+    tool = _train_tool()
+    rng = np.random.default_rng(0)
+    originals = [np.zeros((64, 64, 3), np.uint8)]
+    decodes = [np.zeros((16, 64, 64, 3), np.uint8)]
+    x, k, y = tool.patches(originals, decodes, rng, 16, late=(13, 1.0), size=(32, 64))
+    assert x.shape == y.shape == (64, 32, 32, 3) and k.min() >= 13 and k.max() <= 16
+    _, k, _ = tool.patches(originals, decodes, rng, 16, late=(13, 0.0), size=(32, 400))
+    assert k.min() < 13  # without a share, every iteration is drawn
+
+
+def test_the_ms_ssim_loss_is_zero_for_equal_patches_and_matches_the_metric():
+    import tensorflow as tf
+
+    from tfrnncomp.eval import metrics
+
+    tool = _train_tool()
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (1, 176, 176, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    scale = (lambda v: tf.constant(v, tf.float32) / 255.0 - 0.5)
+    assert float(tool.structural_dissimilarity("ms_ssim", scale(a), scale(a))) == pytest.approx(0)
+    value = float(tool.structural_dissimilarity("ms_ssim", scale(a), scale(b)))
+    assert value == pytest.approx(1 - metrics.ms_ssim(a[0], b[0]), abs=1e-4)
+    assert float(tool.structural_dissimilarity("ssim", scale(a), scale(b))) > 0
+
+
+def test_the_training_tool_refuses_an_ms_ssim_loss_on_patches_too_small_for_five_scales(capsys):
+    with pytest.raises(SystemExit) as stop:
+        _train_tool().parse(["--out", "x", "--loss", "ms_ssim", "--patch", "96"])
+    assert stop.value.code == 2 and "176" in capsys.readouterr().err

@@ -5,20 +5,24 @@
         [--data ../shared/data/train] [--work DIR] [--crop 256] [--validation-count 16]
         [--channels 32] [--depth 5] [--context-channels 0] [--context-depth 4]
         [--context-factor 4] [--minutes 40] [--learning-rate 5e-4]
-        [--init FILTER_DIR] [--results results/postfilter]
+        [--init FILTER_DIR] [--loss ssim|ms_ssim] [--ssim-weight 0.3] [--patch 96]
+        [--batch 16] [--late-from K --late-share F] [--results results/postfilter]
 
 1. One random ``--crop`` crop (seeded) of every image of the training split of ``--data`` is
    coded through the codec's own functions (``encode_codes`` then ``decode_all``, all
    iterations); the images after every iteration are cached in ``--work`` (a later run with the
    same settings reuses them).
 2. The :class:`~tfrnncomp.model.postfilter.PostFilter` trains for ``--minutes`` of CPU time
-   (process time) on 96x96 patches of those decodes at offsets that are multiples of the code
-   block (16 pixels: the block grid of a patch lies where the codec's does, at the image's
-   origin), one random iteration per patch, loss ``0.7 L1 + 0.3 (1 - SSIM)`` (the codec
-   model's own loss), Adam with a cosine decay over the budget.  ``--init`` starts from the
-   weights of a filter directory (its config, not ``--channels``/``--depth``) instead of zeros;
-   with ``--context-channels`` and an initial filter without a context branch, the branch is
-   added (at zero, so training starts from that filter's output).
+   (process time) on ``--batch`` patches of ``--patch`` pixels of those decodes at offsets
+   that are multiples of the code block (16 pixels: the block grid of a patch lies where the
+   codec's does, at the image's origin), one random iteration per patch (``--late-from``,
+   ``--late-share``: that share from the late iterations), loss ``0.7 L1 + 0.3 (1 - SSIM)``
+   (the codec model's own; ``--loss ms_ssim`` puts the evaluation's five-scale MS-SSIM in
+   place of SSIM, on patches of at least 176 pixels; ``--ssim-weight``), Adam with a cosine
+   decay over the budget.  ``--init`` starts from the weights of a filter directory (its
+   config, not ``--channels``/``--depth``) instead of zeros; with ``--context-channels`` and
+   an initial filter without a context branch, the branch is added (at zero, so training
+   starts from that filter's output).
 3. ``--validation-count`` whole images of the validation split (never trained on; not Kodak) are
    coded the same way; the table gives mean PSNR and MS-SSIM after each iteration without and
    with the filter.
@@ -44,6 +48,10 @@ import numpy as np  # noqa: E402
 PATCH = 96
 BATCH = 16
 SSIM_WEIGHT = 0.3
+#: the structural term of the loss: single-scale SSIM, or the evaluation's MS-SSIM (five
+#: scales: patches of at least 176 pixels)
+LOSSES = ("ssim", "ms_ssim")
+MS_SSIM_MIN_PATCH = 176
 
 
 def coded_set(functions, files, crop, iterations, seed, cache):
@@ -79,31 +87,48 @@ def coded_set(functions, files, crop, iterations, seed, cache):
     return originals, decodes
 
 
-def patches(originals, decodes, rng, align):
+def patches(originals, decodes, rng, align, late=(None, 0.0), size=(PATCH, BATCH)):
     """One batch: decoded patches at offsets that are multiples of ``align``, their iteration
-    counts, original patches (uint8)."""
+    counts, original patches (uint8).  ``late = (first, share)``: a share of the patches takes
+    its iteration from ``first`` .. the last one (the rest from all iterations).  ``size``:
+    ``(patch side, patches)``."""
     x, k, y = [], [], []
-    for _ in range(BATCH):
+    first, share = late
+    patch, batch = size
+    for _ in range(batch):
         i = rng.integers(len(originals))
-        t = rng.integers(len(decodes[i]))
+        low = first - 1 if first and rng.random() < share else 0
+        t = rng.integers(low, len(decodes[i]))
         h, w = originals[i].shape[:2]
-        top = rng.integers(0, (h - PATCH) // align + 1) * align
-        left = rng.integers(0, (w - PATCH) // align + 1) * align
-        window = (slice(top, top + PATCH), slice(left, left + PATCH))
+        top = rng.integers(0, (h - patch) // align + 1) * align
+        left = rng.integers(0, (w - patch) // align + 1) * align
+        window = (slice(top, top + patch), slice(left, left + patch))
         x.append(decodes[i][t][window])
         k.append(t + 1)
         y.append(originals[i][window])
     return np.stack(x), np.asarray(k, np.float32)[:, None, None, None], np.stack(y)
 
 
-def train(net, originals, decodes, minutes, learning_rate, seed, align):
-    """Train ``net`` for ``minutes`` of process time; returns ``(steps, log rows)``."""
-    import keras
+def structural_dissimilarity(loss, y, out):
+    """``1 - SSIM`` or ``1 - MS-SSIM`` of two batches in [-0.5, 0.5] (``loss`` in LOSSES)."""
     import tensorflow as tf
 
     from tfrnncomp.model import losses
 
+    if loss == "ms_ssim":
+        return 1.0 - tf.reduce_mean(tf.image.ssim_multiscale(y + 0.5, out + 0.5, 1.0))
+    return 1.0 - tf.reduce_mean(losses.ssim_map(y, out))
+
+
+def train(net, originals, decodes, minutes, learning_rate, seed, align, sampling):
+    """Train ``net`` for ``minutes`` of process time; returns ``(steps, log rows)``.
+    ``sampling``: the ``late``, ``size``, ``loss`` and ``ssim_weight`` of the patches and
+    loss."""
+    import keras
+    import tensorflow as tf
+
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    weight = sampling["ssim_weight"]
 
     @tf.function
     def step(x, k, y):
@@ -112,8 +137,8 @@ def train(net, originals, decodes, minutes, learning_rate, seed, align):
         with tf.GradientTape() as tape:
             out = net(x, k, training=True)
             l1 = tf.reduce_mean(tf.abs(y - out))
-            dissimilarity = 1.0 - tf.reduce_mean(losses.ssim_map(y, out))
-            loss = (1.0 - SSIM_WEIGHT) * l1 + SSIM_WEIGHT * dissimilarity
+            dissimilarity = structural_dissimilarity(sampling["loss"], y, out)
+            loss = (1.0 - weight) * l1 + weight * dissimilarity
         grads = tape.gradient(loss, net.trainable_variables)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
         return loss
@@ -125,7 +150,8 @@ def train(net, originals, decodes, minutes, learning_rate, seed, align):
         if used >= minutes:
             return steps, log
         optimizer.learning_rate.assign(learning_rate * 0.5 * (1 + math.cos(math.pi * used / minutes)))
-        recent.append(float(step(*patches(originals, decodes, rng, align))))
+        recent.append(float(step(*patches(originals, decodes, rng, align, sampling["late"],
+                                           sampling["size"]))))
         steps += 1
         if steps % 200 == 0:
             log.append({"step": steps, "cpu_minutes": round(used, 2),
@@ -192,8 +218,25 @@ def parse(argv):
     parser.add_argument("--patch-seed", type=int, default=None,
                         help="seeds the training patches (default --seed; give another one "
                         "to continue a filter on other patches of the same crops)")
+    parser.add_argument("--late-from", type=int, default=None, metavar="K",
+                        help="with --late-share: draw that share of the training patches from "
+                        "iterations K..last, so the filter sees the late iterations more often")
+    parser.add_argument("--late-share", type=float, default=0.0)
+    parser.add_argument("--loss", choices=LOSSES, default="ssim",
+                        help="structural term: SSIM (the codec model's) or MS-SSIM (needs "
+                        f"--patch >= {MS_SSIM_MIN_PATCH})")
+    parser.add_argument("--ssim-weight", type=float, default=SSIM_WEIGHT)
+    parser.add_argument("--patch", type=int, default=PATCH, help="training patch side")
+    parser.add_argument("--batch", type=int, default=BATCH, help="patches per step")
     parser.add_argument("--results", default="results/postfilter")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.loss == "ms_ssim" and args.patch < MS_SSIM_MIN_PATCH:
+        parser.error(f"--loss ms_ssim needs --patch >= {MS_SSIM_MIN_PATCH}")
+    if args.patch < 16 or args.patch > args.crop or args.batch < 1:
+        parser.error("--patch must be in 16..--crop and --batch positive")
+    if args.late_from is not None and not 0 <= args.late_share <= 1:
+        parser.error("--late-share must be in 0..1")
+    return args
 
 
 def main(argv=None):
@@ -223,16 +266,23 @@ def main(argv=None):
     net, initial = initial_filter(args, iterations)
     patch_seed = args.seed if args.patch_seed is None else args.patch_seed
     align = model.config.block_size
-    steps, log = train(net, *train_set, args.minutes, args.learning_rate, patch_seed, align)
+    if args.late_from is not None and not 1 <= args.late_from <= iterations:
+        raise SystemExit(f"train_postfilter: --late-from must be in 1..{iterations}")
+    sampling = {"late": (args.late_from, args.late_share), "size": (args.patch, args.batch),
+                "loss": args.loss, "ssim_weight": args.ssim_weight}
+    steps, log = train(net, *train_set, args.minutes, args.learning_rate, patch_seed, align,
+                       sampling)
     table = validation_table(net, *valid)
     record = {"config": net.get_config(), "postfilter_id": postfilter.weights_id(net),
               "codec_model_id": zoo.model_id(model),
               "training": {"data": "train split of the training data", "crops": len(train_set[0]),
-                           "crop": args.crop, "steps": steps, "batch": BATCH, "patch": PATCH,
+                           "crop": args.crop, "steps": steps, "batch": args.batch, "patch": args.patch,
                            "patch_align": align,
                            "cpu_minutes": args.minutes, "learning_rate": args.learning_rate,
                            "init": initial and initial["postfilter_id"],
-                           "loss": f"{1 - SSIM_WEIGHT} L1 + {SSIM_WEIGHT} (1 - SSIM)",
+                           "late_iterations": {"from": args.late_from, "share": args.late_share},
+                           "loss": f"{1 - args.ssim_weight:g} L1 + {args.ssim_weight:g} "
+                                   f"(1 - {'MS-SSIM' if args.loss == 'ms_ssim' else 'SSIM'})",
                            "log": log},
               "validation": dict(table, images=[os.path.relpath(f, args.data) for f in held])}
     save(net, record, args.out)
