@@ -29,6 +29,16 @@ def test_the_ssim_map_averages_to_tensorflows_ssim():
     np.testing.assert_allclose(ours, reference, atol=1e-4)
 
 
+def test_ms_ssim_matches_tensorflows_and_refuses_patches_too_small_for_five_scales():
+    x, y = _images(7, shape=(2, 176, 192, 3)), _images(8, shape=(2, 176, 192, 3))
+    y = np.clip(0.7 * x + 0.3 * y, -0.5, 0.5)
+    reference = tf.image.ssim_multiscale(x + 0.5, y + 0.5, max_val=1.0).numpy().mean()
+    np.testing.assert_allclose(float(losses.ms_ssim(x, y)), reference, atol=1e-4)
+    assert float(losses.ms_ssim(x, x)) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="176"):
+        losses.ms_ssim(x[:, :160], y[:, :160])
+
+
 def test_the_ssim_map_is_one_for_identical_images_and_keeps_the_size_with_same_padding():
     x = _images(2)
     same = np.asarray(losses.ssim_map(x, x, padding="same"))
@@ -36,9 +46,9 @@ def test_the_ssim_map_is_one_for_identical_images_and_keeps_the_size_with_same_p
     np.testing.assert_allclose(same, 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("loss", ["l1", "ssim_weighted_l1", "l1_ssim"])
+@pytest.mark.parametrize("loss", ["l1", "ssim_weighted_l1", "l1_ssim", "l1_ms_ssim"])
 def test_every_loss_is_zero_for_a_perfect_reconstruction_and_grows_with_the_error(loss):
-    x = _images(3)
+    x = _images(3, shape=(2, 176, 176, 3) if loss == "l1_ms_ssim" else (2, 48, 48, 3))
     noise = np.random.default_rng(4).normal(0, 1, size=x.shape).astype("float32")
     reconstructions = np.stack([x, x + 0.02 * noise, x + 0.1 * noise])
     values = np.asarray(losses.iteration_losses(x, reconstructions, loss, 0.5))
@@ -117,3 +127,17 @@ def test_the_losses_and_their_gradients_match_under_jax_without_tensorflow(tmp_p
     on_tf = np.concatenate([np.asarray(losses.iteration_losses(x, reconstructions, n, 0.3))
                             for n in names] + [tape.gradient(total, recon).numpy().ravel()])
     np.testing.assert_allclose(on_jax, on_tf, rtol=1e-4, atol=1e-7)
+
+
+def test_training_refuses_an_ms_ssim_loss_on_patches_too_small_for_five_scales(tmp_path):
+    from tfrnncomp.training.train import TrainingConfig, train
+
+    config = ModelConfig.from_dict({**TINY_CONFIG, "loss": "l1_ms_ssim", "ssim_weight": 0.3})
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match="at least 176 pixels"):
+        train(config, TrainingConfig(data=str(tmp_path), patch_size=64), str(run))
+    assert not run.exists()  # refused before anything was written
+    from tfrnncomp.training.setup import build_model  # the accelerator run's way in
+
+    with pytest.raises(ConfigError, match="at least 176 pixels"):
+        build_model(config, TrainingConfig(patch_size=64))

@@ -17,7 +17,7 @@ RECONSTRUCTIONS = ("one_shot", "additive", "residual_scaling")
 CELL_TYPES = ("lstm", "gru", "residual_gru", "associative_lstm")
 LOSS_WEIGHTINGS = ("uniform", "increasing")
 #: training losses (tfrnncomp.model.losses)
-LOSSES = ("l1", "ssim_weighted_l1", "l1_ssim")
+LOSSES = ("l1", "ssim_weighted_l1", "l1_ssim", "l1_ms_ssim")
 
 
 #: iterations coded when no rate is given (capped by a model's useful_iterations)

@@ -86,9 +86,19 @@ def jit_compile(training: TrainingConfig):
     return training.jit_compile if keras.backend.backend() == "tensorflow" else "auto"
 
 
+def check_patches(config: ModelConfig, training: TrainingConfig):
+    """:class:`ConfigError` if the training patches are too small for ``config``'s loss."""
+    from tfrnncomp.model.losses import MS_SSIM_MIN_SIZE
+
+    if config.loss == "l1_ms_ssim" and training.patch_size < MS_SSIM_MIN_SIZE:
+        raise ConfigError(f"the l1_ms_ssim loss needs patches of at least {MS_SSIM_MIN_SIZE} "
+                          f"pixels (--patch-size), got {training.patch_size}")
+
+
 def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
     """The compiled model with its variables, created in ``strategy.scope()`` if given (a
     ``tf.distribute`` strategy: TensorFlow only)."""
+    check_patches(config, training)
     if training.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {PRECISIONS}, got {training.precision!r}")
     with _strategy_scope(strategy), _dtype_policy(training.precision):

@@ -44,7 +44,7 @@ from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_sy
 from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.setup import (PRECISIONS, TrainingConfig,  # noqa: F401 (re-exported)
-                                   build_model, make_optimizer)
+                                   build_model, check_patches, make_optimizer)
 
 
 #: config fields a resumed run may change (a curriculum over iterations)
@@ -349,6 +349,7 @@ def train(config, training: TrainingConfig, run_dir, verbose="auto", extra_callb
     ``training.strategy``.
     """
     config = load_config(config)
+    check_patches(config, training)
     strategy = strategy or _strategy(training)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     if training.batch_size % replicas:

@@ -59,6 +59,11 @@ ARMS = {
     "patch-128": ({"patch_size": 128, "batch_size": 2}, {},
                   "128x128 patches, 2 per step (the same pixels per step): an 8x8 code grid, "
                   "not 4x4"),
+    "patch-192": ({"patch_size": 192, "batch_size": 1}, {},
+                  "one 192x192 patch per step (about the same pixels per step)"),
+    "l1-ms-ssim-192": ({"patch_size": 192, "batch_size": 1},
+                       {"loss": "l1_ms_ssim", "ssim_weight": 0.3},
+                       "0.7 L1 + 0.3 (1 - MS-SSIM), one 192x192 patch per step"),
     "width-0.5": ({}, {"width": 0.5},
                   "width 0.5, warm-started by copying units (Net2WiderNet) to code as the "
                   "checkpoint"),
