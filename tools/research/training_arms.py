@@ -4,12 +4,13 @@
     python tools/research/training_arms.py --checkpoint CKPT.weights.h5
         [--metadata training_metadata.json] [--config tools/training/default/config.json]
         [--data ../shared/data/train] [--cpu-minutes 6] [--learning-rate 3.125e-5]
-        [--arms control,lr-quarter,lr-tenth,increasing]
+        [--arms control,lr-quarter,lr-tenth,increasing] [--patch-size 64 --batch-size 8]
         [--runs ../runs/arms] [--out results/training/arms]
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
-run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on 64x64 patches
-(unless the arm changes them) until the process has used ``--cpu-minutes`` of CPU time (all
+run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on
+``--batch-size`` patches of ``--patch-size`` pixels per step (unless the arm changes them; the
+default run takes one of 192 with its MS-SSIM loss) until the process has used ``--cpu-minutes`` of CPU time (all
 threads, the input pipeline and graph tracing included), then codes the whole-image validation
 crops of the training run (:mod:`tfrnncomp.training.validation`, never Kodak).  An arm of
 another model than the checkpoint's starts from a conversion of it that codes as it does
@@ -127,7 +128,8 @@ def run_arm(args):
     with open(args.metadata, encoding="utf-8") as handle:
         start_epoch = json.load(handle)["epoch"]
     config = config.replace(**config_changes)
-    settings = dict(data=args.data, patch_size=64, batch_size=8, steps_per_epoch=50,
+    settings = dict(data=args.data, patch_size=args.patch_size, batch_size=args.batch_size,
+                    steps_per_epoch=50,
                     epochs=start_epoch + 10000, learning_rate=args.learning_rate,
                     decay_steps=20000, validation_steps=0, validation_images=0, seed=1)
     settings.update(training_changes)
@@ -170,6 +172,8 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=3.125e-5,
                         help="the control's learning rate (default: the default run's)")
     parser.add_argument("--arms", default="control,lr-quarter,lr-tenth,increasing")
+    parser.add_argument("--patch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--runs", default=os.path.join(REPO, "..", "runs", "arms"))
     parser.add_argument("--out", default="results/training/arms")
     parser.add_argument("--arm", default=None, help=argparse.SUPPRESS)
@@ -196,7 +200,8 @@ def main(argv=None):
                        "--checkpoint", args.checkpoint, "--metadata", args.metadata,
                        "--config", args.config, "--data", args.data,
                        "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs,
-                       "--learning-rate", repr(args.learning_rate)]
+                       "--learning-rate", repr(args.learning_rate),
+                       "--patch-size", str(args.patch_size), "--batch-size", str(args.batch_size)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode:
                 raise SystemExit(f"training_arms: arm {arm} failed: "
