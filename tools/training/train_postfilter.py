@@ -49,9 +49,8 @@ PATCH = 96
 BATCH = 16
 SSIM_WEIGHT = 0.3
 #: the structural term of the loss: single-scale SSIM, or the evaluation's MS-SSIM (five
-#: scales: patches of at least 176 pixels)
+#: scales: patches of at least ``tfrnncomp.model.losses.MS_SSIM_MIN_SIZE`` pixels)
 LOSSES = ("ssim", "ms_ssim")
-MS_SSIM_MIN_PATCH = 176
 
 
 def coded_set(functions, files, crop, iterations, seed, cache):
@@ -111,13 +110,13 @@ def patches(originals, decodes, rng, align, late=(None, 0.0), size=(PATCH, BATCH
 
 def structural_dissimilarity(loss, y, out):
     """``1 - SSIM`` or ``1 - MS-SSIM`` of two batches in [-0.5, 0.5] (``loss`` in LOSSES)."""
-    import tensorflow as tf
+    from keras import ops
 
     from tfrnncomp.model import losses
 
     if loss == "ms_ssim":
-        return 1.0 - tf.reduce_mean(tf.image.ssim_multiscale(y + 0.5, out + 0.5, 1.0))
-    return 1.0 - tf.reduce_mean(losses.ssim_map(y, out))
+        return 1.0 - losses.ms_ssim(y, out)
+    return 1.0 - ops.mean(losses.ssim_map(y, out))
 
 
 def train(net, originals, decodes, minutes, learning_rate, seed, align, sampling):
@@ -196,6 +195,8 @@ def markdown(table):
 
 
 def parse(argv):
+    from tfrnncomp.model.losses import MS_SSIM_MIN_SIZE
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder for the filter's two files")
     parser.add_argument("--model", default="gru-w25", help="zoo name or model directory")
@@ -224,14 +225,14 @@ def parse(argv):
     parser.add_argument("--late-share", type=float, default=0.0)
     parser.add_argument("--loss", choices=LOSSES, default="ssim",
                         help="structural term: SSIM (the codec model's) or MS-SSIM (needs "
-                        f"--patch >= {MS_SSIM_MIN_PATCH})")
+                        f"--patch >= {MS_SSIM_MIN_SIZE})")
     parser.add_argument("--ssim-weight", type=float, default=SSIM_WEIGHT)
     parser.add_argument("--patch", type=int, default=PATCH, help="training patch side")
     parser.add_argument("--batch", type=int, default=BATCH, help="patches per step")
     parser.add_argument("--results", default="results/postfilter")
     args = parser.parse_args(argv)
-    if args.loss == "ms_ssim" and args.patch < MS_SSIM_MIN_PATCH:
-        parser.error(f"--loss ms_ssim needs --patch >= {MS_SSIM_MIN_PATCH}")
+    if args.loss == "ms_ssim" and args.patch < MS_SSIM_MIN_SIZE:
+        parser.error(f"--loss ms_ssim needs --patch >= {MS_SSIM_MIN_SIZE}")
     if args.patch < 16 or args.patch > args.crop or args.batch < 1:
         parser.error("--patch must be in 16..--crop and --batch positive")
     if args.late_from is not None and not 0 <= args.late_share <= 1:
