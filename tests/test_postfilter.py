@@ -295,7 +295,7 @@ def test_late_sampling_draws_that_share_of_patches_from_the_late_iterations():
     assert k.min() < 13  # without a share, every iteration is drawn
 
 
-def test_the_ms_ssim_loss_is_zero_for_equal_patches_and_matches_the_metric():
+def test_the_filter_loss_is_the_codec_models_mixed_loss_with_ssim_or_ms_ssim():
     import tensorflow as tf
 
     from tfrnncomp.eval import metrics
@@ -305,10 +305,12 @@ def test_the_ms_ssim_loss_is_zero_for_equal_patches_and_matches_the_metric():
     a = rng.integers(0, 256, (1, 176, 176, 3)).astype(np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
     scale = (lambda v: tf.constant(v, tf.float32) / 255.0 - 0.5)
-    assert float(tool.structural_dissimilarity("ms_ssim", scale(a), scale(a))) == pytest.approx(0)
-    value = float(tool.structural_dissimilarity("ms_ssim", scale(a), scale(b)))
-    assert value == pytest.approx(1 - metrics.ms_ssim(a[0], b[0]), abs=1e-4)
-    assert float(tool.structural_dissimilarity("ssim", scale(a), scale(b))) > 0
+    assert float(tool.filter_loss("ms_ssim", 0.84, scale(a), scale(a))) == pytest.approx(0, abs=1e-5)
+    l1 = float(tf.reduce_mean(tf.abs(scale(a) - scale(b))))
+    expected = 0.16 * l1 + 0.84 * (1 - metrics.ms_ssim(a[0], b[0]))
+    assert float(tool.filter_loss("ms_ssim", 0.84, scale(a), scale(b))) == pytest.approx(
+        expected, abs=1e-4)
+    assert float(tool.filter_loss("ssim", 0.0, scale(a), scale(b))) == pytest.approx(l1, rel=1e-5)
 
 
 def test_the_training_tool_refuses_an_ms_ssim_loss_on_patches_too_small_for_five_scales(capsys):

@@ -48,9 +48,10 @@ import numpy as np  # noqa: E402
 PATCH = 96
 BATCH = 16
 SSIM_WEIGHT = 0.3
-#: the structural term of the loss: single-scale SSIM, or the evaluation's MS-SSIM (five
-#: scales: patches of at least ``tfrnncomp.model.losses.MS_SSIM_MIN_SIZE`` pixels)
-LOSSES = ("ssim", "ms_ssim")
+#: ``--loss`` -> the codec model's loss of that structural term (tfrnncomp.model.losses):
+#: single-scale SSIM, or the evaluation's five-scale MS-SSIM (patches of at least
+#: ``tfrnncomp.model.losses.MS_SSIM_MIN_SIZE`` pixels)
+LOSSES = {"ssim": "l1_ssim", "ms_ssim": "l1_ms_ssim"}
 
 
 def coded_set(functions, files, crop, iterations, seed, cache):
@@ -108,15 +109,12 @@ def patches(originals, decodes, rng, align, late=(None, 0.0), size=(PATCH, BATCH
     return np.stack(x), np.asarray(k, np.float32)[:, None, None, None], np.stack(y)
 
 
-def structural_dissimilarity(loss, y, out):
-    """``1 - SSIM`` or ``1 - MS-SSIM`` of two batches in [-0.5, 0.5] (``loss`` in LOSSES)."""
-    from keras import ops
-
+def filter_loss(loss, weight, y, out):
+    """``(1 - weight) L1 + weight (1 - SSIM or MS-SSIM)`` of two batches in [-0.5, 0.5]: the
+    codec model's loss (``loss`` a key of LOSSES) for one iteration."""
     from tfrnncomp.model import losses
 
-    if loss == "ms_ssim":
-        return 1.0 - losses.ms_ssim(y, out)
-    return 1.0 - ops.mean(losses.ssim_map(y, out))
+    return losses.iteration_losses(y, out[None], LOSSES[loss], weight)[0]
 
 
 def train(net, originals, decodes, minutes, learning_rate, seed, align, sampling):
@@ -127,7 +125,6 @@ def train(net, originals, decodes, minutes, learning_rate, seed, align, sampling
     import tensorflow as tf
 
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    weight = sampling["ssim_weight"]
 
     @tf.function
     def step(x, k, y):
@@ -135,9 +132,7 @@ def train(net, originals, decodes, minutes, learning_rate, seed, align, sampling
         y = tf.cast(y, tf.float32) / 255.0 - 0.5
         with tf.GradientTape() as tape:
             out = net(x, k, training=True)
-            l1 = tf.reduce_mean(tf.abs(y - out))
-            dissimilarity = structural_dissimilarity(sampling["loss"], y, out)
-            loss = (1.0 - weight) * l1 + weight * dissimilarity
+            loss = filter_loss(sampling["loss"], sampling["ssim_weight"], y, out)
         grads = tape.gradient(loss, net.trainable_variables)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
         return loss
@@ -223,7 +218,7 @@ def parse(argv):
                         help="with --late-share: draw that share of the training patches from "
                         "iterations K..last, so the filter sees the late iterations more often")
     parser.add_argument("--late-share", type=float, default=0.0)
-    parser.add_argument("--loss", choices=LOSSES, default="ssim",
+    parser.add_argument("--loss", choices=sorted(LOSSES), default="ssim",
                         help="structural term: SSIM (the codec model's) or MS-SSIM (needs "
                         f"--patch >= {MS_SSIM_MIN_SIZE})")
     parser.add_argument("--ssim-weight", type=float, default=SSIM_WEIGHT)
