@@ -440,3 +440,105 @@ def test_train_entropy_continues_a_run_from_its_best_weights_and_carries_on_its_
     capsys.readouterr()
     assert tool.main(data + ["--depth-groups", "4", "--out", grouped]) == 2
     assert "give it with --init" in capsys.readouterr().err
+
+
+def requantized(net):
+    """``quantize(dequantize(net))`` with ``net``'s own calibration scales."""
+    from unittest import mock
+
+    from tfrnncomp.entropy.training import quantize as module
+
+    scales = {"features": net.meta["calibration"]["features_scale"],
+              "hidden": net.meta["calibration"]["hidden_scale"]}
+    with mock.patch.object(module, "calibrate", lambda *args, **kwargs: scales):
+        return quantize(module.dequantize(net), [], net.codec_model_id)
+
+
+def test_quantizing_the_dequantized_net_with_its_calibration_gives_back_its_integers(net):
+    again = requantized(net)
+    assert again.shifts == net.shifts and set(again.arrays) == set(net.arrays)
+    for name, value in net.arrays.items():
+        assert np.abs(again.arrays[name] - value).max() <= 1, name
+
+
+def test_the_shipped_integer_net_dequantizes_and_quantizes_back_to_the_same_bytes():
+    from tfrnncomp.model import zoo
+
+    path = zoo.entropy_model_path("gru-w25")
+    if path is None:
+        pytest.skip("no shipped BinaryRNN")
+    shipped = integer_net.IntegerNet.load(path)
+    assert requantized(shipped).entropy_id == shipped.entropy_id
+
+
+def test_the_dequantized_float_model_predicts_like_the_float_model_it_was_quantized_from(
+        float_model, net):
+    from tfrnncomp.entropy.training.quantize import dequantize
+
+    codes = structured_codes(6, 6, 8, seed=11)
+    bits = codes > 0
+    original, restored = (binaryrnn.float_probabilities(model, codes)
+                          for model in (float_model, dequantize(net)))
+    assert np.abs(restored - original).max() < 0.01  # another random model: ~0.25
+
+    def bits_per_bit(p1):
+        return -np.log2(np.where(bits, p1, 1 - p1)).mean()
+
+    assert bits_per_bit(restored) == pytest.approx(bits_per_bit(original), rel=0.01)
+
+
+def test_train_entropy_continues_a_dequantized_integer_net_from_pass_zero(tmp_path, tiny_codec):
+    import csv
+    import json
+
+    from tests.helpers import load_tool
+    from tfrnncomp.entropy.training.codes_data import codes_dataset
+    from tfrnncomp.entropy.training.quantize import dequantize
+
+    codes = code_file(tmp_path, tiny_codec, iterations=3)
+    tensors = [tensor.numpy() for tensor in codes_dataset([codes])]
+    model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8))
+    entropy = quantize(model, tensors, tiny_codec.model_id)
+    (tmp_path / "binaryrnn.bin").write_bytes(entropy.to_bytes())
+    run, out = str(tmp_path / "run"), str(tmp_path / "continued")
+    tool = load_tool("training/dequantize_binaryrnn.py")
+    assert tool.main(["--bin", str(tmp_path / "binaryrnn.bin"), "--out", run]) == 0
+    with open(os.path.join(run, "source.json")) as handle:
+        assert json.load(handle)["entropy_id"] == entropy.entropy_id
+    train = load_tool("training/train_entropy.py")
+    assert train.main(["--init", run, "--train", codes, "--validation", codes, "--out", out,
+                       "--batch-size", "4", "--epochs", "1", "--learning-rate", "0"]) == 0
+    with open(os.path.join(out, "log.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["0"]  # a fresh log, no best loss to beat
+    start = dequantize(tool.load_net(str(tmp_path / "binaryrnn.bin")))
+    p1 = np.concatenate([binaryrnn.float_probabilities(start, t).ravel() for t in tensors])
+    bits = np.concatenate([(t > 0).ravel() for t in tensors])
+    expected = -np.log2(np.where(bits, p1, 1 - p1)).mean()
+    assert float(rows[0]["val_loss"]) == pytest.approx(expected, rel=1e-4)
+    assert os.path.isfile(os.path.join(out, "float.weights.h5"))
+
+
+def test_dequantize_binaryrnn_refuses_a_missing_or_foreign_file_in_one_line(
+        tmp_path, capsys, net):
+    from tests.helpers import load_tool
+
+    tool = load_tool("training/dequantize_binaryrnn.py")
+    out = str(tmp_path / "run")
+    bad = tmp_path / "bad.bin"
+    for data, message in ((None, "cannot read"), (b"PNG garbage", "not a BinaryRNN"),
+                          (net.to_bytes()[:200], "not a BinaryRNN")):
+        if data is not None:
+            bad.write_bytes(data)
+        assert tool.main(["--bin", str(bad if data else tmp_path / "absent.bin"),
+                          "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert tool.main(["--model", str(tmp_path), "--out", out]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not os.path.exists(out)
+    os.makedirs(out)
+    open(os.path.join(out, "log.csv"), "w").close()  # a run is never overwritten unasked
+    bad.write_bytes(net.to_bytes())
+    assert tool.main(["--bin", str(bad), "--out", out]) == 2
+    assert "--force" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from tfrnncomp.entropy.training.layers import DepthGroupDense
 from tfrnncomp.entropy.training.quantize import quantize
 from tfrnncomp.errors import ConfigError, TfrnncompError
 
-from tests.test_binaryrnn import structured_codes
+from tests.test_binaryrnn import requantized, structured_codes
 
 GROUPED = binaryrnn.BinaryRNNConfig(channels=16, depth_groups=4)
 
@@ -169,3 +169,15 @@ def test_the_depth_group_probe_scores_groups_and_history_on_a_frozen_run_and_ref
     capsys.readouterr()
     assert tool.main(["--run", str(tmp_path), "--codes", codes, "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_grouped_net_dequantizes_with_a_zero_first_group_and_quantizes_back_to_itself(
+        grouped_net):
+    from tfrnncomp.entropy.training.quantize import dequantize
+
+    kernel = dequantize(grouped_net).depth_group.kernel.numpy()
+    assert not kernel[:, :8].any() and kernel[:8, 8:].any()
+    again = requantized(grouped_net)
+    assert again.shifts == grouped_net.shifts
+    for name, value in grouped_net.arrays.items():
+        assert np.abs(again.arrays[name] - value).max() <= 1, name

@@ -20,6 +20,12 @@
 # ENTROPY_GROUPS (8) and ENTROPY_GROUPS_MINUTES (45): then a continuation with the bits of a
 # position coded in that many depth groups (train_entropy.py --init --depth-groups), exported
 # instead (ENTROPY_GROUPS=1 skips it).
+# CONTINUE=1: for a checkpoint fine-tuned from the shipped weights, the shipped post-filter and
+# BinaryRNN are continued on the new model's images and codes instead of trained afresh (about
+# an hour on two cores instead of five CPU hours): the filter for POSTFILTER_MS_SSIM_MINUTES
+# with its last stage's loss, the BinaryRNN (dequantized, tools/training/dequantize_binaryrnn.py)
+# for ENTROPY_MINUTES at 6e-4 on the codes-train files; the filter trains beside the code dumps
+# and the BinaryRNN, one process per core.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -42,12 +48,15 @@ if [ ! -f "$work/exported" ]; then
   # useful_iterations in it
   cp "$work/model/config.json" "$zoo/config.json"
   # the old BinaryRNN and post-filter belong to the old weights: the codec must not pick them up
+  mkdir -p "$work/shipped"
+  for name in binaryrnn.bin binaryrnn.json postfilter.json postfilter.weights.h5; do
+    [ ! -f "$zoo/$name" ] || cp "$zoo/$name" "$work/shipped/$name"
+  done
   rm -f "$zoo/binaryrnn.bin" "$zoo/postfilter.json" "$zoo/postfilter.weights.h5"
   touch "$work/exported"
 fi
 
-step "train the post-filter on the new model's decoded images"
-if [ ! -f "$zoo/postfilter.json" ]; then
+postfilter_fresh() {
   [ -f "$work/postfilter-first/postfilter.json" ] || "$python" tools/training/train_postfilter.py \
     --model gru-w25 --out "$work/postfilter-first" --work "$work/postfilter" \
     --minutes "${POSTFILTER_MINUTES:-60}" --learning-rate 1e-3 --results "$work/postfilter-results"
@@ -58,7 +67,85 @@ if [ ! -f "$zoo/postfilter.json" ]; then
   "$python" tools/training/train_postfilter.py --model gru-w25 --init "$work/postfilter-more" \
     --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MS_SSIM_MINUTES:-10}" \
     --learning-rate 5e-4 --patch-seed 2 --loss ms_ssim --ssim-weight 0.84 --patch 192 --batch 4
+}
+
+postfilter_continued() {
+  "$python" tools/training/train_postfilter.py --model gru-w25 --init "$work/shipped" \
+    --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MS_SSIM_MINUTES:-10}" \
+    --learning-rate 5e-4 --patch-seed 2 --loss ms_ssim --ssim-weight 0.84 --patch 192 --batch 4
+}
+
+step "train the post-filter on the new model's decoded images (in the background)"
+filter_job=
+if [ ! -f "$zoo/postfilter.json" ]; then
+  if [ "${CONTINUE:-0}" = 1 ]; then postfilter_continued & else postfilter_fresh & fi
+  filter_job=$!
 fi
+
+step "dump codes"
+[ -f "$work/codes-val.tfrecord" ] || "$python" tools/training/dump_codes.py --split validation --crop 256 \
+  --crops 2 --seed 1 --out "$work/codes-val.tfrecord"
+for shard in 0 1 2 3; do
+  [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
+    --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
+  [ "${CONTINUE:-0}" = 1 ] || [ -f "$work/codes-more$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
+    --crop 256 --crops 3 --shard "$shard/4" --seed $((20 + shard)) --out "$work/codes-more$shard.tfrecord"
+done
+
+entropy_fresh() {
+  [ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/training/train_entropy.py \
+    --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+    --config tools/training/binaryrnn.json \
+    --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
+    --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
+  entropy_run="$work/binaryrnn"
+  if [ "${ENTROPY_MORE_MINUTES:-0}" != 0 ]; then
+    # continue it (train_entropy.py --init): the shipped binaryrnn@643de498 had 40 + 65 minutes
+    step "continue the BinaryRNN"
+    if [ ! -f "$work/binaryrnn-more/done" ]; then
+      "$python" tools/training/train_entropy.py --init "$work/binaryrnn" \
+        --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+        --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-more" --learning-rate 6e-4 \
+        --epochs "${ENTROPY_EPOCHS:-30}" --minutes "$ENTROPY_MORE_MINUTES"
+      touch "$work/binaryrnn-more/done"
+    fi
+    entropy_run="$work/binaryrnn-more"
+  fi
+
+  if [ "${ENTROPY_GROUPS:-8}" != 1 ]; then
+    # the shipped binaryrnn@e8516c26: the continuation above, then 8 depth groups for 45 minutes
+    step "add depth groups to the BinaryRNN"
+    if [ ! -f "$work/binaryrnn-groups/done" ]; then
+      "$python" tools/training/train_entropy.py --init "$entropy_run" \
+        --depth-groups "${ENTROPY_GROUPS:-8}" \
+        --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
+        --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-groups" --learning-rate 6e-4 \
+        --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_GROUPS_MINUTES:-45}"
+      touch "$work/binaryrnn-groups/done"
+    fi
+    entropy_run="$work/binaryrnn-groups"
+  fi
+}
+
+entropy_continued() {
+  [ -f "$work/binaryrnn-shipped/float.weights.h5" ] || "$python" \
+    tools/training/dequantize_binaryrnn.py --bin "$work/shipped/binaryrnn.bin" \
+    --out "$work/binaryrnn-shipped"
+  if [ ! -f "$work/binaryrnn-continued/done" ]; then
+    "$python" tools/training/train_entropy.py --init "$work/binaryrnn-shipped" \
+      --train "$work"/codes-train[0-3].tfrecord --validation "$work/codes-val.tfrecord" \
+      --out "$work/binaryrnn-continued" --learning-rate 6e-4 \
+      --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
+    touch "$work/binaryrnn-continued/done"
+  fi
+  entropy_run="$work/binaryrnn-continued"
+}
+
+step "train the BinaryRNN"
+if [ "${CONTINUE:-0}" = 1 ]; then entropy_continued; else entropy_fresh; fi
+
+step "wait for the post-filter"
+[ -z "$filter_job" ] || wait "$filter_job"
 
 step "per-iteration curves: validation crops (sets the useful iterations), then Kodak"
 "$python" tools/research/iteration_table.py --model gru-w25 --validation ../shared/data/train \
@@ -71,50 +158,6 @@ if [ ! -f "$work/eval-context" ]; then
   "$python" tools/bench/evaluate_model.py --model gru-w25 --iterations 1-16 --one-pass \
     --entropy context --out results/kodak
   touch "$work/eval-context"
-fi
-
-step "dump codes"
-[ -f "$work/codes-val.tfrecord" ] || "$python" tools/training/dump_codes.py --split validation --crop 256 \
-  --crops 2 --seed 1 --out "$work/codes-val.tfrecord"
-for shard in 0 1 2 3; do
-  [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
-    --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
-  [ -f "$work/codes-more$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
-    --crop 256 --crops 3 --shard "$shard/4" --seed $((20 + shard)) --out "$work/codes-more$shard.tfrecord"
-done
-
-step "train the BinaryRNN"
-[ -f "$work/binaryrnn/float.weights.h5" ] || "$python" tools/training/train_entropy.py \
-  --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
-  --config tools/training/binaryrnn.json \
-  --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn" \
-  --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
-entropy_run="$work/binaryrnn"
-if [ "${ENTROPY_MORE_MINUTES:-0}" != 0 ]; then
-  # continue it (train_entropy.py --init): the shipped binaryrnn@643de498 had 40 + 65 minutes
-  step "continue the BinaryRNN"
-  if [ ! -f "$work/binaryrnn-more/done" ]; then
-    "$python" tools/training/train_entropy.py --init "$work/binaryrnn" \
-      --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
-      --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-more" --learning-rate 6e-4 \
-      --epochs "${ENTROPY_EPOCHS:-30}" --minutes "$ENTROPY_MORE_MINUTES"
-    touch "$work/binaryrnn-more/done"
-  fi
-  entropy_run="$work/binaryrnn-more"
-fi
-
-if [ "${ENTROPY_GROUPS:-8}" != 1 ]; then
-  # the shipped binaryrnn@e8516c26: the continuation above, then 8 depth groups for 45 minutes
-  step "add depth groups to the BinaryRNN"
-  if [ ! -f "$work/binaryrnn-groups/done" ]; then
-    "$python" tools/training/train_entropy.py --init "$entropy_run" \
-      --depth-groups "${ENTROPY_GROUPS:-8}" \
-      --train "$work"/codes-train[0-3].tfrecord "$work"/codes-more[0-3].tfrecord \
-      --validation "$work/codes-val.tfrecord" --out "$work/binaryrnn-groups" --learning-rate 6e-4 \
-      --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_GROUPS_MINUTES:-45}"
-    touch "$work/binaryrnn-groups/done"
-  fi
-  entropy_run="$work/binaryrnn-groups"
 fi
 
 step "export the BinaryRNN"

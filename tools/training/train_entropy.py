@@ -15,6 +15,9 @@ coded in N depth groups, the new layer starting at zero (so at the run's best lo
 
     python tools/training/train_entropy.py --init runs/binaryrnn --train ... \
         --validation ... --out runs/binaryrnn-more --learning-rate 6e-4 --minutes 60
+
+A shipped integer net (its float weights not kept) continues from the run that
+``tools/training/dequantize_binaryrnn.py`` makes of it.
 """
 
 import argparse

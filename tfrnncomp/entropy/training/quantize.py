@@ -10,6 +10,8 @@
 - requantization: ``(acc * m + 2**(s-1)) >> s`` with a 16-bit multiplier
   ``m`` per output channel and one shift ``s`` per layer;
 - sigmoid, tanh and logit -> cdf0 as integer lookup tables built here, once.
+
+:func:`dequantize` goes back: a float model from an integer net, to continue training it.
 """
 
 import math
@@ -121,3 +123,52 @@ def quantize(model, code_tensors, codec_model_id, percentile=99.99):
                             "hidden_scale": s_y}}
     net = inet.IntegerNet(arrays, meta)
     return inet.IntegerNet.from_bytes(net.to_bytes())  # the id of exactly these bytes
+
+
+def _weight_scales(net, layer, input_scale, output_scale):
+    """Per-output-channel weight scales ``ws`` of ``layer`` from its requantization
+    multipliers: :func:`quantize` stored ``m = round(ws * input_scale / output_scale * 2**s)``.
+
+    The relative error is at most ``0.5 / m`` (``m`` is 15 bits; 0 where ``m`` is 0)."""
+    real = net.arrays[f"{layer}_m"] / 2.0 ** net.shifts[layer]
+    return real * output_scale / input_scale
+
+
+def dequantize(net):
+    """A built float :class:`BinaryRNN` whose weights are ``net``'s integers times their scales.
+
+    Inverts every step of :func:`quantize` as far as the stored numbers allow: weight
+    scales from the multipliers (:func:`_weight_scales`), kernels ``w * ws`` (the hidden
+    and logits matrices back in their 1x1-convolution shapes), biases
+    ``b * ws * input_scale``, the iteration embedding ``iteration_b * ws`` of the
+    earlier-iterations layer.  What quantization rounded away stays lost, so
+    ``quantize`` of the result with ``net``'s calibration gives back ``net``'s integers
+    (up to one step).  A depth-group column with multiplier 0 (the first group's) is 0.
+    """
+    from tfrnncomp.entropy.training.binaryrnn import BinaryRNNConfig, build_model
+
+    model = build_model(BinaryRNNConfig.from_dict(net.meta["config"]))
+    config, arrays = model.config_, net.arrays
+    s_x = net.meta["calibration"]["features_scale"]
+    s_y = net.meta["calibration"]["hidden_scale"]
+    s_h = 2.0 ** -inet.STATE_FRAC
+    q8 = float(1 << inet.GATE_FRAC)
+
+    def layer(name, kernel, bias, input_scale, output_scale):
+        ws = _weight_scales(net, name, input_scale, output_scale)
+        kernel.assign((arrays[f"{name}_w"] * ws).reshape(kernel.shape).astype(np.float32))
+        if bias is not None:
+            bias.assign((arrays[f"{name}_b"] * ws * input_scale).astype(np.float32))
+        return ws
+
+    layer("masked", model.masked.kernel, model.masked.bias, 1.0, s_x)
+    if config.progressive:
+        ws = layer("previous", model.previous_conv.kernel, None, 1.0, s_x)
+        model.embedding.embeddings.assign((arrays["iteration_b"] * ws).astype(np.float32))
+    layer("lstm_x", model.lstm.input_kernel, model.lstm.bias, s_x, 1.0 / q8)
+    layer("lstm_h", model.lstm.state_kernel, None, s_h, 1.0 / q8)  # m / 2**s = whs * s_h * q8
+    layer("hidden", model.hidden.kernel, model.hidden.bias, s_h, s_y)
+    layer("logits", model.logits.kernel, model.logits.bias, s_y, 1.0 / q8)
+    if config.depth_groups > 1:  # m = round(ws * q8 * 2**s), 0 in the first group's columns
+        layer("group", model.depth_group.kernel, None, 1.0, 1.0 / q8)
+    return model
