@@ -72,7 +72,8 @@ postfilter_fresh() {
 postfilter_continued() {
   "$python" tools/training/train_postfilter.py --model gru-w25 --init "$work/shipped" \
     --out "$zoo" --work "$work/postfilter" --minutes "${POSTFILTER_MS_SSIM_MINUTES:-10}" \
-    --learning-rate 5e-4 --patch-seed 2 --loss ms_ssim --ssim-weight 0.84 --patch 192 --batch 4
+    --learning-rate 5e-4 --patch-seed 2 --loss ms_ssim --ssim-weight 0.84 --patch 192 --batch 4 \
+    --results "$work/postfilter-results"
 }
 
 step "train the post-filter on the new model's decoded images (in the background)"
