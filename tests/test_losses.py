@@ -137,7 +137,20 @@ def test_training_refuses_an_ms_ssim_loss_on_patches_too_small_for_five_scales(t
     with pytest.raises(ConfigError, match="at least 176 pixels"):
         train(config, TrainingConfig(data=str(tmp_path), patch_size=64), str(run))
     assert not run.exists()  # refused before anything was written
-    from tfrnncomp.training.setup import build_model  # the accelerator run's way in
 
-    with pytest.raises(ConfigError, match="at least 176 pixels"):
-        build_model(config, TrainingConfig(patch_size=64))
+
+def test_weights_trained_on_an_ms_ssim_loss_export_to_a_model_directory(tmp_path):
+    import json
+
+    from tfrnncomp.model import zoo
+    from tfrnncomp.training.train import TrainingConfig, build_model, export_run
+
+    config = ModelConfig.from_dict({**TINY_CONFIG, "loss": "l1_ms_ssim", "ssim_weight": 0.3})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    model = build_model(config, TrainingConfig(patch_size=192))
+    model.save_weights(str(run / "latest.weights.h5"))
+    export_run(str(run), str(tmp_path / "model"))  # export builds it with no training patches
+    with open(tmp_path / "model" / zoo.CONFIG_FILE) as handle:
+        assert json.load(handle)["loss"] == "l1_ms_ssim"

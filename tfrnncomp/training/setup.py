@@ -97,8 +97,8 @@ def check_patches(config: ModelConfig, training: TrainingConfig):
 
 def build_model(config: ModelConfig, training: TrainingConfig, strategy=None):
     """The compiled model with its variables, created in ``strategy.scope()`` if given (a
-    ``tf.distribute`` strategy: TensorFlow only)."""
-    check_patches(config, training)
+    ``tf.distribute`` strategy: TensorFlow only).  It also loads weights for export and
+    evaluation, so the training entry points check the patches (:func:`check_patches`)."""
     if training.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {PRECISIONS}, got {training.precision!r}")
     with _strategy_scope(strategy), _dtype_policy(training.precision):

@@ -205,13 +205,15 @@ def train(args):
 
     from tfrnncomp.model.config import load_config
     from tfrnncomp.training.patches import PatchBatches
-    from tfrnncomp.training.setup import TrainingConfig, build_model
+    from tfrnncomp.training.setup import TrainingConfig, build_model, check_patches
 
     keras.utils.set_random_seed(args.seed)
     training = TrainingConfig(batch_size=args.batch_size, patch_size=args.patch_size,
                               learning_rate=args.learning_rate, decay_steps=args.decay_steps,
                               seed=args.seed)
-    model = build_model(load_config(args.config), training)
+    config = load_config(args.config)
+    check_patches(config, training)
+    model = build_model(config, training)
     if args.weights:
         model.load_weights(args.weights)
     model.train_loop = args.train_loop
