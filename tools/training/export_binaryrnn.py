@@ -51,6 +51,10 @@ def validation_bits(model, net, tensors):
             "bits_per_bit": {name: round(value / raw, 5) for name, value in totals.items()}}
 
 
+def _json_bytes(value):
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,6 +70,7 @@ def main(argv=None):
         if not os.path.isfile(path):
             print(f"export_binaryrnn: no code file {path}", file=sys.stderr)
             return 2
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.model import zoo
     from tfrnncomp.entropy.training import binaryrnn
     from tfrnncomp.entropy.training.quantize import quantize
@@ -78,10 +83,8 @@ def main(argv=None):
     codec_id = zoo.model_id(zoo.load_model(args.model))
     net = quantize(model, _codes(args.calibration, args.calibration_tensors), codec_id)
     out = args.out or os.path.join(zoo.resolve(args.model), zoo.ENTROPY_FILE)
-    tmp = f"{out}.tmp{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(net.to_bytes())
-    os.replace(tmp, out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    atomic_write_bytes(out, net.to_bytes())
     report = {"entropy_id": net.entropy_id, "codec_model_id": codec_id,
               "config": config.to_dict(), "accumulator_bounds": accumulator_bounds(net),
               "validation": validation_bits(model, net, _codes(args.validation))}
@@ -89,21 +92,16 @@ def main(argv=None):
     if os.path.isfile(log):
         with open(log, encoding="utf-8") as handle:
             report["training_log"] = handle.read().strip().splitlines()
-    with open(os.path.splitext(out)[0] + ".json", "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    atomic_write_bytes(os.path.splitext(out)[0] + ".json", _json_bytes(report))
     os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, "validation.json"), "w", encoding="utf-8") as handle:
-        json.dump({k: report[k] for k in ("entropy_id", "codec_model_id", "validation")},
-                  handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    atomic_write_bytes(os.path.join(args.results, "validation.json"), _json_bytes(
+        {k: report[k] for k in ("entropy_id", "codec_model_id", "validation")}))
     rows = ["| model | bits per coded bit | saved vs raw |", "|---|---|---|"]
     for name, value in report["validation"]["bits_per_bit"].items():
         rows.append(f"| {name} | {value:.4f} | {100 * (1 - value):.1f} % |")
-    with open(os.path.join(args.results, "validation.md"), "w", encoding="utf-8") as handle:
-        handle.write(f"Validation split codes of {codec_id} "
-                     f"({report['validation']['tensors']} crops), entropy model "
-                     f"{net.entropy_id}\n\n" + "\n".join(rows) + "\n")
+    atomic_write_bytes(os.path.join(args.results, "validation.md"), (
+        f"Validation split codes of {codec_id} ({report['validation']['tensors']} crops), "
+        f"entropy model {net.entropy_id}\n\n" + "\n".join(rows) + "\n").encode())
     print(f"{out}: {net.entropy_id}\n" + "\n".join(rows))
     return 0
 
