@@ -40,8 +40,9 @@
 # 38.963 and 38.928 for the same patches on L1 (results/training/arms-epoch565/), so from epoch
 # 582 the run trains on that loss and those patches (about the pixels per step of 8 x 64x64).
 # The single-scale SSIM phases looked as good in their first epochs and then drifted: watch the
-# whole-image score (validation.csv), which picks the checkpoint that ships. Epochs 582-588:
-# raw 39.120 rising to 39.243, above the shipped 39.047. Before an accelerator
+# whole-image score (validation.csv), which picks the checkpoint that ships. Epochs 582-600:
+# raw 39.120 rising to 39.312 at epoch 599, which shipped (gru-w25@fdb69490; refresh_model.sh
+# CONTINUE=1). Before an accelerator
 # run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
