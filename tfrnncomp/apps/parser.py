@@ -110,10 +110,15 @@ def _add_coding_flags(parser):
     _add_model(parser)
     _add_backend(parser)
     _add_max_pixels(parser)
+    add_post_filter_flag(parser, "decoded images without the model's post-filter (the decoder's "
+                         "own output; files are the same either way)")
+
+
+def add_post_filter_flag(parser, help):
+    """``--no-post-filter``: ``args.post_filter`` is ``"auto"`` (the model directory's filter,
+    if it has one) or ``None`` (the decoder's own images); the CLI and the tools share it."""
     parser.add_argument("--no-post-filter", dest="post_filter", action="store_const",
-                        const=None, default="auto",
-                        help="decoded images without the model's post-filter (the decoder's "
-                        "own output; files are the same either way)")
+                        const=None, default="auto", help=help)
 
 
 def _add_compress(sub):

@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tfrnncomp.eval import evaluate, schema  # noqa: E402
 from tfrnncomp.errors import TfrnncompError  # noqa: E402
 from tfrnncomp.apps.eval_command import check_codec_iterations, parse_iterations  # noqa: E402
+from tfrnncomp.apps.parser import add_post_filter_flag  # noqa: E402
 
 
 def _parser():
@@ -71,9 +72,8 @@ def _parser():
                         help="take the quality of every (image, iterations) point from this "
                         "earlier result of the same model and only re-measure file sizes in "
                         "--entropy (lossless, so the decoded images are the same)")
-    parser.add_argument("--no-post-filter", dest="post_filter", action="store_const",
-                        const=None, default="auto",
-                        help="measure the decoder's own images, without the model's post-filter")
+    add_post_filter_flag(parser, "measure the decoder's own images, without the model's "
+                         "post-filter")
     parser.add_argument("--quiet", action="store_true")
     return parser
 

@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfrnncomp.apps.parser import add_post_filter_flag  # noqa: E402
 from tfrnncomp.training import validation  # noqa: E402
 from tfrnncomp.eval import evaluate, schema
 
@@ -85,9 +86,8 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=16)
     parser.add_argument("--out", default="results/iterations")
     parser.add_argument("--name", default=None, help="file stem (default: the model id)")
-    parser.add_argument("--no-post-filter", action="store_true",
-                        help="the decoder's own images, without the model directory's "
-                        "post-filter (--weights never has one)")
+    add_post_filter_flag(parser, "the decoder's own images, without the model directory's "
+                         "post-filter (--weights never has one)")
     parser.add_argument("--set-useful", default=None, metavar="MODEL_DIR",
                         help="write the measured useful iterations into MODEL_DIR/config.json "
                         "(use held-out images: --validation, never Kodak)")
@@ -109,7 +109,7 @@ def main(argv=None):
 
     model = load_model(args)
     post_filter = None
-    if args.weights is None and not args.no_post_filter:
+    if args.weights is None and args.post_filter is not None:
         post_filter = zoo.load_post_filter(args.model, zoo.model_id(model))
     start = time.time()
     curve = validation.iteration_curve(CodecFunctions(model, post_filter=post_filter), images,

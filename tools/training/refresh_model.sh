@@ -24,8 +24,9 @@
 # BinaryRNN are continued on the new model's images and codes instead of trained afresh (about
 # an hour on two cores instead of five CPU hours): the filter for POSTFILTER_MS_SSIM_MINUTES
 # with its last stage's loss, the BinaryRNN (dequantized, tools/training/dequantize_binaryrnn.py)
-# for ENTROPY_MINUTES at 6e-4 on the codes-train files; the filter trains beside the code dumps
-# and the BinaryRNN, one process per core.
+# for ENTROPY_MINUTES at 6e-4 on the codes-train files (one crop per image; ENTROPY_CROPS=4 adds
+# the codes-more files, three more); the filter trains beside the code dumps and the BinaryRNN,
+# one process per core.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -89,7 +90,7 @@ step "dump codes"
 for shard in 0 1 2 3; do
   [ -f "$work/codes-train$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
     --crop 256 --shard "$shard/4" --seed $((10 + shard)) --out "$work/codes-train$shard.tfrecord"
-  [ "${CONTINUE:-0}" = 1 ] || [ -f "$work/codes-more$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
+  [ "${CONTINUE:-0}${ENTROPY_CROPS:-1}" = 11 ] || [ -f "$work/codes-more$shard.tfrecord" ] || "$python" tools/training/dump_codes.py --split train \
     --crop 256 --crops 3 --shard "$shard/4" --seed $((20 + shard)) --out "$work/codes-more$shard.tfrecord"
 done
 
@@ -133,8 +134,10 @@ entropy_continued() {
     tools/training/dequantize_binaryrnn.py --bin "$work/shipped/binaryrnn.bin" \
     --out "$work/binaryrnn-shipped"
   if [ ! -f "$work/binaryrnn-continued/done" ]; then
+    codes=("$work"/codes-train[0-3].tfrecord)
+    [ "${ENTROPY_CROPS:-1}" = 1 ] || codes+=("$work"/codes-more[0-3].tfrecord)
     "$python" tools/training/train_entropy.py --init "$work/binaryrnn-shipped" \
-      --train "$work"/codes-train[0-3].tfrecord --validation "$work/codes-val.tfrecord" \
+      --train "${codes[@]}" --validation "$work/codes-val.tfrecord" \
       --out "$work/binaryrnn-continued" --learning-rate 6e-4 \
       --epochs "${ENTROPY_EPOCHS:-30}" --minutes "${ENTROPY_MINUTES:-40}"
     touch "$work/binaryrnn-continued/done"
