@@ -42,7 +42,7 @@
 # The single-scale SSIM phases looked as good in their first epochs and then drifted: watch the
 # whole-image score (validation.csv), which picks the checkpoint that ships. Epochs 582-600:
 # raw 39.120 rising to 39.312 at epoch 599, which shipped (gru-w25@fdb69490; refresh_model.sh
-# CONTINUE=1); epochs 601-608 rose on (39.291 to 39.328). Before an accelerator
+# CONTINUE=1); epochs 601-616 rose on (39.291 to 39.362). Before an accelerator
 # run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
