@@ -65,6 +65,13 @@ ARMS = {
     "l1-ms-ssim-192": ({"patch_size": 192, "batch_size": 1},
                        {"loss": "l1_ms_ssim", "ssim_weight": 0.3},
                        "0.7 L1 + 0.3 (1 - MS-SSIM), one 192x192 patch per step"),
+    "ms-ssim-0.6": ({"patch_size": 192, "batch_size": 1},
+                    {"loss": "l1_ms_ssim", "ssim_weight": 0.6},
+                    "0.4 L1 + 0.6 (1 - MS-SSIM), one 192x192 patch per step"),
+    "ms-ssim-0.84": ({"patch_size": 192, "batch_size": 1},
+                     {"loss": "l1_ms_ssim", "ssim_weight": 0.84},
+                     "0.16 L1 + 0.84 (1 - MS-SSIM) (Zhao et al.'s mix), one 192x192 patch "
+                     "per step"),
     "width-0.5": ({}, {"width": 0.5},
                   "width 0.5, warm-started by copying units (Net2WiderNet) to code as the "
                   "checkpoint"),
