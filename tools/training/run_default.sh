@@ -42,7 +42,10 @@
 # The single-scale SSIM phases looked as good in their first epochs and then drifted: watch the
 # whole-image score (validation.csv), which picks the checkpoint that ships. Epochs 582-600:
 # raw 39.120 rising to 39.312 at epoch 599, which shipped (gru-w25@fdb69490; refresh_model.sh
-# CONTINUE=1); epochs 601-616 rose on (39.291 to 39.362). Before an accelerator
+# CONTINUE=1); epochs 601-629 rose on (39.291 to 39.384 at epoch 627, which shipped). From
+# the epoch-617 checkpoint, 10 CPU minutes each, the MS-SSIM weight 0.6 scored 39.375 and 0.84
+# 39.385 against the control's 39.335 (0.3; results/training/arms-epoch617/), with PSNR within
+# 0.02 dB, so from epoch 630 the weight is 0.84. Before an accelerator
 # run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
