@@ -377,3 +377,19 @@ def test_rerunning_a_finished_run_says_it_already_finished_and_changes_nothing(
     assert main(argv) == 0
     assert "already finished at epoch 1; pass --epochs to continue" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def test_every_training_arm_names_only_settings_the_config_and_the_trainer_accept():
+    import dataclasses
+
+    from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.train import TrainingConfig
+
+    tool = load_tool("research/training_arms.py")
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)} | {"learning_rate_factor"}
+    for arm, (training, config_changes, what) in tool.ARMS.items():
+        assert set(training) <= fields, arm
+        changed = load_config(TINY_CONFIG).replace(**config_changes)
+        for key, value in config_changes.items():
+            assert getattr(changed, key) == value, arm
+        assert what, arm
