@@ -49,8 +49,16 @@ def test_the_model_s_own_forward_pass_measures_what_the_codec_s_functions_measur
     images = [smooth_image(192, 224, seed=s) for s in (1, 2)]
     through_codec = validation.iteration_curve(CodecFunctions(model), images, 4)
     forward = validation.model_curve(model, images)
-    assert all(np.allclose(forward[f], through_codec[f], atol=1e-6) for f in validation.FIELDS)
-    assert validation.score(forward) == pytest.approx(validation.score(through_codec), abs=1e-6)
+    # The forward pass runs both images as one batch, the codec one at a time: float32 sums in
+    # another order can put a reconstruction on the other side of a .5 and round one value to its
+    # neighbouring uint8. One such value moves mean |residual| by 1 / (2 * 192 * 224 * 3) = 3.9e-6;
+    # the tolerance admits five of them (rounding left out, or an iteration off, moves far more).
+    tolerance = 5 / (2 * 192 * 224 * 3)
+    for field in validation.FIELDS:
+        np.testing.assert_allclose(forward[field], through_codec[field], rtol=0, atol=tolerance,
+                                   err_msg=field)
+    assert validation.score(forward) == pytest.approx(validation.score(through_codec),
+                                                      abs=tolerance)
     first_two = validation.model_curve(model, images, iterations=2)
     assert first_two["psnr"] == pytest.approx(forward["psnr"][:2])
 
