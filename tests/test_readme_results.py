@@ -1,0 +1,43 @@
+"""README's result tables are the ones the repository's tools make from its results files."""
+
+import glob
+import os
+import re
+
+import pytest
+
+from tests.helpers import load_tool
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def _readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        return f.read()
+
+
+def _table_rows(text):
+    return [line for line in text.splitlines() if re.match(r"\| \S.* \|$", line)]
+
+
+def test_readme_quotes_every_row_of_the_kodak_tables_as_rd_summary_prints_them(capsys):
+    files = sorted(glob.glob(os.path.join(ROOT, "results", "kodak", "*.json")))
+    if not files:
+        pytest.skip("no results/kodak/*.json in this checkout")
+    assert load_tool("bench/rd_summary.py").main(files) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    readme = _readme()
+    assert len(rows) == 2 * (1 + len(files))  # two tables: a header and a row per file
+    missing = [row for row in rows if row not in readme]
+    assert not missing, "README.md lacks rd_summary.py's rows:\n" + "\n".join(missing)
+
+
+def test_readme_quotes_the_shipped_model_s_per_iteration_table_on_kodak():
+    with open(os.path.join(ROOT, "results", "iterations", "kodak-gru-w25.md"),
+              encoding="utf-8") as f:
+        rows = _table_rows(f.read())
+    assert len(rows) == 1 + 16  # the header and 16 iterations
+    readme = _readme()
+    missing = [row for row in rows if row not in readme]
+    assert not missing, ("README.md lacks rows of results/iterations/kodak-gru-w25.md:\n"
+                         + "\n".join(missing))
