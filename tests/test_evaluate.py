@@ -143,6 +143,50 @@ def test_bd_rate_is_missing_when_the_curves_do_not_overlap():
     assert rd.bd_rate(low, high, "psnr") is None
 
 
+def test_bd_rate_over_a_bpp_range_leaves_out_the_rates_outside_it():
+    rates = [0.1, 0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5]
+    anchor = synthetic("anchor", rates)
+    # the same curve up to 1 bpp, flatter above it: more bits for the same quality there
+    ours = synthetic("ours", rates, metric=lambda r: 30 + 6 * np.log2(min(r, 1.0))
+                     + 2 * np.log2(max(r, 1.0)))
+    assert rd.bd_rate(ours, anchor, "psnr", bpp_range=rd.BD_RANGE) == pytest.approx(0, abs=1e-6)
+    assert rd.bd_rate(ours, anchor, "psnr") > 1
+    twice = synthetic("twice", [2 * r for r in rates], metric=lambda r: 30 + 6 * np.log2(r / 2))
+    assert rd.bd_rate(anchor, twice, "psnr", bpp_range=(0.25, 2.0)) == pytest.approx(-50, abs=1e-6)
+
+
+def _with_images(result, names, shift):
+    """``result``'s points with one per-image row per name; image ``n``'s rates times shift[n]."""
+    points = []
+    for point in result["points"]:
+        rows = [{**point, "image": n, "bpp": point["bpp"] * shift[n]} for n in names]
+        points.append({**point, "per_image": rows})
+    return {**result, "points": points, "dataset": {"images": list(names)}}
+
+
+def test_the_per_image_table_gives_each_image_its_own_bd_rate_against_the_same_image():
+    rates = [0.1, 0.2, 0.4, 0.8, 1.2]
+    ours = _with_images(synthetic("ours", rates), ["a.png", "b.png"], {"a.png": 1, "b.png": 1})
+    anchor = _with_images(synthetic("webp", rates), ["a.png", "b.png"], {"a.png": 1, "b.png": 2})
+    assert rd.image_result(ours, "b.png")["points"][0]["image"] == "b.png"
+    table = rd.per_image_table(ours, {"WebP": anchor}, bpp_range=None).splitlines()
+    assert table[0] == "| image | BD-rate vs WebP (MS-SSIM dB) | BD-rate vs WebP (PSNR) |"
+    assert table[2:] == ["| a.png | +0.0 % | +0.0 % |", "| b.png | -50.0 % | -50.0 % |"]
+    missing = _with_images(synthetic("webp", rates), ["a.png"], {"a.png": 1})
+    assert rd.per_image_table(ours, {"WebP": missing}, bpp_range=None).splitlines()[-1] == (
+        "| b.png | - | - |")
+
+
+def test_rd_summary_per_image_prints_a_row_per_image_or_names_an_unknown_result(
+        jpeg_result, tmp_path, capsys):
+    path = schema.write_result(str(tmp_path / "jpeg420.json"), jpeg_result)
+    assert load_tool("bench/rd_summary.py").main([path, "--per-image", "jpeg420"]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == ["| a.png | +0.0 % | +0.0 % |",
+                                                        "| b.png | +0.0 % | +0.0 % |"]
+    with pytest.raises(SystemExit, match="no result named 'ours'"):
+        load_tool("bench/rd_summary.py").main([path, "--per-image", "ours"])
+
+
 def test_auc_of_a_linear_curve_is_its_exact_integral():
     result = synthetic("line", [0.1, 0.3, 0.9, 1.7, 2.4], metric=lambda r: 20 + 10 * r)
     expected = 20 * 1.875 + 5 * (2.0 ** 2 - 0.125 ** 2)
@@ -165,6 +209,8 @@ def test_the_markdown_table_has_a_row_per_result_and_anchor_columns():
     table = rd.markdown_table(results)
     assert table.count("| ours |") == 2
     assert "BD-rate vs JPEG" in table and "BD-rate vs WebP" in table
+    assert "| BD-rate vs WebP (MS-SSIM dB, 0.125-1 bpp) |" in table
+    assert table.splitlines()[0].count("BD-rate") == 4  # each anchor, overlap and 0.125-1 bpp
     assert "| jpeg420 |" in table and "+0.0 %" in table
 
 

@@ -32,6 +32,19 @@ def test_readme_quotes_every_row_of_the_kodak_tables_as_rd_summary_prints_them(c
     assert not missing, "README.md lacks rd_summary.py's rows:\n" + "\n".join(missing)
 
 
+def test_readme_quotes_the_shipped_model_s_per_image_bd_rates_as_rd_summary_prints_them(capsys):
+    files = sorted(glob.glob(os.path.join(ROOT, "results", "kodak", "*.json")))
+    if not files:
+        pytest.skip("no results/kodak/*.json in this checkout")
+    shipped = "tfrnncomp-gru-w25-binaryrnn"
+    assert load_tool("bench/rd_summary.py").main([*files, "--per-image", shipped]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    readme = _readme()
+    assert len(rows) == 1 + 24  # the header and the Kodak images
+    missing = [row for row in rows if row not in readme]
+    assert not missing, "README.md lacks rd_summary.py --per-image's rows:\n" + "\n".join(missing)
+
+
 def test_readme_quotes_the_shipped_model_s_per_iteration_table_on_kodak():
     with open(os.path.join(ROOT, "results", "iterations", "kodak-gru-w25.md"),
               encoding="utf-8") as f:

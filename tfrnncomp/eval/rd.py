@@ -17,7 +17,12 @@ rates, area under the curve, BD-rate, and a markdown table.
   the quality interval that both curves reach, so only where the curves overlap, with no
   extrapolation.  Points that do not raise the quality over a lower-rate point are dropped
   first (the interpolation needs quality increasing with rate).  ``None`` when the curves do
-  not overlap or have fewer than two usable points.
+  not overlap or have fewer than two usable points.  With ``bpp_range`` both curves are first
+  cut to that rate interval (their values at its ends interpolated as :func:`value_at` does),
+  so the BD-rate covers only those rates: ``BD_RANGE`` = 0.125-1 bpp is the range the quality
+  targets are stated for.
+* :func:`image_result` is one image's curve of a result (its per-image rows), for BD-rates
+  per image (:func:`per_image_table`).
 """
 
 import math
@@ -29,6 +34,7 @@ from tfrnncomp.eval.metrics import ms_ssim_db
 
 TARGETS = (0.125, 0.25, 0.5, 1.0, 2.0)
 AUC_RANGE = (0.125, 2.0)
+BD_RANGE = (0.125, 1.0)
 EXTEND = 0.05
 ANCHORS = (("JPEG", "jpeg420"), ("WebP", "webp"))
 TABLE_METRICS = (("ms_ssim", "MS-SSIM", 4, "ms_ssim_db"), ("psnr", "PSNR (dB)", 2, "psnr"))
@@ -94,12 +100,24 @@ def _increasing(rates, values):
     return np.array(keep_r), np.array(keep_v)
 
 
-def bd_rate(test, anchor, metric="ms_ssim_db", method="pchip"):
-    """BD-rate (%) of ``test`` against ``anchor`` (result dicts); ``None`` if not computable."""
+def _cut(rates, values, bpp_range):
+    """The curve restricted to ``bpp_range``, with its values at the ends interpolated."""
+    if bpp_range is None or len(rates) == 0:
+        return rates, values
+    low, high = bpp_range
+    knots = np.concatenate([[low], rates[(rates > low) & (rates < high)], [high]])
+    ys = _interp(rates, values, knots)
+    keep = ~np.isnan(ys)
+    return knots[keep], ys[keep]
+
+
+def bd_rate(test, anchor, metric="ms_ssim_db", method="pchip", bpp_range=None):
+    """BD-rate (%) of ``test`` against ``anchor`` (result dicts), over ``bpp_range`` if given;
+    ``None`` if not computable."""
     import bjontegaard
 
-    rt, vt = _increasing(*curve(test, metric))
-    ra, va = _increasing(*curve(anchor, metric))
+    rt, vt = _increasing(*_cut(*curve(test, metric), bpp_range))
+    ra, va = _increasing(*_cut(*curve(anchor, metric), bpp_range))
     if min(len(rt), len(ra)) < 2 or min(vt[-1], va[-1]) <= max(vt[0], va[0]):
         return None
     with warnings.catch_warnings():
@@ -108,6 +126,13 @@ def bd_rate(test, anchor, metric="ms_ssim_db", method="pchip"):
                                     require_matching_points=False, min_overlap=0)
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def image_result(result, image):
+    """``result`` as the curve of one of its images (from each point's per-image row)."""
+    points = [row for point in result["points"] for row in point.get("per_image") or []
+              if row.get("image") == image]
+    return {**result, "points": points, "dataset": {**result["dataset"], "images": [image]}}
 
 
 def find_anchor(results, name):
@@ -123,27 +148,54 @@ def _cell(value, digits, percent=False):
     return f"{value:+.1f} %" if percent else f"{value:.{digits}f}"
 
 
-def markdown_table(results, anchors=None, targets=TARGETS, method="pchip"):
+def _range_label(bpp_range):
+    return "" if bpp_range is None else f", {bpp_range[0]:g}-{bpp_range[1]:g} bpp"
+
+
+def _default_anchors(results, anchors):
+    if anchors is None:
+        anchors = {label: find_anchor(results, name) for label, name in ANCHORS}
+    return {label: result for label, result in anchors.items() if result is not None}
+
+
+def markdown_table(results, anchors=None, targets=TARGETS, method="pchip",
+                   bd_ranges=(None, BD_RANGE)):
     """Markdown tables (MS-SSIM, then PSNR) of results: values at ``targets``, AUC, BD-rates.
 
     ``anchors`` maps a column label to a result; by default the results named ``jpeg420`` (JPEG)
-    and ``webp`` (WebP) among ``results``.
+    and ``webp`` (WebP) among ``results``.  Each anchor gets a BD-rate column per entry of
+    ``bd_ranges`` (``None``: wherever the curves overlap; ``(low, high)``: those rates only).
     """
-    if anchors is None:
-        anchors = {label: find_anchor(results, name) for label, name in ANCHORS}
-    anchors = {label: result for label, result in anchors.items() if result is not None}
+    anchors = _default_anchors(results, anchors)
     low, high = AUC_RANGE
     blocks = []
     for metric, title, digits, bd_metric in TABLE_METRICS:
         bd_label = "MS-SSIM dB" if bd_metric == "ms_ssim_db" else "PSNR"
         head = ([f"{title} @{t:g}" for t in targets] + [f"AUC {low:g}-{high:g}"]
-                + [f"BD-rate vs {label} ({bd_label})" for label in anchors])
+                + [f"BD-rate vs {label} ({bd_label}{_range_label(r)})"
+                   for r in bd_ranges for label in anchors])
         lines = ["| codec | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
         for result in results:
             cells = [_cell(v, digits) for v in value_at(result, metric, list(targets))]
             cells.append(_cell(auc(result, metric), 4 if metric == "ms_ssim" else 2))
-            cells += [_cell(bd_rate(result, anchor, bd_metric, method), 1, percent=True)
-                      for anchor in anchors.values()]
+            cells += [_cell(bd_rate(result, anchor, bd_metric, method, r), 1, percent=True)
+                      for r in bd_ranges for anchor in anchors.values()]
             lines.append(f"| {result['name']} | " + " | ".join(cells) + " |")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def per_image_table(result, anchors, method="pchip", bpp_range=BD_RANGE):
+    """Markdown table of ``result``'s BD-rates per image against each anchor's same image
+    (MS-SSIM dB, then PSNR), over ``bpp_range``; ``-`` where an anchor lacks the image or
+    the two curves do not overlap."""
+    head = [f"BD-rate vs {label} ({name}{_range_label(bpp_range)})"
+            for name in ("MS-SSIM dB", "PSNR") for label in anchors]
+    lines = ["| image | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for image in result["dataset"]["images"]:
+        ours = image_result(result, image)
+        cells = [_cell(bd_rate(ours, image_result(anchor, image), metric, method, bpp_range),
+                       1, percent=True)
+                 for metric in ("ms_ssim_db", "psnr") for anchor in anchors.values()]
+        lines.append(f"| {image} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Markdown tables of results files: MS-SSIM and PSNR at 0.125/0.25/0.5/1/2 bpp, AUC over
-0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP (definitions: tfrnncomp/eval/rd.py).
+0.125-2 bpp and BD-rate against JPEG 4:2:0 and WebP, wherever the curves overlap and over
+0.125-1 bpp (definitions: tfrnncomp/eval/rd.py).
 
     python tools/bench/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
                                      [--webp results/kodak/webp.json] [--method pchip|akima]
+                                     [--per-image NAME]
 
-Anchors default to the results named jpeg420 and webp among the files given.
+Anchors default to the results named jpeg420 and webp among the files given.  --per-image NAME
+prints instead the BD-rates over 0.125-1 bpp of the result named NAME, image by image.
 """
 
 import argparse
@@ -26,6 +29,8 @@ def main(argv=None):
                         help="WebP anchor file (default: webp among RESULTS)")
     parser.add_argument("--method", choices=("pchip", "akima"), default="pchip",
                         help="BD-rate interpolation (bjontegaard package)")
+    parser.add_argument("--per-image", metavar="NAME", default=None,
+                        help="BD-rates of the result named NAME per image, over 0.125-1 bpp")
     args = parser.parse_args(argv)
     results = [schema.load_result(path) for path in args.results]
     anchors = {}
@@ -38,7 +43,15 @@ def main(argv=None):
     if len(images) > 1:
         print(f"rd_summary: warning: results cover different image counts {images}",
               file=sys.stderr)
-    print(rd.markdown_table(results, anchors, method=args.method), end="")
+    if args.per_image is None:
+        print(rd.markdown_table(results, anchors, method=args.method), end="")
+        return 0
+    chosen = rd.find_anchor(results, args.per_image)
+    if chosen is None:
+        raise SystemExit(f"rd_summary: no result named {args.per_image!r} among "
+                         f"{sorted(r['name'] for r in results)}")
+    anchors = {label: result for label, result in anchors.items() if result is not None}
+    print(rd.per_image_table(chosen, anchors, method=args.method), end="")
     return 0
 
 

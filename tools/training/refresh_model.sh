@@ -176,6 +176,8 @@ step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
 step "entropy benchmark, summaries, plots, visual comparison"
 "$python" tools/bench/bench_entropy.py --out results/entropy
 "$python" tools/bench/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
+"$python" tools/bench/rd_summary.py results/kodak/*.json --per-image tfrnncomp-gru-w25-binaryrnn \
+  > "$work/rd_per_image.md"
 "$python" tools/bench/plot_rd.py results/kodak/*.json --out results/kodak/plots
 "$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
 average=()
