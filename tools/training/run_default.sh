@@ -46,8 +46,10 @@
 # the epoch-617 checkpoint, 10 CPU minutes each, the MS-SSIM weight 0.6 scored 39.375 and 0.84
 # 39.385 against the control's 39.335 (0.3; results/training/arms-epoch617/), with PSNR within
 # 0.02 dB, so from epoch 630 the weight is 0.84: epochs 630-648 scored 39.360-39.475 (epoch 647
-# shipped, gru-w25@afe726f9), MS-SSIM up and PSNR down against 0.3. Before an accelerator
-# run, put the config back to L1 (device_run.py trains with it).
+# shipped, gru-w25@afe726f9), MS-SSIM up and PSNR down against 0.3. Epochs 649-675: 39.425-39.509;
+# from the epoch-675 checkpoint a step decay of the learning rate tied the control over 20 CPU
+# minutes each (39.498 against 39.500; results/training/arms-epoch675/), so the rate stays.
+# Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
 # the better of best.weights.h5 / best-average.weights.h5 is what refresh_model.sh ships.
