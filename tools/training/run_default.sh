@@ -49,6 +49,8 @@
 # shipped, gru-w25@afe726f9), MS-SSIM up and PSNR down against 0.3. Epochs 649-675: 39.425-39.509;
 # from the epoch-675 checkpoint a step decay of the learning rate tied the control over 20 CPU
 # minutes each (39.498 against 39.500; results/training/arms-epoch675/), so the rate stays.
+# Epochs 676-693: 39.471-39.524 (the moving average up to 39.519); epoch 679 (39.509) shipped as
+# gru-w25@76367658.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
