@@ -152,9 +152,8 @@ def _range_label(bpp_range):
     return "" if bpp_range is None else f", {bpp_range[0]:g}-{bpp_range[1]:g} bpp"
 
 
-def _default_anchors(results, anchors):
-    if anchors is None:
-        anchors = {label: find_anchor(results, name) for label, name in ANCHORS}
+def _present(anchors):
+    """The anchors that are there (a missing one, ``None``, gets no column)."""
     return {label: result for label, result in anchors.items() if result is not None}
 
 
@@ -166,7 +165,9 @@ def markdown_table(results, anchors=None, targets=TARGETS, method="pchip",
     and ``webp`` (WebP) among ``results``.  Each anchor gets a BD-rate column per entry of
     ``bd_ranges`` (``None``: wherever the curves overlap; ``(low, high)``: those rates only).
     """
-    anchors = _default_anchors(results, anchors)
+    if anchors is None:
+        anchors = {label: find_anchor(results, name) for label, name in ANCHORS}
+    anchors = _present(anchors)
     low, high = AUC_RANGE
     blocks = []
     for metric, title, digits, bd_metric in TABLE_METRICS:
@@ -189,6 +190,7 @@ def per_image_table(result, anchors, method="pchip", bpp_range=BD_RANGE):
     """Markdown table of ``result``'s BD-rates per image against each anchor's same image
     (MS-SSIM dB, then PSNR), over ``bpp_range``; ``-`` where an anchor lacks the image or
     the two curves do not overlap."""
+    anchors = _present(anchors)
     head = [f"BD-rate vs {label} ({name}{_range_label(bpp_range)})"
             for name in ("MS-SSIM dB", "PSNR") for label in anchors]
     lines = ["| image | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]

@@ -50,7 +50,6 @@ def main(argv=None):
     if chosen is None:
         raise SystemExit(f"rd_summary: no result named {args.per_image!r} among "
                          f"{sorted(r['name'] for r in results)}")
-    anchors = {label: result for label, result in anchors.items() if result is not None}
     print(rd.per_image_table(chosen, anchors, method=args.method), end="")
     return 0
 
