@@ -20,29 +20,33 @@ def _table_rows(text):
     return [line for line in text.splitlines() if re.match(r"\| \S.* \|$", line)]
 
 
-def test_readme_quotes_every_row_of_the_kodak_tables_as_rd_summary_prints_them(capsys):
+def _kodak_files():
     files = sorted(glob.glob(os.path.join(ROOT, "results", "kodak", "*.json")))
     if not files:
         pytest.skip("no results/kodak/*.json in this checkout")
+    return files
+
+
+def _assert_readme_quotes(rows, source):
+    readme = _readme()
+    missing = [row for row in rows if row not in readme]
+    assert not missing, f"README.md lacks rows of {source}:\n" + "\n".join(missing)
+
+
+def test_readme_quotes_every_row_of_the_kodak_tables_as_rd_summary_prints_them(capsys):
+    files = _kodak_files()
     assert load_tool("bench/rd_summary.py").main(files) == 0
     rows = _table_rows(capsys.readouterr().out)
-    readme = _readme()
     assert len(rows) == 2 * (1 + len(files))  # two tables: a header and a row per file
-    missing = [row for row in rows if row not in readme]
-    assert not missing, "README.md lacks rd_summary.py's rows:\n" + "\n".join(missing)
+    _assert_readme_quotes(rows, "rd_summary.py")
 
 
 def test_readme_quotes_the_shipped_model_s_per_image_bd_rates_as_rd_summary_prints_them(capsys):
-    files = sorted(glob.glob(os.path.join(ROOT, "results", "kodak", "*.json")))
-    if not files:
-        pytest.skip("no results/kodak/*.json in this checkout")
     shipped = "tfrnncomp-gru-w25-binaryrnn"
-    assert load_tool("bench/rd_summary.py").main([*files, "--per-image", shipped]) == 0
+    assert load_tool("bench/rd_summary.py").main([*_kodak_files(), "--per-image", shipped]) == 0
     rows = _table_rows(capsys.readouterr().out)
-    readme = _readme()
     assert len(rows) == 1 + 24  # the header and the Kodak images
-    missing = [row for row in rows if row not in readme]
-    assert not missing, "README.md lacks rd_summary.py --per-image's rows:\n" + "\n".join(missing)
+    _assert_readme_quotes(rows, "rd_summary.py --per-image")
 
 
 def test_readme_quotes_the_shipped_model_s_per_iteration_table_on_kodak():
@@ -50,7 +54,4 @@ def test_readme_quotes_the_shipped_model_s_per_iteration_table_on_kodak():
               encoding="utf-8") as f:
         rows = _table_rows(f.read())
     assert len(rows) == 1 + 16  # the header and 16 iterations
-    readme = _readme()
-    missing = [row for row in rows if row not in readme]
-    assert not missing, ("README.md lacks rows of results/iterations/kodak-gru-w25.md:\n"
-                         + "\n".join(missing))
+    _assert_readme_quotes(rows, "results/iterations/kodak-gru-w25.md")
