@@ -327,3 +327,26 @@ def test_the_lagrangian_rule_codes_each_block_with_its_planned_iterations(tiny_c
     assert np.array_equal(the_map, plan) and len(codes) == plan.max()
     data = tiny_codec.compress(image, iterations=5, adaptive=True, slope=slope, entropy="raw")
     assert np.array_equal(tiny_codec.decompress(data), reconstruction)
+
+
+def test_texture_weights_favour_flat_blocks_and_average_one():
+    tool = load_tool("research/adaptive_weighting.py")
+    rng = np.random.default_rng(0)
+    image = np.full((64, 96, 3), 128, np.uint8)  # three 32x32 blocks a row, two rows
+    image[:, 32:64] = rng.integers(0, 256, (64, 32, 3))  # the middle column is noise
+    weights = tool.block_weights(image, (2, 3), 32)
+    assert weights.shape == (2, 3) and weights.mean() == pytest.approx(1.0)
+    assert weights[:, 1].max() < 0.1 * weights[:, 0].min()
+    assert np.allclose(weights[:, 0], weights[:, 2])
+    flatter = tool.block_weights(image, (2, 3), 32, power=0.5)
+    assert weights[:, 1].max() < flatter[:, 1].min()
+
+
+def test_the_weighting_tool_changes_only_the_first_pass(tiny_codec, image):
+    tool = load_tool("research/adaptive_weighting.py")
+    weighted = tool.WeightedFirstPass(tiny_codec, 8, 1, 1.0)
+    plain, found = tiny_codec.adaptive_history(image, 3, 2), weighted.adaptive_history(image, 3, 2)
+    ratio = found / plain
+    assert found.shape == plain.shape and np.allclose(ratio, ratio[:1], rtol=1e-5)
+    assert not np.allclose(ratio, 1.0)
+    assert weighted.model_id == tiny_codec.model_id
