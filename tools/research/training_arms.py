@@ -72,6 +72,10 @@ ARMS = {
                      {"loss": "l1_ms_ssim", "ssim_weight": 0.84},
                      "0.16 L1 + 0.84 (1 - MS-SSIM) (Zhao et al.'s mix), one 192x192 patch "
                      "per step"),
+    "ms-ssim-0.95": ({}, {"loss": "l1_ms_ssim", "ssim_weight": 0.95},
+                     "0.05 L1 + 0.95 (1 - MS-SSIM)"),
+    "ms-ssim-1.0": ({}, {"loss": "l1_ms_ssim", "ssim_weight": 1.0},
+                    "1 - MS-SSIM alone"),
     "width-0.5": ({}, {"width": 0.5},
                   "width 0.5, warm-started by copying units (Net2WiderNet) to code as the "
                   "checkpoint"),
