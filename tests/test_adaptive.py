@@ -292,6 +292,7 @@ def test_the_harness_sweeps_adaptive_settings_and_the_tool_reports_bd_rate(tiny_
     result = run_adaptive(tiny_codec, dataset, [1e9, -1e9], rule="slope", block=2,
                           entropy="raw")
     first, last = result["points"]
+    assert result["description"].startswith(evaluate.model_description(tiny_codec, "raw"))
     assert first["per_image"][0]["mean_iterations"] == 1.0
     assert last["per_image"][0]["mean_iterations"] == tiny_codec.max_iterations
     assert first["per_image"][0]["map_bytes"] < 20 < first["per_image"][0]["bytes"]

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from tfrnncomp.eval.evaluate import Measurer, log_point, make_point, new_result
+from tfrnncomp.eval.evaluate import Measurer, log_point, make_point, model_description, new_result
 
 
 def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, name=None,
@@ -58,8 +58,8 @@ def run_adaptive(codec, dataset, settings, rule="psnr", block=2, entropy=None, n
         "from the first image's file only; the other rows measure the encoder's "
         "reconstruction, which the decoder reproduces exactly"]
     default = f"tfrnncomp-{codec.config.name}-adaptive" + ("" if rule == "psnr" else f"-{rule}")
-    return new_result(name or default, f"tfrnncomp model {codec.model_id}, spatially adaptive "
-                      f"({rule} rule, blocks of {block}x{block} codes), entropy mode {entropy}",
+    return new_result(name or default, f"{model_description(codec, entropy)}; spatially "
+                      f"adaptive ({rule} rule, blocks of {block}x{block} codes)",
                       info, dataset, points, notes)
 
 
