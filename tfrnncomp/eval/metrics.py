@@ -16,7 +16,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _FILTER_SIZE = 11
 _FILTER_SIGMA = 1.5
 _K1 = 0.01
-_K2 = 0.03
+K2 = 0.03  # SSIM's contrast-structure constant, as a fraction of the dynamic range
 
 
 def _gaussian_taps(size=_FILTER_SIZE, sigma=_FILTER_SIGMA):
@@ -98,7 +98,7 @@ def _ms_ssim_per_channel(a, b, max_val, weights=MS_SSIM_WEIGHTS):
     # work channels-first so filtering and means run over contiguous memory.
     x = np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float64) / max_val
     y = np.ascontiguousarray(b.transpose(2, 0, 1), dtype=np.float64) / max_val
-    c1, c2 = _K1 ** 2, _K2 ** 2
+    c1, c2 = _K1 ** 2, K2 ** 2
     terms = []
     for k in range(len(weights)):
         if k > 0:

@@ -28,7 +28,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-C2 = (0.03 * 255.0) ** 2
+from tfrnncomp.eval.metrics import K2  # noqa: E402
+
+C2 = (K2 * 255.0) ** 2  # SSIM's C2 for 8-bit pixels, as tfrnncomp.eval.metrics uses it
 
 
 def window_weights(image, window, downsample):
