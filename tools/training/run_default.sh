@@ -54,7 +54,8 @@
 # From the epoch-697 checkpoint, 20 CPU minutes each, MS-SSIM weight 0.95 (39.515) and 1.0 (39.491)
 # against the control's 39.502 (results/training/arms-epoch697/): within the noise, so 0.84 stays.
 # Epochs 698-731: 39.471-39.544 (best at 722; the moving average up to 39.533 at 729); epoch 722
-# shipped as gru-w25@6480d59c.
+# shipped as gru-w25@6480d59c. Epochs 732-754: 39.512-39.548 (the moving average 39.516-39.534):
+# levelled off.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
