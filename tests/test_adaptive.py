@@ -351,3 +351,48 @@ def test_the_weighting_tool_changes_only_the_first_pass(tiny_codec, image):
     assert found.shape == plain.shape and np.allclose(ratio, ratio[:1], rtol=1e-5)
     assert not np.allclose(ratio, 1.0)
     assert weighted.model_id == tiny_codec.model_id
+
+
+def test_the_headroom_composite_takes_each_block_from_its_own_iteration():
+    tool = load_tool("research/adaptive_headroom.py")
+    decodes = np.stack([np.full((40, 70, 3), k, np.float32) for k in range(1, 4)])  # [T=3]
+    plan = np.array([[1, 3, 2], [2, 1, 3]], np.int32)  # 32x32 blocks, the last ones partial
+    mixed = tool.composite(decodes, plan, 32)
+    assert mixed.shape == (40, 70, 3)
+    assert mixed[0, 0, 0] == 1 and mixed[0, 40, 0] == 3 and mixed[31, 69, 0] == 2
+    assert mixed[39, 0, 0] == 2 and mixed[39, 33, 0] == 1 and mixed[39, 69, 0] == 3
+    sums = tool.block_sums(np.ones((40, 70)), 32)
+    assert sums.tolist() == [[1024, 1024, 192], [256, 256, 48]]
+
+
+def test_headroom_swaps_keep_the_bits_and_move_iterations_where_ms_ssim_gains():
+    tool = load_tool("research/adaptive_headroom.py")
+    rng = np.random.default_rng(1)
+    image = rng.integers(60, 200, (192, 192, 3)).astype(np.uint8)
+    # left half: later iterations remove its large error; right half: they change nothing
+    error = rng.normal(0, 1, (192, 192, 3)).astype(np.float32)
+    scale = np.where(np.arange(192) < 96, 40.0, 4.0)[None, :, None].astype(np.float32)
+    decodes = np.stack([image + error * scale * 0.5 ** k for k in range(4)])
+    decodes[:, :, 96:] = image[None, :, 96:] + error[None, :, 96:] * 4.0  # right: no gain
+    start = np.full((6, 6), 2, np.int32)
+    best, plan, trace = tool.swap_rounds(image, decodes, start, 32, rounds=6)
+    assert plan.sum() == start.sum()
+    assert best == max(trace) and best > trace[0]
+    assert plan[:, :3].mean() > 2 > plan[:, 3:].mean()
+
+
+def test_the_headroom_tool_skips_with_a_message_without_training_data(tmp_path, capsys):
+    tool = load_tool("research/adaptive_headroom.py")
+    assert tool.main(["--validation", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 0
+    assert "skipped: training folder" in capsys.readouterr().out
+    assert not (tmp_path / "headroom.md").exists()
+
+
+def test_a_headroom_gain_counts_in_iterations_of_the_step_to_the_next_start():
+    tool = load_tool("research/adaptive_headroom.py")
+    rows = [{"iterations": 2, "fixed_ms_ssim": 0.90, "swapped_ms_ssim": 0.901},
+            {"iterations": 4, "fixed_ms_ssim": 0.94, "swapped_ms_ssim": 0.942},
+            {"iterations": 8, "fixed_ms_ssim": 0.96, "swapped_ms_ssim": 0.961}]
+    gains = tool.iteration_gains(rows)
+    assert gains[0] == pytest.approx(0.001 / 0.02) and gains[1] == pytest.approx(0.002 / 0.005)
+    assert gains[2] is None

@@ -76,12 +76,18 @@ class WeightedFirstPass:
         return (history * weights[None]).astype(np.float32)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def validation_arguments(parser):
+    """``--validation`` (a training folder), ``--count`` (its validation images) and
+    ``--model``: the images and model of the adaptive-allocation research tools."""
     parser.add_argument("--validation", default=os.path.join(REPO, "..", "shared", "data",
                                                              "train"), metavar="TRAIN_DATA")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--model", default="gru-w25")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    validation_arguments(parser)
     parser.add_argument("--settings", default="1024,256,64,16,4")
     parser.add_argument("--block", type=int, default=2)
     parser.add_argument("--window", type=int, default=8)
