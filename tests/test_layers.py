@@ -119,6 +119,24 @@ def test_the_binarizer_passes_the_gradient_straight_through_in_training():
     np.testing.assert_allclose(grad_bits.numpy(), tape2.gradient(pre, x).numpy(), rtol=1e-5)
 
 
+def test_the_sign_training_mode_trains_on_the_inference_bits_with_a_straight_through_gradient():
+    binarizer = SignBinarizer(4, seed=1, training_mode="sign")
+    x = tf.random.normal((2, 3, 3, 3), seed=8)
+    binarizer(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        bits = binarizer(x, training=True)
+    np.testing.assert_array_equal(bits.numpy(), binarizer(x).numpy())  # no noise
+    with tf.GradientTape() as tape2:
+        tape2.watch(x)
+        pre = tf.tanh(binarizer.projection(x))
+    np.testing.assert_allclose(tape.gradient(bits, x).numpy(), tape2.gradient(pre, x).numpy(),
+                               rtol=1e-5)
+    assert SignBinarizer.from_config(binarizer.get_config()).training_mode == "sign"
+    with pytest.raises(ValueError, match="training_mode"):
+        SignBinarizer(4, training_mode="soft")
+
+
 def test_depth_to_space_moves_channel_groups_into_two_by_two_pixels():
     layer = DepthToSpace(2)
     x = tf.reshape(tf.range(2 * 3 * 4 * 8, dtype=tf.float32), (2, 3, 4, 8))

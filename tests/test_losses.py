@@ -39,6 +39,19 @@ def test_ms_ssim_matches_tensorflows_and_refuses_patches_too_small_for_five_scal
         losses.ms_ssim(x[:, :160], y[:, :160])
 
 
+def test_ms_ssim_of_an_anticorrelated_reconstruction_is_zero_with_a_finite_gradient():
+    # negative contrast-structure terms are clipped at 0, as TensorFlow's metric does; the
+    # clipped power must not differentiate to 0 * inf (a NaN that ends a training run)
+    x = tf.nn.avg_pool2d(tf.constant(_images(9, shape=(1, 192, 192, 3))), 9, 1, "SAME")
+    y = tf.Variable(-x)
+    with tf.GradientTape() as tape:
+        value = losses.ms_ssim(x, y)
+    gradient = tape.gradient(value, y).numpy()
+    reference = tf.image.ssim_multiscale(x + 0.5, y + 0.5, max_val=1.0).numpy().mean()
+    assert float(value) == pytest.approx(reference, abs=1e-4) and float(value) == 0.0
+    assert np.all(np.isfinite(gradient))
+
+
 def test_the_ssim_map_is_one_for_identical_images_and_keeps_the_size_with_same_padding():
     x = _images(2)
     same = np.asarray(losses.ssim_map(x, x, padding="same"))

@@ -67,6 +67,40 @@ def test_configs_round_trip_through_json_files(tmp_path):
         ModelConfig.from_dict({"nonsense": 1})
 
 
+def test_the_binarizer_training_mode_is_saved_only_when_it_is_not_the_papers(tmp_path):
+    assert "binarizer_training" not in ModelConfig().to_dict()
+    config = ModelConfig(binarizer_training="sign")
+    assert config.to_dict()["binarizer_training"] == "sign"
+    assert load_config(config.to_json()) == config
+    model = RNNCompressionModel(dict(TINY_CONFIG, binarizer_training="sign", train_iterations=2))
+    assert model.binarizer.training_mode == "sign"
+    batch = _batch(count=1, size=32)
+    np.testing.assert_array_equal(model(batch, training=True).numpy(),
+                                  model(batch, training=True).numpy())  # no noise drawn
+    with pytest.raises(ConfigError, match="binarizer_training"):
+        ModelConfig(binarizer_training="soft")
+
+
+def test_the_binarizer_noise_tool_reads_the_tanh_outputs_behind_the_codes_of_each_iteration(
+        tmp_path, capsys):
+    from tests.helpers import load_tool
+
+    tool = load_tool("research/binarizer_noise.py")
+    model = RNNCompressionModel(dict(TINY_CONFIG, max_iterations=3)).build_for_inference()
+    image = np.random.default_rng(2).integers(0, 256, (70, 40, 3)).astype(np.uint8)
+    found = tool.tanh_outputs(model, image, 3)
+    assert found.shape == (3, 4 * 2 * model.config.bits)  # a 64x32 crop: 4x2 code positions
+    assert found.min() >= 0.0 and found.max() <= 1.0
+    x = image[None, :64, :32].astype("float32") / 255.0 - 0.5
+    features, _ = model.encoder_features(x, model.initial_encoder_state(x))
+    codes, _ = model.encoder_step(x, model.initial_encoder_state(x))
+    np.testing.assert_allclose(found[0], np.abs(np.tanh(
+        model.binarizer.projection(features).numpy())).ravel(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(codes.numpy(), model.binarizer(features).numpy())
+    assert tool.main(["--validation", str(tmp_path / "absent")]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "residual_gru", "associative_lstm"])
 @pytest.mark.parametrize("reconstruction", ["one_shot", "additive", "residual_scaling"])
 def test_every_cell_and_reconstruction_gives_one_image_per_iteration(cell, reconstruction):

@@ -18,6 +18,9 @@ CELL_TYPES = ("lstm", "gru", "residual_gru", "associative_lstm")
 LOSS_WEIGHTINGS = ("uniform", "increasing")
 #: training losses (tfrnncomp.model.losses)
 LOSSES = ("l1", "ssim_weighted_l1", "l1_ssim", "l1_ms_ssim")
+#: what the binarizer emits in training (tfrnncomp.model.layers.SignBinarizer): the paper's
+#: stochastic bits, or the signs that inference emits
+BINARIZER_TRAINING = ("stochastic", "sign")
 
 
 #: iterations coded when no rate is given (capped by a model's useful_iterations)
@@ -55,6 +58,8 @@ class ModelConfig:
     #: in ``l1_ssim``
     loss: str = "l1"
     ssim_weight: float = 0.84
+    #: one of :data:`BINARIZER_TRAINING`; inference always takes signs
+    binarizer_training: str = "stochastic"
     encoder_conv: int = 64
     encoder_units: Tuple[int, ...] = (256, 512, 512)
     encoder_hidden_kernels: Tuple[int, ...] = (1, 1, 1)
@@ -83,6 +88,9 @@ class ModelConfig:
             fail(f"loss_weighting must be one of {LOSS_WEIGHTINGS}, got {self.loss_weighting!r}")
         if self.loss not in LOSSES:
             fail(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.binarizer_training not in BINARIZER_TRAINING:
+            fail(f"binarizer_training must be one of {BINARIZER_TRAINING}, "
+                 f"got {self.binarizer_training!r}")
         if not 0 <= float(self.ssim_weight) <= 1:
             fail(f"ssim_weight must be in [0, 1], got {self.ssim_weight!r}")
         if not 0 < float(self.width) <= 4:
@@ -139,6 +147,8 @@ class ModelConfig:
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
+        if data["binarizer_training"] == "stochastic":  # absent means the paper's: saved
+            del data["binarizer_training"]                # configs stay as they were
         return data
 
     def to_json(self) -> str:

@@ -83,8 +83,16 @@ def ms_ssim(images, reconstructions):
             y = ops.average_pool(y, 2, 2, padding="valid")
         luminance, structure = _ssim_terms(x, y, "valid")
         term = structure if scale < len(_MS_SSIM_WEIGHTS) - 1 else luminance * structure
-        value = value * ops.power(ops.relu(ops.mean(term, axis=(1, 2))), weight)
+        value = value * _clipped_power(ops.mean(term, axis=(1, 2)), weight)
     return ops.mean(value)
+
+
+def _clipped_power(values, weight):
+    """``max(values, 0) ** weight`` whose gradient is 0, not NaN, where ``values <= 0``
+    (``relu(v) ** w`` differentiates to ``0 * inf`` there)."""
+    positive = values > 0
+    safe = ops.where(positive, values, ops.ones_like(values))
+    return ops.where(positive, ops.power(safe, weight), ops.zeros_like(values))
 
 
 def _per_iteration(function, images, reconstructions):

@@ -80,7 +80,8 @@ class RNNCompressionModel(keras.Model):
             make_cell(c.cell, c.scaled(units), kernel_size=3, strides=2,
                       hidden_kernel_size=k, name=f"encoder_rnn_{i + 1}")
             for i, (units, k) in enumerate(zip(c.encoder_units, c.encoder_hidden_kernels))]
-        self.binarizer = SignBinarizer(c.bits, name="binarizer")
+        self.binarizer = SignBinarizer(c.bits, training_mode=c.binarizer_training,
+                                       name="binarizer")
         self.decoder_conv = keras.layers.Conv2D(c.scaled(c.decoder_conv), 1, name="decoder_conv")
         self.decoder_rnns = [
             make_cell(c.decoder_cell_type, c.scaled(units), kernel_size=3, strides=1,
@@ -139,6 +140,12 @@ class RNNCompressionModel(keras.Model):
     def encoder_step(self, residual, states, training=False, noise=None):
         """E then B: residual ``[B,H,W,3]`` -> codes ``[B,H/16,W/16,bits]`` in {-1,+1}
         (``noise``: the binarizer's, see :class:`SignBinarizer`)."""
+        x, new_states = self.encoder_features(residual, states)
+        extra = {} if noise is None else {"noise": noise}
+        return self.binarizer(x, training=training, **extra), new_states
+
+    def encoder_features(self, residual, states):
+        """E alone: the binarizer's input ``[B,H/16,W/16,C]`` and the new encoder states."""
         x = self.encoder_conv(residual)
         if self.encoder_gdn is not None:
             x = self.encoder_gdn(x)
@@ -146,8 +153,7 @@ class RNNCompressionModel(keras.Model):
         for cell, cell_states in zip(self.encoder_rnns, states):
             x, cell_states = cell(x, cell_states)
             new_states.append(cell_states)
-        extra = {} if noise is None else {"noise": noise}
-        return self.binarizer(x, training=training, **extra), tuple(new_states)
+        return x, tuple(new_states)
 
     def decoder_step(self, codes, states):
         """D: codes -> this iteration's output in [-0.5, 0.5] (an image or a residual)."""

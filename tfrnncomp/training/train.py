@@ -41,6 +41,7 @@ from tfrnncomp.training import averaging
 from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
 from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_symbolic_build
+from tfrnncomp.training.guards import StopOnNonFiniteLoss
 from tfrnncomp.model.config import ModelConfig, load_config
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.setup import (PRECISIONS, TrainingConfig,  # noqa: F401 (re-exported)
@@ -48,7 +49,8 @@ from tfrnncomp.training.setup import (PRECISIONS, TrainingConfig,  # noqa: F401 
 
 
 #: config fields a resumed run may change (a curriculum over iterations)
-_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting", "loss", "ssim_weight")
+_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting", "loss", "ssim_weight",
+                        "binarizer_training")
 
 
 def _on_tensorflow():
@@ -140,8 +142,10 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def callbacks(run_dir, steps_per_epoch=None):
-    """The standard callbacks: resumption, checkpoint, CSV and TensorBoard logs, wall time."""
+    """The standard callbacks: a NaN guard, resumption, checkpoint, CSV and TensorBoard logs,
+    wall time."""
     return [
+        StopOnNonFiniteLoss(),
         EpochTimer(os.path.join(run_dir, "times.csv"), steps_per_epoch),
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch",
                                          delete_checkpoint=False),

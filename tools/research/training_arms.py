@@ -37,6 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: scales ``--learning-rate``
 ARMS = {
     "control": ({}, {}, "the default run's settings"),
+    "sign-binarizer": ({}, {"binarizer_training": "sign"},
+                       "the binarizer trains on the bits inference emits (signs, "
+                       "straight-through gradient) instead of stochastic bits"),
     "lr-quarter": ({"learning_rate_factor": 1 / 4}, {}, "learning rate / 4 (a step decay)"),
     "lr-tenth": ({"learning_rate_factor": 1 / 10}, {}, "learning rate / 10 (a step decay)"),
     "increasing": ({}, {"loss_weighting": "increasing"},

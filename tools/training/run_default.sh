@@ -55,7 +55,11 @@
 # against the control's 39.502 (results/training/arms-epoch697/): within the noise, so 0.84 stays.
 # Epochs 698-731: 39.471-39.544 (best at 722; the moving average up to 39.533 at 729); epoch 722
 # shipped as gru-w25@6480d59c. Epochs 732-754: 39.512-39.548 (the moving average 39.516-39.534):
-# levelled off.
+# levelled off. From the epoch-754 checkpoint, 20 CPU minutes each, training the binarizer on the
+# signs that inference emits (binarizer_training "sign") scored 39.698 against the control's 39.537
+# (results/training/arms-epoch754/), so the run trains that way from epoch 755 (a first try from
+# epoch 761 turned NaN in the MS-SSIM loss's clipped power, since fixed; the run was set back to
+# the committed checkpoint of epoch 754).
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;

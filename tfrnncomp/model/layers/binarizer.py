@@ -4,10 +4,12 @@ A 1x1 convolution maps the last encoder state to ``bits`` channels, ``tanh``
 bounds it to (-1, 1), and the sign quantizes it: per 16x16 block and iteration
 ``bits`` (32 in the paper) bits, so 0.125 bpp per iteration.
 
-During training the binarizer is stochastic: it emits +1 with probability
-``(1 + x) / 2`` and -1 otherwise, whose expectation is ``x``; the gradient passes
-straight through (``d b / d x = 1``).  At inference it is deterministic,
-``b = sign(x)`` with ``sign(0) = +1`` so every output is a valid bit.
+During training the binarizer is stochastic (``training_mode="stochastic"``, the
+paper's): it emits +1 with probability ``(1 + x) / 2`` and -1 otherwise, whose
+expectation is ``x``; the gradient passes straight through (``d b / d x = 1``).
+With ``training_mode="sign"`` it trains on the bits inference emits instead, with the
+same straight-through gradient.  At inference it is deterministic, ``b = sign(x)``
+with ``sign(0) = +1`` so every output is a valid bit.
 """
 
 import keras
@@ -20,10 +22,15 @@ from tfrnncomp.model.layers.validation import check_int
 class SignBinarizer(keras.layers.Layer):
     """1x1 conv + tanh + sign, with a stochastic straight-through estimator in training."""
 
-    def __init__(self, bits=32, seed=None, **kwargs):
+    TRAINING_MODES = ("stochastic", "sign")
+
+    def __init__(self, bits=32, seed=None, training_mode="stochastic", **kwargs):
         super().__init__(**kwargs)
         self.bits = check_int("bits", bits, minimum=1)
-        self.seed = seed
+        if training_mode not in self.TRAINING_MODES:
+            raise ValueError(f"SignBinarizer training_mode must be one of "
+                             f"{self.TRAINING_MODES}, got {training_mode!r}")
+        self.seed, self.training_mode = seed, training_mode
         self.projection = keras.layers.Conv2D(self.bits, 1, use_bias=False, name="projection")
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -33,13 +40,17 @@ class SignBinarizer(keras.layers.Layer):
     def call(self, inputs, training=False, noise=None):
         """``noise`` (uniform in [0, 1), the output's shape) replaces the layer's own draw."""
         x = ops.tanh(self.projection(inputs))
+        # exactly +1.0 / -1.0, so the decoder sees the same values as a file reader
+        signs = ops.cast(ops.where(x >= 0.0, 1.0, -1.0), x.dtype)
         if not training:
-            # exactly +1.0 / -1.0, so the decoder sees the same values as a file reader
-            return ops.cast(ops.where(x >= 0.0, 1.0, -1.0), x.dtype)
-        if noise is None:
-            noise = self._noise(ops.shape(x), x.dtype)
-        # P(+1) = (1 + x) / 2  <=>  noise < (1 + x) / 2
-        sample = ops.cast(ops.where(noise < (1.0 + x) / 2.0, 1.0, -1.0), x.dtype)
+            return signs
+        if self.training_mode == "sign":
+            sample = signs
+        else:
+            if noise is None:
+                noise = self._noise(ops.shape(x), x.dtype)
+            # P(+1) = (1 + x) / 2  <=>  noise < (1 + x) / 2
+            sample = ops.cast(ops.where(noise < (1.0 + x) / 2.0, 1.0, -1.0), x.dtype)
         # forward: exactly `sample` (x - x == 0); backward: d/dx = 1 (straight through)
         return sample + (x - ops.stop_gradient(x))
 
@@ -55,5 +66,5 @@ class SignBinarizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(bits=self.bits, seed=self.seed)
+        config.update(bits=self.bits, seed=self.seed, training_mode=self.training_mode)
         return config
