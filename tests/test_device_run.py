@@ -146,6 +146,13 @@ for cell, mode in (("gru", "additive"), ("lstm", "residual_scaling")):
     difference = max(float(np.abs(keras.ops.convert_to_numpy(looped) - unrolled).max()),
                      float(np.abs(scanned - unrolled).max()))
     out[mode] = [difference, list(trained.shape), bool(np.isfinite(trained).all())]
+model = RNNCompressionModel({"name": "t", "cell": "gru", "width": 0.0625, "train_iterations": 3,
+                             "binarizer_training": "sign"}).build_for_inference()
+unrolled = keras.ops.convert_to_numpy(model(x, training=True))  # signs: no noise either way
+model.train_loop = "scan"
+trained = keras.ops.convert_to_numpy(model(x, training=True))
+out["sign"] = [float(np.abs(trained - unrolled).max()), list(trained.shape),
+               bool(np.isfinite(trained).all())]
 from tfrnncomp.training.setup import TrainingConfig, build_model
 model = build_model(model.config, TrainingConfig())
 model.train_loop = "scan"

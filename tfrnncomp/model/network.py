@@ -234,13 +234,14 @@ class RNNCompressionModel(keras.Model):
         JAX then compiles one iteration's step rather than every unrolled one (for 16 iterations,
         55 s instead of 449 s on this repository's 2-core CPU), so JAX on an accelerator trains
         through it (see :attr:`train_loop`).  The binarizer's noise of all iterations is drawn
-        before the loop, which draws nothing; inference draws none (the binarizer takes signs).
+        before the loop, which draws nothing; inference and a binarizer trained on signs draw none.
         """
         enc_states = self.initial_encoder_state(image)
         shape = (iterations,) + tuple(ops.shape(enc_states[-1][0])[:3]) + (self.config.bits,)
+        stochastic = training and self.binarizer.training_mode == "stochastic"
         noise = (keras.random.uniform(shape, dtype=self.compute_dtype,
                                       seed=self.binarizer.seed_generator)
-                 if training else ops.zeros(shape, dtype=self.compute_dtype))
+                 if stochastic else ops.zeros(shape, dtype=self.compute_dtype))
 
         def step(carry, step_noise):
             enc, dec, reconstruction, gain = carry
