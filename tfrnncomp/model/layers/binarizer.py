@@ -15,21 +15,21 @@ with ``sign(0) = +1`` so every output is a valid bit.
 import keras
 from keras import ops
 
+from tfrnncomp.model.config import BINARIZER_TRAINING
 from tfrnncomp.model.layers.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="tfrnncomp")
 class SignBinarizer(keras.layers.Layer):
-    """1x1 conv + tanh + sign, with a stochastic straight-through estimator in training."""
-
-    TRAINING_MODES = ("stochastic", "sign")
+    """1x1 conv + tanh + sign, with a straight-through estimator in training (on stochastic bits
+    or on the signs, ``training_mode``, one of :data:`~tfrnncomp.model.config.BINARIZER_TRAINING`)."""
 
     def __init__(self, bits=32, seed=None, training_mode="stochastic", **kwargs):
         super().__init__(**kwargs)
         self.bits = check_int("bits", bits, minimum=1)
-        if training_mode not in self.TRAINING_MODES:
+        if training_mode not in BINARIZER_TRAINING:
             raise ValueError(f"SignBinarizer training_mode must be one of "
-                             f"{self.TRAINING_MODES}, got {training_mode!r}")
+                             f"{BINARIZER_TRAINING}, got {training_mode!r}")
         self.seed, self.training_mode = seed, training_mode
         self.projection = keras.layers.Conv2D(self.bits, 1, use_bias=False, name="projection")
         self.seed_generator = keras.random.SeedGenerator(seed)
