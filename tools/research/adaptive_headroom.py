@@ -81,7 +81,6 @@ def swap_rounds(image, decodes, start, pixels, rounds, share=0.05):
     from tfrnncomp.eval.metrics import ms_ssim
 
     plan, last = start.copy(), len(decodes)
-    height, width = decodes.shape[1:3]
     target = image.astype(np.float32)
     best, best_plan, trace = -1.0, plan, []
     for _ in range(rounds):
@@ -91,9 +90,8 @@ def swap_rounds(image, decodes, start, pixels, rounds, share=0.05):
         if value > best:
             best, best_plan = value, plan.copy()
         gradient = ms_ssim_gradient(target, current)
-        spread = pixel_plan(plan, pixels, height, width)
-        more = np.take_along_axis(decodes, np.minimum(spread, last - 1)[None, :, :, None], 0)[0]
-        fewer = np.take_along_axis(decodes, np.maximum(spread - 2, 0)[None, :, :, None], 0)[0]
+        more = composite(decodes, np.minimum(plan + 1, last), pixels)
+        fewer = composite(decodes, np.maximum(plan - 1, 1), pixels)
         gain = block_sums(((more - current) * gradient).sum(-1), pixels)
         loss = block_sums(((current - fewer) * gradient).sum(-1), pixels)
         gain[plan >= last], loss[plan <= 1] = -np.inf, np.inf
