@@ -60,7 +60,8 @@
 # (results/training/arms-epoch754/), so the run trains that way from epoch 755 (a first try from
 # epoch 761 turned NaN in the MS-SSIM loss's clipped power, since fixed; the run was set back to
 # the committed checkpoint of epoch 754). Epochs 755-782: raw 39.629-39.717, the moving average up
-# to 39.721 (epoch 770), whose moving average shipped as gru-w25@98a4c4b7.
+# to 39.721 (epoch 770), whose moving average shipped as gru-w25@98a4c4b7. Epochs 783-805:
+# 39.686-39.725 (the moving average 39.695-39.717), level.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
