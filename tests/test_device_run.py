@@ -367,6 +367,18 @@ def test_the_training_record_counts_an_adopted_device_run_instead_of_the_cpu_epo
     assert "1366 steps of 256 patches of 64x64 from epoch 396" in line and "as epoch 409" in line
 
 
+def test_a_device_run_trains_on_patches_large_enough_for_its_config_s_loss(tmp_path):
+    run = load_tool("training/device_run.py")
+    for loss, size in (("l1_ms_ssim", 192), ("l1", 64), ("l1_ssim", 64)):
+        config = tmp_path / f"{loss}.json"
+        config.write_text(json.dumps(dict(TINY_CONFIG, loss=loss)))
+        args = run.parse_args(["--data", "-", "--config", str(config), "--weights", ""])
+        assert args.patch_size == size, loss
+    args = run.parse_args(["--data", "-", "--config", str(config), "--weights", "",
+                           "--patch-size", "96"])
+    assert args.patch_size == 96
+
+
 def test_a_device_run_records_repository_paths_relative_to_the_repository():
     import argparse
 

@@ -3,7 +3,7 @@
 
     KERAS_BACKEND=jax python tools/training/device_run.py --data .device/photos --out "$OUT"
         [--config tools/training/default/config.json] [--weights tools/training/default/checkpoint.weights.h5]
-        [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 64]
+        [--epoch 170] [--minutes 8] [--steps N] [--batch-size 256] [--patch-size 192]
         [--learning-rate 3.125e-5] [--decay-steps 20000] [--save-every 120] [--seed 1]
         [--train-loop auto|scan|unrolled] [--validation .device/validation] [--probe]
         [--score-only]
@@ -279,7 +279,8 @@ def parse_args(argv=None):
     parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--steps", type=int, default=0, help="stop after this many steps")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--patch-size", type=int, default=64)
+    parser.add_argument("--patch-size", type=int, default=None,
+                        help="default: the CPU run's 192 for a loss with MS-SSIM, else 64")
     parser.add_argument("--patches-per-image", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=3.125e-5)
     parser.add_argument("--decay-steps", type=int, default=20000)
@@ -303,7 +304,17 @@ def parse_args(argv=None):
         parser.error("--score-only needs --validation")
     if args.epoch is None:
         args.epoch = _checkpoint_epoch(args.weights)
+    if args.patch_size is None:
+        args.patch_size = default_patch_size(args.config)
     return args
+
+
+def default_patch_size(config_path):
+    """192 pixels (the default CPU run's patches) for the ``l1_ms_ssim`` loss, whose five
+    scales need at least 176; 64 for the others."""
+    from tfrnncomp.model.config import load_config
+
+    return 192 if load_config(config_path).loss == "l1_ms_ssim" else 64
 
 
 def _checkpoint_epoch(weights):
