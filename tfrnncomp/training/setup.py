@@ -86,12 +86,18 @@ def jit_compile(training: TrainingConfig):
     return training.jit_compile if keras.backend.backend() == "tensorflow" else "auto"
 
 
-def check_patches(config: ModelConfig, training: TrainingConfig):
-    """:class:`ConfigError` if the training patches are too small for ``config``'s loss."""
+def min_patch_size(config: ModelConfig) -> int:
+    """The smallest training patch ``config``'s loss accepts (1 where any will do)."""
     from tfrnncomp.model.losses import MS_SSIM_MIN_SIZE
 
-    if config.loss == "l1_ms_ssim" and training.patch_size < MS_SSIM_MIN_SIZE:
-        raise ConfigError(f"the l1_ms_ssim loss needs patches of at least {MS_SSIM_MIN_SIZE} "
+    return MS_SSIM_MIN_SIZE if config.loss == "l1_ms_ssim" else 1
+
+
+def check_patches(config: ModelConfig, training: TrainingConfig):
+    """:class:`ConfigError` if the training patches are too small for ``config``'s loss."""
+    smallest = min_patch_size(config)
+    if training.patch_size < smallest:
+        raise ConfigError(f"the {config.loss} loss needs patches of at least {smallest} "
                           f"pixels (--patch-size), got {training.patch_size}")
 
 

@@ -310,11 +310,12 @@ def parse_args(argv=None):
 
 
 def default_patch_size(config_path):
-    """192 pixels (the default CPU run's patches) for the ``l1_ms_ssim`` loss, whose five
-    scales need at least 176; 64 for the others."""
+    """64 pixels where the config's loss allows them; else 192, the default CPU run's patches
+    (the five scales of MS-SSIM need at least 176)."""
     from tfrnncomp.model.config import load_config
+    from tfrnncomp.training.setup import min_patch_size
 
-    return 192 if load_config(config_path).loss == "l1_ms_ssim" else 64
+    return 64 if min_patch_size(load_config(config_path)) <= 64 else 192
 
 
 def _checkpoint_epoch(weights):
