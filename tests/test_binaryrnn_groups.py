@@ -181,3 +181,26 @@ def test_a_grouped_net_dequantizes_with_a_zero_first_group_and_quantizes_back_to
     assert again.shifts == grouped_net.shifts
     for name, value in grouped_net.arrays.items():
         assert np.abs(again.arrays[name] - value).max() <= 1, name
+
+
+def test_per_file_refinement_saves_bits_only_where_the_probabilities_are_off():
+    from tests.helpers import load_tool
+
+    probe = load_tool("research/adaptive_entropy_probe.py")
+    rng = np.random.default_rng(0)
+    shape = (2, 16, 40, 32)
+    # calibrated: every bit is one with the probability it is given
+    p_one = rng.uniform(0.05, 0.95, shape)
+    ones = rng.uniform(size=shape) < p_one
+    plain = probe._bits(p_one, ones).sum(axis=(1, 2, 3))
+    for kind, settings in probe.REFINEMENTS:
+        refined = probe.refined_bits(p_one, ones, kind, **settings)
+        assert abs(refined.sum() / plain.sum() - 1.0) < 0.01, kind
+    # off: half the depths are almost always one but are given even odds; the refinements
+    # learn it from the rows already coded
+    skewed = p_one.copy()
+    skewed[..., :16] = 0.5
+    ones[..., :16] = rng.uniform(size=shape[:3] + (16,)) < 0.97
+    plain = probe._bits(skewed, ones).sum()
+    for kind, settings in probe.REFINEMENTS:
+        assert probe.refined_bits(skewed, ones, kind, **settings).sum() < 0.9 * plain, kind

@@ -254,6 +254,9 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     increasing = json.loads((out / "increasing.json").read_text())
     assert control["steps"] >= 1 and increasing["config"] == {"loss_weighting": "increasing"}
     assert 5 < control["psnr_16"] < 60 and control["cpu_minutes"] >= 0.01
+    # the rate decays with the optimizer's step from the checkpoint's (here 0: the given rate)
+    start, end = control["effective_learning_rate"]
+    assert start == pytest.approx(3.125e-5) and 0 < end < start
     assert "| increasing |" in (out / "arms.md").read_text()
     patch = json.loads((tmp_path / "runs" / "patch-128" / "training.json").read_text())
     assert (patch["patch_size"], patch["batch_size"]) == (128, 2)

@@ -18,7 +18,8 @@ another model than the checkpoint's starts from a conversion of it that codes as
 :mod:`tfrnncomp.training.widen`), whose CPU time is not counted as the arm's.  Each arm runs in
 its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists
 is skipped, so a rerun continues.  Compare arms of one invocation only: the CPU and the
-checkpoint must be the same.
+checkpoint must be the same.  The learning rate decays exponentially with the optimizer's step,
+which the checkpoint carries on, so the table gives each arm's effective rate at its start and end.
 """
 
 import argparse
@@ -56,6 +57,8 @@ ARMS = {
                                {"loss": "l1_ssim", "ssim_weight": 0.3},
                                "0.7 L1 + 0.3 (1 - SSIM) at learning rate / 4"),
     "lr-4x": ({"learning_rate_factor": 4}, {}, "learning rate x 4 (a warm restart)"),
+    "lr-16x": ({"learning_rate_factor": 16}, {}, "learning rate x 16 (a warm restart)"),
+    "lr-64x": ({"learning_rate_factor": 64}, {}, "learning rate x 64 (a warm restart)"),
     "unroll-4": ({}, {"train_iterations": 4},
                  "4 unrolled iterations per step instead of the run's (cheaper steps)"),
     "residual-gru": ({}, {"cell": "residual_gru", "decoder_cell": "residual_gru"},
@@ -151,12 +154,17 @@ def run_arm(args):
     stopper = _stop_after_cpu(args.cpu_minutes * 60 + warm_start_cpu)
     train(config, TrainingConfig(**settings), run_dir, verbose=0, extra_callbacks=[stopper])
     cpu = time.process_time() - warm_start_cpu
+    optimizer = stopper.final_model.optimizer
+    end_rate = float(optimizer.learning_rate)
+    start_rate = end_rate / settings.get("decay_rate", 0.5) ** (
+        stopper.steps / settings["decay_steps"])
     _, crops = validation.validation_crops(args.data, 256, 8)
     measure = validation.WholeImageValidation(crops, os.devnull)
     measure.set_model(stopper.final_model)
     curve = validation.iteration_curve(measure._codec_functions(), crops, 16)
     return {"arm": args.arm, "what": ARMS[args.arm][2], "training": training_changes,
             "learning_rate": settings["learning_rate"],
+            "effective_learning_rate": [start_rate, end_rate],
             "config": config_changes, "steps": stopper.steps, "cpu_minutes": round(cpu / 60, 2),
             "score": validation.score(curve),
             **{f"{f}_{k}": curve[f][k - 1] for f in ("psnr", "ms_ssim")
@@ -164,11 +172,13 @@ def run_arm(args):
 
 
 def table(results):
-    lines = ["| arm | what | steps | CPU min | score | PSNR @1/4/8/16 | MS-SSIM @1/4/8/16 |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| arm | what | rate at start / end | steps | CPU min | score | PSNR @1/4/8/16 "
+             "| MS-SSIM @1/4/8/16 |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
+        rates = r.get("effective_learning_rate")
+        rates = " / ".join(f"{v:.2e}" for v in rates) if rates else "-"
         lines.append(
-            f"| {r['arm']} | {r['what']} | {r['steps']} | {r['cpu_minutes']:.1f} | "
+            f"| {r['arm']} | {r['what']} | {rates} | {r['steps']} | {r['cpu_minutes']:.1f} | "
             f"{r['score']:.3f} | " + " / ".join(f"{r[f'psnr_{k}']:.2f}" for k in (1, 4, 8, 16))
             + " | " + " / ".join(f"{r[f'ms_ssim_{k}']:.4f}" for k in (1, 4, 8, 16)) + " |")
     return "\n".join(lines)
