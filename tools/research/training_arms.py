@@ -152,12 +152,12 @@ def run_arm(args):
     settings.update(training_changes)
     settings["learning_rate"] *= settings.pop("learning_rate_factor", 1.0)
     stopper = _stop_after_cpu(args.cpu_minutes * 60 + warm_start_cpu)
-    train(config, TrainingConfig(**settings), run_dir, verbose=0, extra_callbacks=[stopper])
+    training = TrainingConfig(**settings)
+    train(config, training, run_dir, verbose=0, extra_callbacks=[stopper])
     cpu = time.process_time() - warm_start_cpu
     optimizer = stopper.final_model.optimizer
     end_rate = float(optimizer.learning_rate)
-    start_rate = end_rate / settings.get("decay_rate", 0.5) ** (
-        stopper.steps / settings["decay_steps"])
+    start_rate = end_rate / training.decay_rate ** (stopper.steps / training.decay_steps)
     _, crops = validation.validation_crops(args.data, 256, 8)
     measure = validation.WholeImageValidation(crops, os.devnull)
     measure.set_model(stopper.final_model)
