@@ -61,6 +61,9 @@ ARMS = {
     "lr-64x": ({"learning_rate_factor": 64}, {}, "learning rate x 64 (a warm restart)"),
     "unroll-4": ({}, {"train_iterations": 4},
                  "4 unrolled iterations per step instead of the run's (cheaper steps)"),
+    "unroll-10": ({}, {"train_iterations": 10},
+                  "10 unrolled iterations per step (the 0.125-1 bpp range) instead of the run's "
+                  "16 (cheaper steps)"),
     "residual-gru": ({}, {"cell": "residual_gru", "decoder_cell": "residual_gru"},
                      "residual GRU cells, warm-started to code as the GRU checkpoint"),
     "patch-128": ({"patch_size": 128, "batch_size": 2}, {},

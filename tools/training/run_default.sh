@@ -64,7 +64,8 @@
 # 39.686-39.725 (the moving average 39.695-39.717), level. The rate decays with the optimizer's
 # step (84,226 at epoch 841), so it is 1.7e-6 as applied there; from the epoch-840 checkpoint,
 # 20 CPU minutes each, x4 (39.710) and x16 (39.700) tied the control (39.694) and x64 fell
-# (39.540; results/training/arms-epoch840/), so the rate stays.
+# (39.540; results/training/arms-epoch840/), so the rate stays; 10 unrolled iterations instead of
+# 16 tied too (39.690), so the run unrolls 16.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
