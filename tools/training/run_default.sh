@@ -62,7 +62,7 @@
 # the committed checkpoint of epoch 754). Epochs 755-782: raw 39.629-39.717, the moving average up
 # to 39.721 (epoch 770), whose moving average shipped as gru-w25@98a4c4b7. Epochs 783-805:
 # 39.686-39.725 (the moving average 39.695-39.717), level; so were epochs 806-860. The rate
-# decays with the optimizer's step (84,226 at epoch 841), so it is 1.7e-6 as applied there; from
+# decays with the optimizer's step, so it is 1.7e-6 as applied at epoch 841 (arms table); from
 # the checkpoint that resumes at epoch 841, 20 CPU minutes each, x4 (39.710) and x16 (39.700) tied the control (39.694) and x64 fell
 # (39.540; results/training/arms-epoch840/), so the rate stays; 10 unrolled iterations instead of
 # 16 tied too (39.690), so the run unrolls 16.
