@@ -319,3 +319,27 @@ def test_the_training_tool_refuses_an_ms_ssim_loss_on_patches_too_small_for_five
     with pytest.raises(SystemExit) as stop:
         _train_tool().parse(["--out", "x", "--loss", "ms_ssim", "--patch", "96"])
     assert stop.value.code == 2 and "176" in capsys.readouterr().err
+
+
+def test_the_previous_image_probe_starts_from_the_filter_it_extends_and_then_reads_it():
+    from tests.helpers import load_tool
+
+    probe = load_tool("research/postfilter_previous_probe.py")
+    decodes = np.random.default_rng(3).integers(0, 256, (3, 12, 20, 3), dtype=np.uint8)
+    stacked = probe.with_previous(decodes)
+    assert stacked.shape == (3, 12, 20, 6) and (stacked[0, ..., 3:] == 128).all()
+    np.testing.assert_array_equal(stacked[1:, ..., 3:], decodes[:-1])
+    plain = postfilter.build({"channels": 4, "depth": 3})
+    kernel = plain.convs[-1].kernel
+    kernel.assign(np.random.default_rng(1).normal(0, 0.05, kernel.shape).astype("float32"))
+    x = stacked.astype("float32") / 255.0 - 0.5
+    k = np.float32(2.0)
+    extended = probe.probe_filter(plain, previous=True)
+    np.testing.assert_allclose(np.asarray(extended(x, k)), np.asarray(plain(x[..., :3], k)),
+                               atol=1e-6)
+    kernel = extended.extra.kernel
+    kernel.assign(np.random.default_rng(4).normal(0, 0.05, kernel.shape).astype("float32"))
+    assert not np.allclose(np.asarray(extended(x, k)), np.asarray(plain(x[..., :3], k)))
+    control = probe.probe_filter(plain, previous=False)
+    np.testing.assert_allclose(np.asarray(control(x[..., :3], k)),
+                               np.asarray(plain(x[..., :3], k)), atol=1e-6)
