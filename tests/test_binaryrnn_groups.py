@@ -204,3 +204,18 @@ def test_per_file_refinement_saves_bits_only_where_the_probabilities_are_off():
     plain = probe._bits(skewed, ones).sum()
     for kind, settings in probe.REFINEMENTS:
         assert probe.refined_bits(skewed, ones, kind, **settings).sum() < 0.9 * plain, kind
+
+
+def test_the_reconstruction_context_probe_gives_each_code_position_its_block_of_the_image_before():
+    from tests.helpers import load_tool
+
+    probe = load_tool("research/reconstruction_context_probe.py")
+    codes = np.ones((3, 2, 3, 32), np.int8)
+    decodes = np.random.default_rng(0).integers(0, 256, (3, 4, 6, 3), dtype=np.uint8)
+    f = probe.features(codes, decodes, block=2)
+    assert f.shape == (3, 2, 3, 2 * 2 * 3 + 3)
+    np.testing.assert_allclose(f[0, ..., :12], 128 / 255.0 - 0.5, atol=1e-6)  # mid-grey before the first
+    # iteration 3 sees the image after iteration 2; position (1, 2) holds pixels rows 2-3, cols 4-5
+    block = decodes[1, 2:4, 4:6].astype(np.float32) / 255.0 - 0.5
+    np.testing.assert_allclose(f[2, 1, 2, :12], block.reshape(-1), atol=1e-6)
+    np.testing.assert_array_equal(f[:, 0, 0, 12:], np.eye(3))

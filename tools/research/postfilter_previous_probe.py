@@ -2,7 +2,7 @@
 """Does the post-filter gain from seeing the image of the iteration before?  A probe.
 
     python tools/research/postfilter_previous_probe.py --work DIR [--model gru-w25]
-        [--minutes 20] [--learning-rate 3e-4] [--patch-seed 3] [--arms control,previous]
+        [--minutes 20] [--learning-rate 3e-4] [--patch-seed 3] [--arms control previous]
         [--out results/postfilter/previous-probe.md]
 
 The shipped post-filter sees only the image after ``k`` iterations (and ``k``).  Its gains
@@ -126,13 +126,9 @@ def parse(argv):
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--patch-seed", type=int, default=3)
-    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--out", default="results/postfilter/previous-probe.md")
-    args = parser.parse_args(argv)
-    args.arms = [a for a in args.arms.split(",") if a]
-    if not args.arms or set(args.arms) - set(ARMS):
-        parser.error(f"--arms: choose from {', '.join(ARMS)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def load_cache(path):
@@ -172,7 +168,7 @@ def main(argv=None):
               f"minutes per arm, {len(held)} validation images; gains over the unfiltered "
               f"images.\n\n`python tools/research/postfilter_previous_probe.py --work WORK "
               f"--minutes {args.minutes:g} --learning-rate {args.learning_rate:g} "
-              f"--patch-seed {args.patch_seed} --arms {','.join(args.arms)}`")
+              f"--patch-seed {args.patch_seed} --arms {' '.join(args.arms)}`")
     text = markdown(tables, header)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
