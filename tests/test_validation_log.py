@@ -22,7 +22,9 @@ def test_each_range_gets_the_mean_lowest_and_highest_score_of_each_log(tmp_path)
     out = tmp_path / "summary.md"
     tool.main([str(tmp_path), "--ranges", "1-2,3-", "--out", str(out)])
     lines = out.read_text().splitlines()
-    assert "| 1-2 | raw | 2 | 38.100 | 38.000 | 38.200 | 21.50 | 28.00 | 0.8000 | 0.9800 |" in lines
+    # PSNR 21/22, 22, 24, 26 and MS-SSIM 0.8, 0.9, 0.94, 0.97 after iterations 1, 2, 4, 8
+    assert ("| 1-2 | raw | 2 | 38.100 | 38.000 | 38.200 | 21.50 | 28.00 | 0.8000 | 0.9800 "
+            "| 23.375 | 11.1092 |") in lines
     assert "| 3-4 | raw | 2 | 38.250 | 38.100 | 38.400 |" in "\n".join(lines)
     assert "| 3-4 | average | 2 | 38.400 | 38.300 | 38.500 |" in "\n".join(lines)
     assert not any(line.startswith("| 1-2 | average") for line in lines)
@@ -48,3 +50,13 @@ def test_a_run_without_a_validation_log_is_a_one_line_error(tmp_path):
 def test_a_malformed_range_is_a_one_line_error():
     with pytest.raises(SystemExit, match="A-B or A-"):
         tool.parse_ranges("3-x", 10)
+
+
+def test_the_early_iteration_means_stop_at_upto(tmp_path):
+    _write(tmp_path / "validation.csv", {3: 38.0})
+    out = tmp_path / "summary.md"
+    tool.main([str(tmp_path), "--upto", "2", "--out", str(out)])
+    text = out.read_text()
+    assert "iterations <= 2" in text
+    # PSNR 20 and 22, MS-SSIM 0.8 (6.99 dB) and 0.9 (10 dB)
+    assert text.splitlines()[2].endswith("| 21.000 | 8.4949 |")

@@ -2,14 +2,16 @@
 """Summarise a training run's whole-image validation log over ranges of epochs.
 
     python tools/research/validation_log.py RUN_DIR [--ranges 245-258,259-280,281-]
-        [--paired-from EPOCH] [--out FILE.md]
+        [--paired-from EPOCH] [--upto 8] [--out FILE.md]
 
 Reads ``RUN_DIR/validation.csv`` (the raw weights) and, when present,
 ``RUN_DIR/validation-average.csv`` (the moving average of the weights, ``--average-momentum``),
 both written by :class:`tfrnncomp.training.validation.WholeImageValidation`.  For each range of
 epochs (``A-B``, ``A-`` for A to the end) and each log it prints the number of epochs, the mean,
-lowest and highest score, and the mean PSNR and MS-SSIM after the first and last logged
-iteration.  Then it pairs the two logs epoch by epoch (from ``--paired-from`` to the end of
+lowest and highest score, the mean PSNR and MS-SSIM after the first and last logged
+iteration, and the mean over the logged iterations up to ``--upto`` (8: the 0.125-1 bpp range of
+the quality targets) of PSNR and of MS-SSIM in dB.  The score weighs PSNR and MS-SSIM alike, so
+it can stay level while one of them climbs and the other falls; the last two columns show it.  Then it pairs the two logs epoch by epoch (from ``--paired-from`` to the end of
 the last range): the mean and standard deviation of ``average - raw`` and how often the average
 scored higher.  The table (markdown) goes to stdout and, with ``--out``, to a file.
 """
@@ -49,13 +51,24 @@ def _iteration_columns(rows):
     return psnr[0], psnr[-1], ms_ssim[0], ms_ssim[-1]
 
 
-def range_table(logs, ranges):
+def early_means(row, upto):
+    """``(PSNR, MS-SSIM dB)``: the means over the row's logged iterations ``<= upto``."""
+    from tfrnncomp.eval.metrics import ms_ssim_db
+
+    chosen = [int(f[len("psnr_"):]) for f in row if f.startswith("psnr_")
+              and int(f[len("psnr_"):]) <= upto]
+    return (statistics.fmean(row[f"psnr_{k}"] for k in chosen),
+            statistics.fmean(ms_ssim_db(row[f"ms_ssim_{k}"]) for k in chosen))
+
+
+def range_table(logs, ranges, upto=8):
     """Markdown rows: one per range and log."""
     any_rows = next(rows for rows in logs.values() if rows)
     columns = _iteration_columns(any_rows)
     lines = ["| epochs | weights | n | mean score | lowest | highest | "
-             + " | ".join(f"mean {c}" for c in columns) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(columns)]
+             + " | ".join(f"mean {c}" for c in columns)
+             + f" | mean PSNR, iterations <= {upto} | mean MS-SSIM dB, iterations <= {upto} |",
+             "|---|---|---|---|---|---|" + "---|" * (len(columns) + 2)]
     for start, end in ranges:
         for name, rows in logs.items():
             chosen = [rows[e] for e in sorted(rows) if start <= e <= end]
@@ -63,10 +76,12 @@ def range_table(logs, ranges):
                 continue
             scores = [r["score"] for r in chosen]
             means = [statistics.fmean(r[c] for r in chosen) for c in columns]
+            early = [statistics.fmean(early_means(r, upto)[i] for r in chosen) for i in (0, 1)]
             lines.append(f"| {start}-{end} | {name} | {len(chosen)} | {statistics.fmean(scores):.3f}"
                          f" | {min(scores):.3f} | {max(scores):.3f} | "
                          + " | ".join(f"{m:.4f}" if c.startswith("ms_ssim") else f"{m:.2f}"
-                                    for c, m in zip(columns, means)) + " |")
+                                    for c, m in zip(columns, means))
+                         + f" | {early[0]:.3f} | {early[1]:.4f} |")
     return lines
 
 
@@ -91,6 +106,8 @@ def main(argv=None):
     parser.add_argument("run_dir")
     parser.add_argument("--ranges", default="", help="A-B,A-,... (default: every epoch)")
     parser.add_argument("--paired-from", type=int, default=0)
+    parser.add_argument("--upto", type=int, default=8,
+                        help="the last iteration of the early-iteration means")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     logs = read_logs(args.run_dir)
@@ -99,7 +116,7 @@ def main(argv=None):
     last = max(max(rows, default=0) for rows in logs.values())
     ranges = parse_ranges(args.ranges, last) or [(min(logs["raw"]), last)]
     end = max(e for _, e in ranges)
-    lines = (range_table(logs, ranges) + [""]
+    lines = (range_table(logs, ranges, args.upto) + [""]
              + paired(logs["raw"], logs["average"], args.paired_from, end))
     text = "\n".join(lines).rstrip() + "\n"
     sys.stdout.write(text)
