@@ -193,3 +193,39 @@ def test_a_weight_soup_is_the_mix_of_its_checkpoints_and_refuses_to_overwrite_on
         tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.5,0.6"])
     with pytest.raises(SystemExit, match="2 checkpoints but 3 proportions"):
         tool.main(paths + ["--config", str(config), "--out", soup, "--mix", "0.5,0.25,0.25"])
+
+
+def test_the_average_of_a_run_exports_as_a_checkpoint_and_a_mismatch_is_one_line(tmp_path,
+                                                                                 config_path,
+                                                                                 model):
+    from tests.helpers import load_tool
+
+    tool = load_tool("training/export_average.py")
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    shutil.copy(config_path, run / "config.json")
+    _set_weights(model, 1.0)
+    average = _average(model, run / "backup" / "average.npz")
+    _set_weights(model, 3.0)
+    average.on_train_batch_end(0)  # avg = 0.5 * 1 + 0.5 * 3 = 2 (+ index)
+    average.on_epoch_end(0)
+    model.save_weights(str(run / "backup" / "latest.weights.h5"))
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 8, "batch": 0}')
+    out = tmp_path / "average.weights.h5"
+    assert tool.main([str(run), "--out", str(out)]) == 0
+    raw = [np.array(v) for v in model.weights]
+    trainable = {id(v) for v in model.trainable_weights}
+    model.load_weights(str(out))
+    for i, variable in enumerate(model.trainable_weights):
+        np.testing.assert_allclose(np.asarray(variable), 2.0 + i, rtol=1e-6)
+    for variable, value in zip(model.weights, raw):
+        if id(variable) not in trainable:
+            np.testing.assert_array_equal(np.asarray(variable), value)
+    with np.load(run / "backup" / "average.npz") as state:
+        other = dict(state)
+    other["w0"] = np.zeros((1, 2), np.float32)
+    np.savez(run / "backup" / "average.npz", **other)
+    with pytest.raises(SystemExit, match="does not match the model's weights"):
+        tool.main([str(run), "--out", str(out)])
+    with pytest.raises(SystemExit, match="the run's checkpoint"):
+        tool.main([str(run), "--out", str(run / "backup" / "latest.weights.h5")])

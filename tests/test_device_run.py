@@ -401,6 +401,9 @@ def test_the_training_record_gives_the_moving_average_s_score_when_the_average_s
     assert "best score 39.020 at epoch 2" in raw and "validation.csv" in raw
     assert "best score 39.050 at epoch 2" in average and "validation-average.csv" in average
     assert "moving average" in average and "moving average" not in raw
+    latest = record._whole_image_line(record._whole_image_row(str(tmp_path), 1, True, True),
+                                      True, True)
+    assert "score 38.950 at epoch 1" in latest and "best" not in latest
 
 
 def test_the_training_record_of_an_earlier_epoch_gives_the_settings_that_epoch_trained_with():

@@ -117,21 +117,45 @@ class WeightAverage(keras.callbacks.Callback):
         """Take up the saved average if it fits the model's weights; False otherwise."""
         if not os.path.exists(self.state_path):
             return False
-        variables = self._trainable()
         try:
-            with np.load(self.state_path) as state:
-                paths = [str(p) for p in state["paths"]]
-                average = [np.array(state[f"w{i}"], np.float32) for i in range(len(paths))]
-                updates = int(state["updates"])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            return self._afresh(f"it cannot be read ({error})")
-        if (paths != [_relative_path(v) for v in variables]
-                or [a.shape for a in average] != [tuple(v.shape) for v in variables]):
-            return self._afresh("it does not match the model's weights")
-        self._average, self.updates = average, updates
+            self._average, self.updates = read_average(self.state_path, self._trainable())
+        except ValueError as error:
+            return self._afresh(str(error))
         return True
 
     def _afresh(self, why):
         print(f"tfrnncomp: warning: the weight average in {self.state_path} is not used, as {why}; "
               "it starts afresh from the current weights", file=sys.stderr)
         return False
+
+
+def read_average(state_path, variables):
+    """``(values, updates)`` of a saved average, aligned with ``variables`` (a model's
+    trainable weights); ValueError saying why it cannot be used."""
+    try:
+        with np.load(state_path) as state:
+            paths = [str(p) for p in state["paths"]]
+            average = [np.array(state[f"w{i}"], np.float32) for i in range(len(paths))]
+            updates = int(state["updates"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(f"it cannot be read ({error})") from None
+    if (paths != [_relative_path(v) for v in variables]
+            or [a.shape for a in average] != [tuple(v.shape) for v in variables]):
+        raise ValueError("it does not match the model's weights")
+    return average, updates
+
+
+def assign_average(model, state_path):
+    """Put the average saved in ``state_path`` into ``model``'s trainable weights (the rest,
+    optimizer state included, stays); returns its number of updates.  ConfigError if the file
+    is missing, unreadable or of another model."""
+    if not os.path.isfile(state_path):
+        raise ConfigError(f"no weight average at {state_path}")
+    variables = list(model.trainable_weights)
+    try:
+        average, updates = read_average(state_path, variables)
+    except ValueError as error:
+        raise ConfigError(f"the weight average in {state_path} cannot be used, as {error}") from None
+    for variable, value in zip(variables, average):
+        variable.assign(value)
+    return updates

@@ -1,13 +1,15 @@
 """Write a training record (TRAINING.md + curve PNG) for a run directory.
 
     python tools/training/record.py RUN_DIR --out tfrnncomp/model/zoo/gru-w25 [--stdout RUN_DIR/*.out]
-                                    [--last-epoch N] [--average]
+                                    [--last-epoch N] [--average] [--latest]
 
 It reads RUN_DIR/config.json, training.json, log.csv, phases.log and times.csv; epochs that
 ran before times.csv existed get their seconds from Keras' stdout lines ("100/100 - 57s - ...")
 when those logs are given with --stdout.  ``--average``: the shipped weights are the moving
 average of the run's weights (its best-average.weights.h5), so its whole-image validation line
-is the best of RUN_DIR/validation-average.csv instead of validation.csv.
+is the best of RUN_DIR/validation-average.csv instead of validation.csv.  ``--latest``: the
+shipped weights are those after ``--last-epoch`` (such as the moving average written by
+``tools/training/export_average.py``), not the best, so the line is that epoch's.
 """
 
 import argparse
@@ -43,25 +45,28 @@ def _scores_file(average):
     return "validation-average.csv" if average else "validation.csv"
 
 
-def _whole_image_row(run_dir, last_epoch, average=False):
+def _whole_image_row(run_dir, last_epoch, average=False, latest=False):
     """The best row of RUN_DIR/validation.csv (``average``: validation-average.csv) up to
-    ``last_epoch`` (None if there is none)."""
+    ``last_epoch`` (``latest``: the row of ``last_epoch`` itself; None if there is none)."""
     path = os.path.join(run_dir, _scores_file(average))
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle)
                 if last_epoch is None or int(r["epoch"]) <= last_epoch]
+    if latest:
+        rows = [r for r in rows if int(r["epoch"]) == last_epoch]
     return max(rows, key=lambda r: float(r["score"])) if rows else None
 
 
-def _whole_image_line(row, average=False):
+def _whole_image_line(row, average=False, latest=False):
     if row is None:
         return "- whole-image validation: not recorded"
     iterations = [k for k in (1, 2, 4, 8, 16) if f"psnr_{k}" in row]
     weights = "the moving average of the weights, " if average else ""
     return (f"- whole-image validation ({weights}centre crops of the validation split, "
-            f"`RUN_DIR/{_scores_file(average)}`): best score {float(row['score']):.3f} at epoch "
+            f"`RUN_DIR/{_scores_file(average)}`): {'score' if latest else 'best score'} "
+            f"{float(row['score']):.3f} at epoch "
             f"{row['epoch']}; PSNR " + " / ".join(f"{float(row[f'psnr_{k}']):.2f}" for k in iterations)
             + " dB, MS-SSIM " + " / ".join(f"{float(row[f'ms_ssim_{k}']):.4f}" for k in iterations)
             + " after iterations " + ", ".join(map(str, iterations)))
@@ -77,6 +82,9 @@ def _parser():
                         "the settings it trained with (dated phases.log changes after it undone)")
     parser.add_argument("--average", action="store_true",
                         help="the shipped weights are the run's moving average (best-average)")
+    parser.add_argument("--latest", action="store_true",
+                        help="the shipped weights are those after --last-epoch (such as "
+                        "export_average.py's), not the best: record that epoch's validation")
     return parser
 
 
@@ -220,9 +228,12 @@ def main(argv=None):
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
     seconds = _epoch_seconds(args.run_dir, stdout)
     _write_curve(rows, training, args.out)
-    whole = _whole_image_row(args.run_dir, args.last_epoch, args.average)
+    if args.latest and args.last_epoch is None:
+        print("record: --latest needs --last-epoch", file=sys.stderr)
+        return 2
+    whole = _whole_image_row(args.run_dir, args.last_epoch, args.average, args.latest)
     lines = _record_lines(rows, config, training, phases, seconds,
-                          _whole_image_line(whole, args.average))
+                          _whole_image_line(whole, args.average, args.latest))
     with open(os.path.join(args.out, "TRAINING.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     print(os.path.join(args.out, "TRAINING.md"))

@@ -13,6 +13,8 @@
 # latest.weights.h5; EPOCH: the run's epoch it holds (the training record stops there;
 # RUN_DIR, default ../runs/default, is the run it came from). AVERAGE=1: WEIGHTS are the moving
 # average (best-average.weights.h5 or a copy), recorded with validation-average.csv's scores.
+# LATEST=1: WEIGHTS are those after EPOCH, not the run's best (such as the moving average that
+# tools/training/export_average.py writes): the record gives EPOCH's validation line.
 # The export, the context evaluation, the code dumps and the BinaryRNN training and export are
 # skipped when their output exists (WORK_DIR, the zoo), so a rerun resumes; the rest is redone.
 # ENTROPY_MINUTES (40): the BinaryRNN's training budget; ENTROPY_MORE_MINUTES (0): minutes of a
@@ -182,5 +184,6 @@ step "entropy benchmark, summaries, plots, visual comparison"
 "$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
 average=()
 [ "${AVERAGE:-0}" != 1 ] || average=(--average)
+[ "${LATEST:-0}" != 1 ] || average+=(--latest)
 "$python" tools/training/record.py "$run_dir" --out "$zoo" --last-epoch "$epoch" ${average[@]+"${average[@]}"}
 step "done"
