@@ -415,3 +415,20 @@ def test_eval_iterations_take_a_range_or_a_list(text, expected):
             parse_iterations(text)
     else:
         assert parse_iterations(text) == expected
+
+
+def test_rd_summary_adds_a_column_against_any_other_result_named_after_it(jpeg_result, tmp_path,
+                                                                          capsys):
+    import copy
+
+    before = dict(copy.deepcopy(jpeg_result), name="before")
+    after = dict(copy.deepcopy(jpeg_result), name="after")
+    for point in after["points"]:  # the same images at 10 % fewer bits: -10 % against "before"
+        point["bpp"] *= 0.9
+        for row in point.get("per_image", []):
+            row["bpp"] *= 0.9
+    paths = [schema.write_result(str(tmp_path / f"{r['name']}.json"), r) for r in (after, before)]
+    assert load_tool("bench/rd_summary.py").main([paths[0], "--anchor", paths[1]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "BD-rate vs before (MS-SSIM dB)" in lines[0]
+    assert lines[2].startswith("| after |") and lines[2].endswith("| -10.0 % |")

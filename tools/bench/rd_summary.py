@@ -5,9 +5,11 @@
 
     python tools/bench/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
                                      [--webp results/kodak/webp.json] [--method pchip|akima]
-                                     [--per-image NAME]
+                                     [--per-image NAME] [--anchor OTHER.json ...]
 
-Anchors default to the results named jpeg420 and webp among the files given.  --per-image NAME
+Anchors default to the results named jpeg420 and webp among the files given.  --anchor adds a
+BD-rate column against any other result (two checkpoints of one model, say), labelled by its
+name.  --per-image NAME
 prints instead the BD-rates over 0.125-1 bpp of the result named NAME, image by image.
 """
 
@@ -29,6 +31,8 @@ def main(argv=None):
                         help="WebP anchor file (default: webp among RESULTS)")
     parser.add_argument("--method", choices=("pchip", "akima"), default="pchip",
                         help="BD-rate interpolation (bjontegaard package)")
+    parser.add_argument("--anchor", action="append", default=[], metavar="RESULT",
+                        help="another anchor file, its column labelled by its name (repeatable)")
     parser.add_argument("--per-image", metavar="NAME", default=None,
                         help="BD-rates of the result named NAME per image, over 0.125-1 bpp")
     args = parser.parse_args(argv)
@@ -39,6 +43,9 @@ def main(argv=None):
         if anchors[label] is None:
             print(f"rd_summary: no {label} anchor ({name}); its BD-rate column is left out",
                   file=sys.stderr)
+    for path in args.anchor:
+        other = schema.load_result(path)
+        anchors[other["name"]] = other
     images = sorted({len(r["dataset"]["images"]) for r in results})
     if len(images) > 1:
         print(f"rd_summary: warning: results cover different image counts {images}",
