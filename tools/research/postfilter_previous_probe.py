@@ -61,8 +61,8 @@ def probe_filter(shipped, previous):
         def __init__(self):
             super().__init__()
             self.base = shipped
-            self.extra = keras.layers.Conv2D(shipped.channels, 3, padding="same",
-                                             use_bias=False, kernel_initializer="zeros")
+            self.extra = None if not previous else keras.layers.Conv2D(
+                shipped.channels, 3, padding="same", use_bias=False, kernel_initializer="zeros")
 
         def call(self, x, k):
             image = x[..., :3]
