@@ -110,6 +110,8 @@ def main(argv=None):
                         help="the last iteration of the early-iteration means")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
+    if args.upto < 1:
+        parser.error("--upto must be at least 1")
     logs = read_logs(args.run_dir)
     if not logs["raw"]:
         raise SystemExit(f"validation_log: {args.run_dir} has no validation.csv")
