@@ -404,6 +404,11 @@ def test_the_training_record_gives_the_moving_average_s_score_when_the_average_s
     latest = record._whole_image_line(record._whole_image_row(str(tmp_path), 1, True, True),
                                       True, True)
     assert "score 38.950 at epoch 1" in latest and "best" not in latest
+    out = tmp_path / "record"
+    out.mkdir()
+    with pytest.raises(SystemExit) as refused:  # before it writes anything
+        record.main([str(tmp_path), "--out", str(out), "--latest"])
+    assert refused.value.code == 2 and not list(out.iterdir())
 
 
 def test_the_training_record_of_an_earlier_epoch_gives_the_settings_that_epoch_trained_with():

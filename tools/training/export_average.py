@@ -14,7 +14,6 @@ to ``../runs/default``; its ``config.json`` is the model's config.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -38,7 +37,7 @@ def main(argv=None):
     from tfrnncomp.errors import TfrnncompError
     from tfrnncomp.model.config import load_config
     from tfrnncomp.training.averaging import assign_average
-    from tfrnncomp.training.train import TrainingConfig, build_model
+    from tfrnncomp.training.train import TrainingConfig, build_model, finished_epoch
 
     model = build_model(load_config(os.path.join(args.run_dir, "config.json")), TrainingConfig())
     model.load_weights(checkpoint)
@@ -48,19 +47,11 @@ def main(argv=None):
         raise SystemExit(f"export_average: {error}") from None
     with atomic_path(args.out, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
-    print(f"export_average: {args.out}: the average of {updates} samples after epoch "
-          f"{last_epoch(backup)} (its line in validation-average.csv)")
+    finished = finished_epoch(args.run_dir)
+    after = (f"after epoch {finished - 1} (its line in validation-average.csv)" if finished
+             else "(the run's backup records no finished epoch)")
+    print(f"export_average: {args.out}: the average of {updates} samples {after}")
     return 0
-
-
-def last_epoch(backup):
-    """The last epoch the backup holds (its metadata names the one a resumed run starts at),
-    or "?" without metadata."""
-    path = os.path.join(backup, "training_metadata.json")
-    if not os.path.isfile(path):
-        return "?"
-    with open(path, encoding="utf-8") as handle:
-        return int(json.load(handle)["epoch"]) - 1
 
 
 if __name__ == "__main__":

@@ -215,7 +215,10 @@ def _record_lines(rows, config, training, phases, seconds, whole_line):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.latest and args.last_epoch is None:
+        parser.error("--latest needs --last-epoch")
     log_path = os.path.join(args.run_dir, "log.csv")
     if not os.path.exists(log_path):
         print(f"record: {log_path} not found", file=sys.stderr)
@@ -228,9 +231,6 @@ def main(argv=None):
     stdout = [p for pattern in args.stdout for p in glob.glob(pattern)]
     seconds = _epoch_seconds(args.run_dir, stdout)
     _write_curve(rows, training, args.out)
-    if args.latest and args.last_epoch is None:
-        print("record: --latest needs --last-epoch", file=sys.stderr)
-        return 2
     whole = _whole_image_row(args.run_dir, args.last_epoch, args.average, args.latest)
     lines = _record_lines(rows, config, training, phases, seconds,
                           _whole_image_line(whole, args.average, args.latest))
