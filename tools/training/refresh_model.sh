@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ship a newer checkpoint of the default training run and re-measure everything that depends
 # on the weights: the post-filter and the BinaryRNN (the decoded images and the codes change),
-# the Kodak RD results and plots, the entropy benchmark and the visual comparison.  Each step is
-# a README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training;
+# the Kodak RD results and plots, the entropy benchmark, the visual comparison and the golden codec
+# file (those after the BinaryRNN's export by tools/training/remeasure_entropy.sh).  Each step is a
+# README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training;
 # POSTFILTER_MORE_MINUTES (50): its continuation on other patches, at 5e-4;
 # POSTFILTER_MS_SSIM_MINUTES (10): then on 192x192 patches with 0.16 L1 + 0.84 (1 - MS-SSIM),
 # which ships.
@@ -171,17 +172,7 @@ step "export the BinaryRNN"
   --calibration "$work"/codes-train[0-3].tfrecord \
   --validation "$work/codes-val.tfrecord"
 
-step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
-"$python" tools/bench/evaluate_model.py --model gru-w25 --entropy binaryrnn --out results/kodak \
-  --metrics-from results/kodak/tfrnncomp-gru-w25.json
-
-step "entropy benchmark, summaries, plots, visual comparison"
-"$python" tools/bench/bench_entropy.py --out results/entropy
-"$python" tools/bench/rd_summary.py results/kodak/*.json > "$work/rd_summary.md"
-"$python" tools/bench/rd_summary.py results/kodak/*.json --per-image tfrnncomp-gru-w25-binaryrnn \
-  > "$work/rd_per_image.md"
-"$python" tools/bench/plot_rd.py results/kodak/*.json --out results/kodak/plots
-"$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
+PYTHON="$python" tools/training/remeasure_entropy.sh "$work"
 average=()
 [ "${AVERAGE:-0}" != 1 ] || average=(--average)
 [ "${LATEST:-0}" != 1 ] || average+=(--latest)
