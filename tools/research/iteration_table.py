@@ -72,7 +72,7 @@ def markdown(curve, bits_per_iteration_bpp):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="zoo name or model directory")
     parser.add_argument("--weights", default=None, help="a run's .weights.h5 (with --config)")
@@ -91,19 +91,28 @@ def main(argv=None):
     parser.add_argument("--set-useful", default=None, metavar="MODEL_DIR",
                         help="write the measured useful iterations into MODEL_DIR/config.json "
                         "(use held-out images: --validation, never Kodak)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def load_images(args):
+    """``(names, images, source)`` of the validation crops or the image folder; None when the
+    folder is missing."""
     if args.validation is not None:
         names, images = validation.validation_crops(args.validation, args.crop, args.images)
-        source = {"validation": os.path.relpath(args.validation), "crop": args.crop}
-    else:
-        if not os.path.isdir(args.data):
-            print(f"iteration_table: image folder {args.data} not found; skipped")
-            return 0
-        dataset = evaluate.load_dataset(
-            args.data, names=args.names.split(",") if args.names else None)
-        names, images = dataset.names, dataset.images
-        source = dataset.info()
+        return names, images, {"validation": os.path.relpath(args.validation), "crop": args.crop}
+    if not os.path.isdir(args.data):
+        return None
+    dataset = evaluate.load_dataset(args.data, names=args.names.split(",") if args.names else None)
+    return dataset.names, dataset.images, dataset.info()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    loaded = load_images(args)
+    if loaded is None:
+        print(f"iteration_table: image folder {args.data} not found; skipped")
+        return 0
+    names, images, source = loaded
     from tfrnncomp.model import postfilter, zoo
     from tfrnncomp.runtime.graph import CodecFunctions
 
