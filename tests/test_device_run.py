@@ -304,6 +304,11 @@ def test_adopting_refuses_an_incomplete_device_run_and_leaves_the_run_alone(tmp_
     complete = _device_out(tmp_path / "complete", CHECKPOINT, epoch=409)
     with pytest.raises(SystemExit, match="not a training run"):
         adopt.main([str(complete), "--run", str(tmp_path / "nowhere")])
+    (complete / "training_metadata.json").write_text('{"batch": 0}')
+    with pytest.raises(SystemExit, match="unreadable"):
+        adopt.main([str(complete), "--run", str(run)])
+    assert sorted(os.listdir(run / "backup")) == ["training_metadata.json"]
+    assert json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"] == 408
 
 
 def test_device_arms_finds_one_run_or_the_arms_of_a_call_and_refuses_twins(tmp_path):

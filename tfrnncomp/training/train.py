@@ -37,6 +37,7 @@ import time
 
 import keras
 
+from tfrnncomp.training import checkpoint_epoch
 from tfrnncomp.training import averaging
 from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
@@ -325,12 +326,7 @@ def _datasets(training: TrainingConfig, out_dir, multi_worker):
 
 def finished_epoch(run_dir):
     """The epochs a run directory's backup has finished (0 for a new run)."""
-    try:
-        with open(os.path.join(run_dir, "backup", "training_metadata.json"),
-                  encoding="utf-8") as handle:
-            return int(json.load(handle)["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    return checkpoint_epoch.read_epoch(os.path.join(run_dir, "backup")) or 0
 
 
 def _strategy(training: TrainingConfig):

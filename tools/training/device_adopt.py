@@ -46,23 +46,25 @@ def phase_record(run_epoch, device):
 def adopt(device_run, run_dir):
     """Make ``run_dir`` resume from ``device_run``; returns the ``phases.log`` record."""
     import checkpoint_parts
-    from tfrnncomp.atomic import atomic_write_bytes
+    from tfrnncomp.training import checkpoint_epoch
 
     missing = [p for p in PARTS if not os.path.isfile(os.path.join(device_run, p))]
     if missing:
         raise SystemExit(f"device_adopt: {device_run} lacks {', '.join(missing)}")
     backup = os.path.join(run_dir, "backup")
-    metadata_path = os.path.join(backup, "training_metadata.json")
-    if not os.path.isfile(metadata_path):
-        raise SystemExit(f"device_adopt: {run_dir} is not a training run: no {metadata_path}")
-    device = {"epoch": _read_json(os.path.join(device_run, "training_metadata.json"))["epoch"],
+    run_epoch = checkpoint_epoch.read_epoch(backup)
+    if run_epoch is None:
+        raise SystemExit(f"device_adopt: {run_dir} is not a training run: no readable "
+                         f"{os.path.join(backup, checkpoint_epoch.FILENAME)}")
+    device = {"epoch": checkpoint_epoch.read_epoch(device_run),
               "summary": _read_json(os.path.join(device_run, "device_run.json"))}
-    record = phase_record(_read_json(metadata_path)["epoch"], device)
+    if device["epoch"] is None:
+        raise SystemExit(f"device_adopt: {device_run}'s {checkpoint_epoch.FILENAME} is unreadable")
+    record = phase_record(run_epoch, device)
     checkpoint_parts.join(os.path.join(device_run, "model.weights.h5"),
                           os.path.join(device_run, "optimizer.weights.h5"),
                           os.path.join(backup, "latest.weights.h5"))
-    atomic_write_bytes(metadata_path, json.dumps({"epoch": device["epoch"], "batch": 0})
-                       .encode("utf-8"))
+    checkpoint_epoch.write_epoch(backup, device["epoch"])
     average = os.path.join(backup, "average.npz")
     if os.path.exists(average):
         os.remove(average)

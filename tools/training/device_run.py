@@ -49,13 +49,14 @@ sys.path[:0] = [REPO, HERE]
 def save_checkpoint(model, out, epoch):
     """The checkpoint's two parts and BackupAndRestore's metadata, each written atomically."""
     import checkpoint_parts
+    from tfrnncomp.training import checkpoint_epoch
 
     whole = os.path.join(out, "checkpoint.weights.h5")
     model.save_weights(whole)
     checkpoint_parts.split(whole, os.path.join(out, "model.weights.h5"),
                            os.path.join(out, "optimizer.weights.h5"))
     os.remove(whole)
-    _write_json(os.path.join(out, "training_metadata.json"), {"epoch": epoch, "batch": 0})
+    checkpoint_epoch.write_epoch(out, epoch)
 
 
 def _write_json(path, value):
@@ -303,7 +304,9 @@ def parse_args(argv=None):
     if args.score_only and not args.validation:
         parser.error("--score-only needs --validation")
     if args.epoch is None:
-        args.epoch = _checkpoint_epoch(args.weights)
+        from tfrnncomp.training import checkpoint_epoch
+
+        args.epoch = checkpoint_epoch.read_epoch(os.path.dirname(args.weights or "")) or 0
     if args.patch_size is None:
         args.patch_size = default_patch_size(args.config)
     return args
@@ -316,15 +319,6 @@ def default_patch_size(config_path):
     from tfrnncomp.training.setup import min_patch_size
 
     return 64 if min_patch_size(load_config(config_path)) <= 64 else 192
-
-
-def _checkpoint_epoch(weights):
-    path = os.path.join(os.path.dirname(weights or ""), "training_metadata.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return int(json.load(handle)["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def main(argv=None):
