@@ -268,6 +268,11 @@ def test_training_arms_warm_start_from_one_checkpoint_and_stop_on_cpu_time(tmp_p
     assert (residual / "log.csv").read_text().splitlines()[1].startswith("3,")
     assert tool.main(args) == 0  # a rerun reuses the results
     assert json.loads((out / "control.json").read_text()) == control
+    constant = tmp_path / "constant"
+    assert tool.main([*args[:-4], "--runs", str(tmp_path / "runs-constant"), "--out",
+                      str(constant), "--arms", "control", "--decay-rate", "1"]) == 0
+    start, end = json.loads((constant / "control.json").read_text())["effective_learning_rate"]
+    assert start == end == pytest.approx(3.125e-5)
 
 
 def _training_names(count, fraction=0.05):

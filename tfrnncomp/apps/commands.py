@@ -196,7 +196,7 @@ def _train(args):
         steps_per_epoch=args.steps_per_epoch, validation_images=args.validation_images,
         validation_crop=args.validation_crop, epochs=args.epochs,
         learning_rate=args.learning_rate, decay_steps=args.decay_steps,
-        hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
+        decay_rate=args.decay_rate, hard_patches=args.hard_patches, validation_steps=args.validation_steps, seed=args.seed,
         strategy=args.strategy, validation_fraction=args.validation_fraction,
         validation_data=args.validation_data or "", precision=args.precision,
         jit_compile=args.jit_compile, average_momentum=args.average_momentum,

@@ -212,7 +212,10 @@ def _add_train(sub):
                    help="epochs in all: a rerun resumes until this many are done")
     p.add_argument("--learning-rate", type=float, default=5e-4, help="Adam's initial step size")
     p.add_argument("--decay-steps", type=int, default=20000,
-                   help="steps over which the learning rate halves")
+                   help="steps over which the learning rate is multiplied by --decay-rate")
+    p.add_argument("--decay-rate", type=float, default=0.5,
+                   help="the learning rate's factor every --decay-steps steps (0.5: it halves; "
+                   "1: constant), counted from the optimizer's first step")
     p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
                    help="arithmetic of the training step (variables stay float32; bf16 is fast "
                    "only on CPUs with AVX512-BF16 or AMX, and on GPUs)")

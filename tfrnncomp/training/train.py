@@ -95,7 +95,8 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 
 #: training settings whose change on resumption is recorded in ``phases.log``
 _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
-                         "validation_fraction", "validation_data", "average_momentum")
+                         "decay_rate", "validation_fraction", "validation_data",
+                         "average_momentum")
 #: the value of a logged setting in a ``training.json`` written before the setting existed
 _BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
@@ -223,6 +224,9 @@ def check_inputs(training: TrainingConfig):
     if not 0.0 <= training.validation_fraction < 1.0:
         raise ConfigError("--validation-fraction must be at least 0 and below 1, got "
                           f"{training.validation_fraction:g}")
+    if not 0.0 < training.decay_rate <= 1.0:
+        raise ConfigError(f"--decay-rate must be above 0 and at most 1, got "
+                          f"{training.decay_rate:g}")
     averaging.check_settings(training.average_momentum, training.average_every)
     if training.validation_data and not image_files._is_tfds(training.validation_data):
         image_files.list_images(training.validation_data)

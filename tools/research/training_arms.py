@@ -4,6 +4,7 @@
     python tools/research/training_arms.py --checkpoint CKPT.weights.h5
         [--metadata training_metadata.json] [--config tools/training/default/config.json]
         [--data ../shared/data/train] [--cpu-minutes 6] [--learning-rate 3.125e-5]
+        [--decay-rate 0.5]
         [--arms control,lr-quarter,lr-tenth,increasing] [--patch-size 64 --batch-size 8]
         [--runs ../runs/arms] [--out results/training/arms]
 
@@ -151,7 +152,8 @@ def run_arm(args):
     settings = dict(data=args.data, patch_size=args.patch_size, batch_size=args.batch_size,
                     steps_per_epoch=50,
                     epochs=start_epoch + 10000, learning_rate=args.learning_rate,
-                    decay_steps=20000, validation_steps=0, validation_images=0, seed=1)
+                    decay_steps=20000, decay_rate=args.decay_rate, validation_steps=0,
+                    validation_images=0, seed=1)
     settings.update(training_changes)
     settings["learning_rate"] *= settings.pop("learning_rate_factor", 1.0)
     stopper = _stop_after_cpu(args.cpu_minutes * 60 + warm_start_cpu)
@@ -198,6 +200,9 @@ def main(argv=None):
     parser.add_argument("--cpu-minutes", type=float, default=6.0)
     parser.add_argument("--learning-rate", type=float, default=3.125e-5,
                         help="the control's learning rate (default: the default run's)")
+    parser.add_argument("--decay-rate", type=float, default=0.5,
+                        help="its factor every 20,000 optimizer steps (1: constant; give the "
+                        "default run's)")
     parser.add_argument("--arms", default="control,lr-quarter,lr-tenth,increasing")
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -228,6 +233,7 @@ def main(argv=None):
                        "--config", args.config, "--data", args.data,
                        "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs,
                        "--learning-rate", repr(args.learning_rate),
+                       "--decay-rate", repr(args.decay_rate),
                        "--patch-size", str(args.patch_size), "--batch-size", str(args.batch_size)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode:

@@ -8,7 +8,8 @@
 # validation after every epoch (RUN_DIR/validation.csv, RUN_DIR/best.weights.h5).
 # Learning rate: a step decay, which won the equal-CPU-time arms (results/training/arms/arms.md),
 # divided by 4 each time whole-image validation stops rising: 5e-4, 1.25e-4 from epoch 161,
-# 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198).
+# 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198), each halving every
+# 20,000 optimizer steps as well; constant from epoch 984 (below).
 # Loss (default/config.json): L1, except epochs 259-280 on 0.7 L1 + 0.3 (1 - SSIM), which won the
 # equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/) but then lowered
 # the whole-image score for 20 epochs (validation.csv), and epochs 351-358: a short SSIM phase
@@ -66,6 +67,11 @@
 # the checkpoint that resumes at epoch 841, 20 CPU minutes each, x4 (39.710) and x16 (39.700) tied the control (39.694) and x64 fell
 # (39.540; results/training/arms-epoch840/), so the rate stays; 10 unrolled iterations instead of
 # 16 tied too (39.690), so the run unrolls 16.
+# By epoch 983 the halving every 20,000 steps had brought the rate to 1.0e-6 (3.125e-5 x
+# 0.5^(98,526 / 20,000)), and it would halve again every 200 epochs, so the slow MS-SSIM gain of the
+# moving average ("The score's plateau hides a slow MS-SSIM gain", README) would slow down with
+# it: from epoch 984 the rate is held constant (--decay-rate 1) at 4e-6, about the x4 that tied
+# the control at epoch 841.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
 # --average-momentum 0.998: an exponential moving average of the weights over about 500 steps
 # (RUN_DIR/backup/average.npz), scored beside the raw weights in RUN_DIR/validation-average.csv;
@@ -92,6 +98,6 @@ if [ ! -f "$run_dir/backup/latest.weights.h5" ] && [ -f "$here/default/checkpoin
 fi
 nohup "$python" -m tfrnncomp train --data "$data" --config "$here/default/config.json" \
   --out "$run_dir" --patch-size 192 --batch-size 1 --steps-per-epoch 100 --epochs 100000 \
-  --learning-rate 3.125e-5 --decay-steps 20000 --validation-steps 5 \
+  --learning-rate 4e-6 --decay-steps 20000 --decay-rate 1 --validation-steps 5 \
   --validation-images 8 --validation-crop 256 --average-momentum 0.998 >> "$run_dir/train.out" 2>&1 &
 echo "training in the background: pid $!, log $run_dir/log.csv"
