@@ -4,6 +4,7 @@ Keras backends with the check that their checkpoints code the same under TensorF
 
 import importlib.util
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -26,6 +27,29 @@ def load_tool(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+#: stands in for python in the tests of the shell scripts of ``tools/training``: logs each call to
+#: $CALLS as "GOLDEN ARGS" (GOLDEN: the golden-file regeneration flag, 0 or 1), prints "table of
+#: ARGS" and fails with status 4 on a call containing $FAIL_ON
+FAKE_PYTHON = """#!/usr/bin/env bash
+echo "${TFRNNCOMP_REGENERATE_GOLDEN:-0} $*" >> "$CALLS"
+case "$*" in *"$FAIL_ON"*) [ -n "$FAIL_ON" ] && exit 4;; esac
+echo "table of $*"
+"""
+
+
+def run_with_fake_python(tmp_path, script, *arguments, fail_on="", **env):
+    """Run ``tools/training/SCRIPT`` with :data:`FAKE_PYTHON` as its ``$PYTHON`` (and ``env``
+    added): ``(the completed process, the calls it made)``."""
+    fake, calls = tmp_path / "python", tmp_path / "calls"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    calls.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHON=str(fake), CALLS=str(calls), FAIL_ON=fail_on, **env)
+    done = subprocess.run(["bash", os.path.join(HERE, "..", "tools", "training", script),
+                           *arguments], env=env, capture_output=True, text=True, timeout=60)
+    return done, calls.read_text().splitlines() if calls.exists() else []
 
 
 #: ``python -c WITHOUT_TENSORFLOW SCRIPT ARGS...`` runs SCRIPT with TensorFlow unimportable, as on

@@ -3,26 +3,14 @@
 import os
 import subprocess
 
+from tests.helpers import run_with_fake_python
+
 HERE = os.path.dirname(__file__)
 SCRIPT = os.path.join(HERE, "..", "tools", "training", "remeasure_entropy.sh")
 
-#: stands in for python: logs each call (and the golden flag) to $CALLS, fails on $FAIL_ON
-FAKE_PYTHON = """#!/usr/bin/env bash
-echo "${TFRNNCOMP_REGENERATE_GOLDEN:-0} $*" >> "$CALLS"
-case "$*" in *"$FAIL_ON"*) [ -n "$FAIL_ON" ] && exit 4;; esac
-echo "table of $*"
-"""
-
 
 def _run(tmp_path, *arguments, fail_on=""):
-    fake = tmp_path / "python"
-    fake.write_text(FAKE_PYTHON)
-    fake.chmod(0o755)
-    env = dict(os.environ, PYTHON=str(fake), CALLS=str(tmp_path / "calls"), FAIL_ON=fail_on)
-    done = subprocess.run(["bash", SCRIPT, *arguments], env=env, capture_output=True, text=True,
-                          timeout=60)
-    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
-    return done, calls
+    return run_with_fake_python(tmp_path, "remeasure_entropy.sh", *arguments, fail_on=fail_on)
 
 
 def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_and_regenerates_golden(tmp_path):
