@@ -13,14 +13,15 @@ def _run(tmp_path, *arguments, fail_on=""):
     return run_with_fake_python(tmp_path, "remeasure_entropy.sh", *arguments, fail_on=fail_on)
 
 
-def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_and_regenerates_golden(tmp_path):
+def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_compares_and_regenerates_golden(tmp_path):
     work = tmp_path / "work"
     done, calls = _run(tmp_path, str(work))
     assert done.returncode == 0, done.stderr
     scripts = [call.split()[1] for call in calls]
     assert scripts == ["tools/bench/evaluate_model.py", "tools/bench/bench_entropy.py",
                        "tools/bench/rd_summary.py", "tools/bench/rd_summary.py",
-                       "tools/bench/plot_rd.py", "tools/research/visual_compare.py", "-m"]
+                       "tools/bench/plot_rd.py", "tools/research/published_curves.py",
+                       "tools/research/visual_compare.py", "-m"]
     assert "--entropy binaryrnn" in calls[0] and "--metrics-from" in calls[0]
     assert calls[-1].startswith("1 -m pytest") and "tests/test_golden_codec.py" in calls[-1]
     assert all(call.startswith("0 ") for call in calls[:-1])

@@ -2,6 +2,7 @@
 # Re-measure everything that depends on the shipped BinaryRNN, after
 # tools/training/export_binaryrnn.py has written a new one into the zoo: the Kodak files of entropy
 # mode binaryrnn (the same codes, re-rated), the entropy benchmark, the RD summaries and plots,
+# the comparison with the published curves,
 # the visual comparison (its files are cut at target rates) and the golden codec file.  Each step
 # is a README command; tools/training/refresh_model.sh ends with this script.
 #   tools/training/remeasure_entropy.sh WORK_DIR
@@ -24,5 +25,6 @@ step "entropy benchmark, summaries, plots, visual comparison, golden file"
 "$python" tools/bench/rd_summary.py results/kodak/*.json --per-image tfrnncomp-gru-w25-binaryrnn \
   > "$work/rd_per_image.md"
 "$python" tools/bench/plot_rd.py results/kodak/*.json --out results/kodak/plots
+"$python" tools/research/published_curves.py --out results/published
 "$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
 TFRNNCOMP_REGENERATE_GOLDEN=1 "$python" -m pytest -q -p no:cacheprovider tests/test_golden_codec.py
