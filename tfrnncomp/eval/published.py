@@ -70,12 +70,13 @@ def scale_rates(result, factors):
 def saving_to_match(test, anchor, metric, bpp_range=rd.BD_RANGE, tolerance=1e-4):
     """The fraction ``s`` of every rate of ``test`` to save for its BD-rate against ``anchor``
     to reach 0 (``test``'s rates times ``1 - s``); negative when ``test`` already beats it, and
-    ``None`` where the BD-rate is not computable."""
+    ``None`` where the BD-rate is not computable or ``s`` lies outside -0.5..0.5."""
     def bd(saving):
         return rd.bd_rate(scale_rates(test, 1.0 - saving), anchor, metric, bpp_range=bpp_range)
 
     low, high = -0.5, 0.5
-    if bd(low) is None or bd(high) is None or bd(low) < 0 or bd(high) > 0:
+    at_low, at_high = bd(low), bd(high)
+    if at_low is None or at_high is None or at_low < 0 or at_high > 0:
         return None
     while high - low > tolerance:
         middle = (low + high) / 2

@@ -120,7 +120,7 @@ def markdown(report):
     saved = report["binaryrnn"]["saved_cumulative_pct"]
     lines += ["", "Saving on every rate the published Toderici 2017 curve would need to reach 0 % "
               f"against this repository's JPEG 4:2:0: PSNR {needed['psnr']} %, MS-SSIM "
-              f"{needed['ms_ssim_db']} %. The BinaryRNN `{report['binaryrnn']['entropy_id']}` "
+              f"{needed['ms_ssim_db']} % (negative: it could spend that much more). The BinaryRNN `{report['binaryrnn']['entropy_id']}` "
               f"saves {saved[0]} / {saved[1]} / {saved[3]} / {saved[7]} / {saved[15]} % of a "
               f"file of 1 / 2 / 4 / 8 / 16 iterations of `{report['binaryrnn']['model_id']}` "
               "(`results/entropy/kodak.json`).", ""]
