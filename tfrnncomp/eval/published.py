@@ -16,9 +16,6 @@ import math
 
 from tfrnncomp.eval import rd
 
-METRICS = {"PSNR_sRGB_RGB": "psnr", "MS-SSIM_sRGB_RGB": "ms_ssim"}
-
-
 class PublishedFormatError(ValueError):
     """A published curve file is not ``bpp, value`` lines."""
 

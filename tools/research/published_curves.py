@@ -53,6 +53,10 @@ def bd(test, anchor, metric):
     return None if value is None else round(value, 2)
 
 
+def across_row(curve, anchor_label, test, anchor):
+    return {"curve": curve, "anchor": anchor_label, **{m: bd(test, anchor, m) for m, _, _ in METRICS}}
+
+
 def measured(path):
     result = schema.load_result(path)
     return {metric: result for metric, _, _ in METRICS}
@@ -70,24 +74,18 @@ def compare(args):
                 **{f"{m}_vs_{a}": bd(ours[name], ours[a], m) for m, _, _ in METRICS
                    for a in ("jpeg420", "webp")}} for name in (args.model, "webp")]
     toderici = pub["toderici-2017-cvpr"]
-    across = [
-        {"curve": "JPEG 4:2:0 (published)", "anchor": "jpeg420 (this repository)",
-         **{m: bd(pub["jpeg420"], ours["jpeg420"], m) for m, _, _ in METRICS}},
-        {"curve": PUBLISHED[0][1], "anchor": "jpeg420 (this repository)",
-         **{m: bd(toderici, ours["jpeg420"], m) for m, _, _ in METRICS}},
-        {"curve": PUBLISHED[1][1], "anchor": "jpeg420 (this repository)",
-         **{m: bd(pub["johnston-2017-cvpr"], ours["jpeg420"], m) for m, _, _ in METRICS}},
-        {"curve": args.model, "anchor": PUBLISHED[0][1],
-         **{m: bd(ours[args.model], toderici, m) for m, _, _ in METRICS}},
-    ]
+    mine = "jpeg420 (this repository)"
+    across = [across_row("JPEG 4:2:0 (published)", mine, pub["jpeg420"], ours["jpeg420"]),
+              across_row(PUBLISHED[0][1], mine, toderici, ours["jpeg420"]),
+              across_row(PUBLISHED[1][1], mine, pub["johnston-2017-cvpr"], ours["jpeg420"]),
+              across_row(args.model, PUBLISHED[0][1], ours[args.model], toderici)]
     with open(args.entropy, encoding="utf-8") as handle:
         entropy = json.load(handle)
     saved = entropy["summary"]["binaryrnn"]["saved_cumulative_pct"]
     factors = [1.0 - pct / 100.0 for pct in saved]
     coded = {m: published.scale_rates(toderici[m], factors) for m, _, _ in METRICS}
-    across.append({"curve": PUBLISHED[0][1] + ", rates cut by this BinaryRNN's savings",
-                   "anchor": "jpeg420 (this repository)",
-                   **{m: bd(coded, ours["jpeg420"], m) for m, _, _ in METRICS}})
+    across.append(across_row(PUBLISHED[0][1] + ", rates cut by this BinaryRNN's savings", mine,
+                             coded, ours["jpeg420"]))
     needed = {m: published.saving_to_match(toderici[m], ours["jpeg420"][m], m)
               for m, _, _ in METRICS}
     return {"bpp_range": list(rd.BD_RANGE), "within_harness": within, "across_harnesses": across,
