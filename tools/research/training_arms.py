@@ -6,7 +6,7 @@
         [--data ../shared/data/train] [--cpu-minutes 6] [--learning-rate 3.125e-5]
         [--decay-rate 0.5]
         [--arms control,lr-quarter,lr-tenth,increasing] [--patch-size 64 --batch-size 8]
-        [--runs ../runs/arms] [--out results/training/arms]
+        [--runs ../runs/arms] [--out results/training/arms-epochN]
 
 Every arm starts from the same checkpoint (weights, optimizer state and epoch of the default
 run), changes one thing, and trains with ``tfrnncomp.training.train.train`` on
@@ -17,7 +17,9 @@ crops of the training run (:mod:`tfrnncomp.training.validation`, never Kodak).  
 another model than the checkpoint's starts from a conversion of it that codes as it does
 (``WARM_STARTS``; residual-gru: :mod:`tfrnncomp.training.warm_start`, width-0.5:
 :mod:`tfrnncomp.training.widen`), whose CPU time is not counted as the arm's.  Each arm runs in
-its own process and writes OUT/ARM.json; OUT/arms.md is the table.  An arm whose result exists
+its own process and writes OUT/ARM.json; OUT/arms.md is the table (OUT: by default
+``results/training/arms-epochN``, N the epoch the checkpoint resumes at, where
+``tools/research/arms_summary.py`` finds it).  An arm whose result exists
 is skipped, so a rerun continues.  Compare arms of one invocation only: the CPU and the
 checkpoint must be the same.  The learning rate decays exponentially with the optimizer's step,
 which the checkpoint carries on, so the table gives each arm's effective rate at its start and end.
@@ -208,7 +210,8 @@ def main(argv=None):
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--runs", default=os.path.join(REPO, "..", "runs", "arms"))
-    parser.add_argument("--out", default="results/training/arms")
+    parser.add_argument("--out", default=None,
+                        help="default: results/training/arms-epochN, N the checkpoint's epoch")
     parser.add_argument("--arm", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.metadata = args.metadata or os.path.join(os.path.dirname(args.checkpoint),
@@ -219,6 +222,9 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"training_arms: training images {args.data} not found; skipped")
         return 0
+    if args.out is None:
+        with open(args.metadata, encoding="utf-8") as handle:
+            args.out = os.path.join("results", "training", f"arms-epoch{json.load(handle)['epoch']}")
     from tfrnncomp.eval import schema
     from tfrnncomp.atomic import atomic_write_bytes
 

@@ -6,7 +6,7 @@
 # 64x64 patches, 8 per step (the pixels per step of the earlier 32 x 32x32) until epoch 581, then one
 # 192x192 patch per step (below); whole-image
 # validation after every epoch (RUN_DIR/validation.csv, RUN_DIR/best.weights.h5).
-# Learning rate: a step decay, which won the equal-CPU-time arms (results/training/arms/arms.md),
+# Learning rate: a step decay, which won the equal-CPU-time arms (results/training/arms-epoch158/arms.md),
 # divided by 4 each time whole-image validation stops rising: 5e-4, 1.25e-4 from epoch 161,
 # 3.125e-5 from epoch 224 (no new best in the 25 epochs since epoch 198), each halving every
 # 20,000 optimizer steps as well; constant from epoch 984 (below).
