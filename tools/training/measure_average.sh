@@ -3,8 +3,8 @@
 # weights on the whole images of the validation split of the training data (never Kodak),
 # through the codec: entropy mode context and no post-filter (the BinaryRNN and the post-filter
 # belong to the shipped weights), iterations 1-10 (the 0.125-1 bpp range of the quality
-# targets).  It says whether a re-ship (refresh_model.sh) would pay.  Each step is a README
-# command; the run may keep training (the average is read between two epoch ends).
+# targets).  It says whether a re-ship (refresh_model.sh) would pay.  Each step is a
+# command of docs/training.md; the run may keep training (the average is read between two epoch ends).
 #   tools/training/measure_average.sh NAME OUT_DIR [WORK_DIR]
 # OUT_DIR receives NAME-validation.json, shipped-validation.json (made once; reused when it is
 # there, so measure the shipped weights again after a ship into a new OUT_DIR) and bd-rate.md

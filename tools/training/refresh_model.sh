@@ -3,7 +3,7 @@
 # on the weights: the post-filter and the BinaryRNN (the decoded images and the codes change),
 # the Kodak RD results and plots, the entropy benchmark, the visual comparison and the golden codec
 # file (those after the BinaryRNN's export by tools/training/remeasure_entropy.sh).  Each step is a
-# README command.  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training;
+# command of README or docs/ (training.md, binaryrnn.md).  POSTFILTER_MINUTES (60): the post-filter's CPU minutes of training;
 # POSTFILTER_MORE_MINUTES (50): its continuation on other patches, at 5e-4;
 # POSTFILTER_MS_SSIM_MINUTES (10): then on 192x192 patches with 0.16 L1 + 0.84 (1 - MS-SSIM),
 # which ships.

@@ -13,7 +13,7 @@
 # Loss (default/config.json): L1, except epochs 259-280 on 0.7 L1 + 0.3 (1 - SSIM), which won the
 # equal-CPU-time arms from that checkpoint (results/training/arms-epoch259/) but then lowered
 # the whole-image score for 20 epochs (validation.csv), and epochs 351-358: a short SSIM phase
-# from the L1 plateau, whose second epoch (352) is the shipped model (README, "A short SSIM
+# from the L1 plateau, whose second epoch (352) is the shipped model (docs/training.md, "A short SSIM
 # phase before shipping"); the raw score fell again from its fifth epoch, so L1 from epoch 359.
 # From the next L1 plateau (epoch 374) neither a step decay nor a warm restart of the learning
 # rate beat the control, another SSIM phase did (results/training/arms-epoch374/): L1 + SSIM for
@@ -69,7 +69,7 @@
 # 16 tied too (39.690), so the run unrolls 16.
 # By epoch 983 the halving every 20,000 steps had brought the rate to 1.0e-6 (3.125e-5 x
 # 0.5^(98,526 / 20,000)), and it would halve again every 200 epochs, so the slow MS-SSIM gain of the
-# moving average ("The score's plateau hides a slow MS-SSIM gain", README) would slow down with
+# moving average ("The score's plateau hides a slow MS-SSIM gain", docs/training.md) would slow down with
 # it: from epoch 984 the rate is held constant (--decay-rate 1) at 4e-6, about the x4 that tied
 # the control at epoch 841.
 # Before an accelerator run, put the config back to L1 (device_run.py trains with it).
