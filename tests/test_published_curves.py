@@ -66,10 +66,20 @@ def test_the_comparison_uses_the_same_bd_rate_as_the_kodak_tables(tmp_path, caps
     model = schema.load_result(os.path.join(kodak, "tfrnncomp-gru-w25-binaryrnn.json"))
     jpeg = schema.load_result(os.path.join(kodak, "jpeg420.json"))
     assert ours["curve"] == model["name"]
-    assert ours["psnr_vs_jpeg420"] == round(
-        rd.bd_rate(model, jpeg, "psnr", bpp_range=rd.BD_RANGE), 2)
+    exact = rd.bd_rate(model, jpeg, "psnr", bpp_range=rd.BD_RANGE)
+    assert ours["psnr_vs_jpeg420"] == pytest.approx(exact, abs=1e-4)
     assert report["saving_needed_by_toderici_2017"]["psnr"] is not None
-    assert (tmp_path / "kodak-comparison.md").read_text().startswith("BD-rate over 0.125-1.0 bpp")
+    table = (tmp_path / "kodak-comparison.md").read_text()
+    assert table.startswith("BD-rate over 0.125-1.0 bpp")
+    # printed as the Kodak tables print the unrounded figure, not rounded twice
+    row = next(line for line in table.splitlines() if line.startswith(f"| {model['name']} | this"))
+    assert row.split(" | ")[2] == f"{exact:+.1f} %"
+
+
+def test_a_figure_near_a_rounding_boundary_prints_as_the_kodak_tables_print_it(monkeypatch):
+    tool = load_tool("research/published_curves.py")
+    monkeypatch.setattr(tool.rd, "bd_rate", lambda *args, **kwargs: 23.152)
+    assert tool._pct(tool.bd({"psnr": None}, {"psnr": None}, "psnr")) == "+23.2 %"
 
 
 def test_readme_quotes_every_row_of_the_published_comparison(tmp_path, capsys):

@@ -50,7 +50,9 @@ def load_published(folder, name):
 
 def bd(test, anchor, metric):
     value = rd.bd_rate(test[metric], anchor[metric], metric, bpp_range=rd.BD_RANGE)
-    return None if value is None else round(value, 2)
+    # four decimals: the tables print one, as rd_summary.py prints the unrounded value (two here
+    # would round twice and could print 23.1 where rd_summary.py prints 23.2)
+    return None if value is None else round(value, 4)
 
 
 def across_row(curve, anchor_label, test, anchor):
