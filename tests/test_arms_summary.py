@@ -85,3 +85,24 @@ def test_readme_quotes_every_row_of_the_repository_s_arms_summary(capsys):
         readme = handle.read()
     missing = [row for row in rows if row not in readme]
     assert not missing, "README.md lacks rows of arms_summary.py:\n" + "\n".join(missing)
+
+
+def test_training_arms_writes_by_default_where_the_summary_looks(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "training_metadata.json").write_text('{"epoch": 77, "batch": 0}')
+    (tmp_path / "data").mkdir()
+    folder = tmp_path / "results" / "training" / "arms-epoch77"
+    result = {"arm": "control", "what": "the default run's settings", "steps": 5,
+              "cpu_minutes": 0.1, "score": 38.0,
+              **{f"{f}_{k}": 0.5 for f in ("psnr", "ms_ssim") for k in (1, 2, 4, 8, 16)}}
+    folder.mkdir(parents=True)
+    (folder / "control.json").write_text(json.dumps(result))  # done: the tool does not rerun it
+    assert load_tool("research/training_arms.py").main(
+        ["--checkpoint", str(tmp_path / "ckpt.weights.h5"), "--data", str(tmp_path / "data"),
+         "--arms", "control"]) == 0
+    assert (folder / "arms.md").exists()
+    _arm(folder, "lr-quarter", 38.5)
+    capsys.readouterr()
+    assert load_tool("research/arms_summary.py").main(
+        ["--results", str(tmp_path / "results" / "training")]) == 0
+    assert "| 77 | arms-epoch77 | lr-quarter |" in capsys.readouterr().out
