@@ -1,14 +1,10 @@
-"""The summary of the training run's equal-CPU-time comparisons, and README's copy of it."""
+"""The summary of the training run's equal-CPU-time comparisons (README's copy: test_readme_results)."""
 
 import json
-import os
 
 import pytest
 
 from tests.helpers import load_tool
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-RESULTS = os.path.join(ROOT, "results", "training")
 
 
 def _arm(folder, arm, score, steps=100, what=None, minutes=8.0):
@@ -73,18 +69,6 @@ def test_a_missing_results_folder_is_refused_with_status_2(tmp_path, capsys):
     assert load_tool("research/arms_summary.py").main(
         ["--results", str(tmp_path / "absent")]) == 2
     assert "no such folder" in capsys.readouterr().err
-
-
-def test_readme_quotes_every_row_of_the_repository_s_arms_summary(capsys):
-    if not any(name.startswith("arms-epoch") for name in os.listdir(RESULTS)):
-        pytest.skip("no results/training/arms-epochN folders in this checkout")
-    assert load_tool("research/arms_summary.py").main(["--results", RESULTS]) == 0
-    rows = _rows(capsys.readouterr().out)
-    assert rows
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
-        readme = handle.read()
-    missing = [row for row in rows if row not in readme]
-    assert not missing, "README.md lacks rows of arms_summary.py:\n" + "\n".join(missing)
 
 
 def test_training_arms_writes_by_default_where_the_summary_looks(tmp_path, monkeypatch, capsys):

@@ -55,3 +55,13 @@ def test_readme_quotes_the_shipped_model_s_per_iteration_table_on_kodak():
         rows = _table_rows(f.read())
     assert len(rows) == 1 + 16  # the header and 16 iterations
     _assert_readme_quotes(rows, "results/iterations/kodak-gru-w25.md")
+
+
+def test_readme_quotes_every_row_of_the_training_arms_summary(capsys):
+    results = os.path.join(ROOT, "results", "training")
+    if not glob.glob(os.path.join(results, "arms-epoch*")):
+        pytest.skip("no results/training/arms-epochN folders in this checkout")
+    assert load_tool("research/arms_summary.py").main(["--results", results]) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert len(rows) > 1  # the header and at least one arm
+    _assert_readme_quotes(rows, "arms_summary.py")
