@@ -1,4 +1,4 @@
-"""The summary of the training run's equal-CPU-time comparisons (README's copy: test_readme_results)."""
+"""The one table of the training run's equal-CPU-time comparisons (README quotes it; tested there)."""
 
 import json
 
@@ -27,7 +27,8 @@ def test_each_arm_is_set_beside_its_own_control_in_epoch_order(tmp_path, capsys)
     _arm(tmp_path / "arms-epoch5-l1-ssim", "unroll-4", 38.125, minutes=15.0)
     assert load_tool("research/arms_summary.py").main(["--results", str(tmp_path)]) == 0
     assert _rows(capsys.readouterr().out) == [
-        "| 5 | arms-epoch5 | bf16 | what bf16 changes | 8.0 | 130 (100) | 37.900 | 38.000 | -0.100 |",
+        "| 5 | arms-epoch5 | bf16 | what bf16 changes | 8.0 | 130 (100) | 37.900 | 38.000 "
+        "| -0.100 |",
         "| 5 | arms-epoch5-l1-ssim | unroll-4 | what unroll-4 changes | 15.0 | 100 (100) | 38.125 "
         "| 38.500 | -0.375 |",
         "| 20 | arms-epoch20 | lr-quarter | what lr-quarter changes | 8.0 | 290 (300) | 39.250 "
