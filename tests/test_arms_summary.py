@@ -1,4 +1,4 @@
-"""The one table of the training run's equal-CPU-time comparisons (README quotes it; tested there)."""
+"""The one table of every equal-CPU-time comparison of the training run."""
 
 import json
 
