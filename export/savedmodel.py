@@ -117,7 +117,7 @@ def export(model, out, version=1, force=False, with_range_coder=False, post_filt
     its folder exists); an existing one is replaced only with ``force``, else
     :class:`~tfrnncomp.errors.OutputError`.
     """
-    from tfrnncomp.atomic import atomic_directory
+    from tfrnncomp.atomic import atomic_directory, atomic_write_bytes
     from tfrnncomp.model import zoo
     from tfrnncomp.model.network import RNNCompressionModel
 
@@ -131,8 +131,7 @@ def export(model, out, version=1, force=False, with_range_coder=False, post_filt
         build_archive(model, with_range_coder, post_filter).write_out(tmp, verbose=False)
         extra = os.path.join(tmp, "assets.extra")
         os.makedirs(extra, exist_ok=True)
-        with open(os.path.join(extra, "tfrnncomp.json"), "w", encoding="utf-8") as handle:
-            json.dump(model_info(model, with_range_coder, post_filter), handle, indent=2,
-                      sort_keys=True)
-            handle.write("\n")
+        info = json.dumps(model_info(model, with_range_coder, post_filter), indent=2,
+                          sort_keys=True)
+        atomic_write_bytes(os.path.join(extra, "tfrnncomp.json"), (info + "\n").encode("utf-8"))
     return target

@@ -191,6 +191,10 @@ def test_the_entropy_benchmark_tables_the_iterations_it_ran(tmp_path, tiny_model
     table = (out / "kodak.md").read_text()
     assert "| mode | k=1 | k=2 | k=3 |\n|---|---|---|---|\n| raw | 0.0 % | 0.0 % | 0.0 % |" in table
     assert "Seconds per image (3 iterations, entropy coding only)" in table
+    assert f"{result['environment']['cpu_count']} cores, load average " in table
+    assert "shared, loaded" not in table
+    del result["environment"]  # a result of the tool before it recorded the machine
+    assert "on a shared, loaded 2-core CPU." in bench.markdown(result)
     assert bench.table_iterations(16) == [1, 2, 4, 8, 12, 16]
     assert bench.table_iterations(20) == [1, 2, 4, 8, 12, 16, 20]
 

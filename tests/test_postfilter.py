@@ -12,13 +12,16 @@ from tfrnncomp.model import postfilter
 
 
 def _filter(seed=0, iterations=16):
-    """A small filter with a context branch, whose last convolutions are not zero (an untrained
-    one is the identity)."""
+    """A small filter with a context branch, every kernel drawn from ``seed`` (Keras' own
+    initializers depend on what ran before), the last ones not zero (an untrained filter is the
+    identity)."""
     layer = postfilter.build({"channels": 4, "depth": 3, "iterations": iterations,
                               "context_channels": 4, "context_depth": 1, "context_factor": 4})
     rng = np.random.default_rng(seed)
-    for kernel in (layer.convs[-1].kernel, layer.context[-2].kernel):
-        kernel.assign(rng.normal(0, 0.05, kernel.shape).astype("float32"))
+    last = (layer.convs[-1].kernel, layer.context[-2].kernel)
+    for kernel in (w for w in layer.weights if w.path.endswith("kernel")):
+        scale = 0.05 if any(kernel is k for k in last) else 0.2
+        kernel.assign(rng.normal(0, scale, kernel.shape).astype("float32"))
     return layer
 
 

@@ -3,6 +3,7 @@
 import concurrent.futures
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,29 @@ def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_pa
     (tmp_path / "keep.trc").write_bytes(b"done")
     assert atomic.remove_stale_temporaries(str(tmp_path)) == 1
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, "keep.trc"])
+
+
+#: a write that bypasses ``tfrnncomp.atomic``: a rename of its own, a file opened for writing
+#: (appending to a log is allowed), or a temporary name made from the output's
+_OWN_WRITE = re.compile(r"""os\.(replace|rename)\(|open\(.*,\s*["'](w|wb|w\+|x|xb)["']|["']\.tmp""")
+
+
+def _own_writes(text):
+    return [line.strip() for line in text.splitlines() if _OWN_WRITE.search(line)]
+
+
+def test_every_output_of_the_package_and_tools_goes_through_the_one_atomic_writer():
+    sources = [os.path.join(folder, name)
+               for root in ("tfrnncomp", "tools", "export")
+               for folder, _, names in os.walk(os.path.join(REPO, root))
+               for name in names if name.endswith(".py")]
+    assert len(sources) > 100
+    offenders = {os.path.relpath(path, REPO): _own_writes(open(path, encoding="utf-8").read())
+                 for path in sources if not path.endswith(os.path.join("tfrnncomp", "atomic.py"))}
+    assert {path: lines for path, lines in offenders.items() if lines} == {}
+    assert _own_writes('tmp = path + ".tmp"\nos.replace(tmp, path)')  # the scan finds them
+    assert _own_writes('with open(os.path.join(out, "a.md"), "w", encoding="utf-8") as f:')
+    assert not _own_writes('with open(log, "a", encoding="utf-8") as f:')
 
 
 def test_the_same_image_gives_byte_identical_files_in_separate_processes(tmp_path,

@@ -6,6 +6,7 @@ optional dependency (``pip install tfrnncomp[eval]``); it is imported only when 
 
 import os
 
+from tfrnncomp.atomic import atomic_path
 from tfrnncomp.eval import rd
 
 #: (metric, axis label) of every plot tools/bench/plot_rd.py draws
@@ -71,9 +72,9 @@ def _save(plt, fig, path):
     """Write the figure atomically (parent folders are created)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png")
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
 
 
 def plot(results, metric, label, path, max_bpp=None, title=None):

@@ -129,6 +129,7 @@ def load_model(name_or_path=None):
 
 def save_model(model, directory):
     """Write ``config.json`` and the weights (without optimizer state) atomically."""
+    from tfrnncomp.atomic import atomic_path, atomic_write_bytes
     from tfrnncomp.model.network import RNNCompressionModel
 
     os.makedirs(directory, exist_ok=True)
@@ -136,12 +137,8 @@ def save_model(model, directory):
     clean.build_for_inference()
     for target, source in zip(clean.weights, model.weights):
         target.assign(source)
-    weights = os.path.join(directory, WEIGHTS_FILE)
-    tmp = os.path.join(directory, f".tmp{os.getpid()}.weights.h5")
-    clean.save_weights(tmp)
-    os.replace(tmp, weights)
-    config_tmp = os.path.join(directory, f".tmp{os.getpid()}.json")
-    with open(config_tmp, "w", encoding="utf-8") as handle:
-        handle.write(model.config.to_json() + "\n")
-    os.replace(config_tmp, os.path.join(directory, CONFIG_FILE))
+    with atomic_path(os.path.join(directory, WEIGHTS_FILE), suffix=".weights.h5") as tmp:
+        clean.save_weights(tmp)
+    atomic_write_bytes(os.path.join(directory, CONFIG_FILE),
+                       (model.config.to_json() + "\n").encode("utf-8"))
     return directory

@@ -16,12 +16,12 @@ import io
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tfrnncomp.atomic import atomic_path
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.image_files import (IMAGE_EXTENSIONS, SPLITS, _check_split,  # noqa: F401
                                    _is_tfds, _pil_decode, hash_share, list_images,
@@ -201,15 +201,8 @@ def _cached_hard_patches(items, key_items, cache_dir, patch_size, per_image) -> 
         return np.load(path)
     tiles = mine_hard_patches(items, patch_size, per_image)
     os.makedirs(cache_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, tiles)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, tiles)
     return tiles
 
 

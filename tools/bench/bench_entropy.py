@@ -95,12 +95,21 @@ def table_iterations(iterations):
     return [k for k in (1, 2, 4, 8, 12, 16) if k < iterations] + [iterations]
 
 
+def machine_line(result):
+    """Where the timings ran: the CPU, its cores and the load average before and after."""
+    env, load = result.get("environment"), result.get("load_average")
+    if env is None or load is None:  # a result of an older version of this tool
+        return "on a shared, loaded 2-core CPU."
+    return (f"on {env['cpu']}, {env['cpu_count']} cores, load average {load['start']:.2f} "
+            f"before the run and {load['end']:.2f} after it (1 minute).")
+
+
 def markdown(result):
     s, modes = result["summary"], result["modes"]
     columns = table_iterations(result["iterations"])
     lines = [f"Kodak, {result['images']} images, model {result['model_id']}, entropy model "
-             f"{result.get('entropy_id')}; `python tools/bench/bench_entropy.py` on a shared, "
-             "loaded 2-core CPU.", "",
+             f"{result.get('entropy_id')}; `python tools/bench/bench_entropy.py` "
+             + machine_line(result), "",
              "Bits saved vs raw in a file of k iterations (payloads, cumulative):", "",
              "| mode | " + " | ".join(f"k={k}" for k in columns) + " |",
              "|---|" + "---|" * len(columns)]
@@ -109,7 +118,7 @@ def markdown(result):
         lines.append(f"| {mode} | " + " | ".join(f"{values[k - 1]:.1f} %" for k in columns)
                      + " |")
     lines += ["", f"Seconds per image ({result['iterations']} iterations, entropy coding only): "
-              "wall clock, and the process's CPU time (the machine was shared, so wall >= CPU).",
+              "wall clock, and the process's CPU time in brackets.",
               "",
               "| mode | cross-entropy (bits/bit) | coder overhead | encode s (CPU) | "
               "decode s (CPU) |", "|---|---|---|---|---|"]
@@ -140,8 +149,10 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"bench_entropy: no Kodak folder at {args.data}; pass --data", file=sys.stderr)
         return 2
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.codec import image_io
     from tfrnncomp.codec import Codec
+    from tfrnncomp.eval import schema
 
     modes = args.modes.split(",")
     unknown = sorted(set(modes) - set(MODES))
@@ -153,7 +164,7 @@ def main(argv=None):
     codec = Codec(args.model, entropy_model=args.entropy_model)
     names = sorted(f for f in os.listdir(args.data) if f.lower().endswith(".png"))
     names = names[:args.limit] if args.limit else names
-    per_image = []
+    load_start, per_image = os.getloadavg()[0], []
     for name in names:
         array, _ = image_io.to_array(image_io.open_image(os.path.join(args.data, name)))
         codes = codec.encode(array, args.iterations, "raw").codes
@@ -165,13 +176,13 @@ def main(argv=None):
               "iterations": args.iterations,
               "entropy_id": codec.entropy_net.entropy_id if "binaryrnn" in modes else None,
               "summary": summarize(per_image, modes, args.iterations),
+              "environment": schema.environment(),
+              "load_average": {"start": load_start, "end": os.getloadavg()[0]},
               "per_image": dict(zip(names, per_image))}
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "kodak.json"), "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    with open(os.path.join(args.out, "kodak.md"), "w", encoding="utf-8") as handle:
-        handle.write(markdown(result))
+    atomic_write_bytes(os.path.join(args.out, "kodak.json"),
+                       (json.dumps(result, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write_bytes(os.path.join(args.out, "kodak.md"), markdown(result).encode("utf-8"))
     print(markdown(result))
     return 0
 

@@ -129,6 +129,7 @@ def main(argv=None):
         return 0
     if args.calls < 2 or args.every < 1:
         parser.error("--calls must be >= 2 and --every >= 1")
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.eval import schema
     from tfrnncomp.codec import Codec
     from tfrnncomp.training.data import load_image
@@ -144,9 +145,7 @@ def main(argv=None):
     table = markdown(result)
     for target, text in ((args.out, json.dumps(result, indent=2) + "\n"),
                          (os.path.splitext(args.out)[0] + ".md", table)):
-        with open(target + ".tmp", "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(target + ".tmp", target)
+        atomic_write_bytes(target, text.encode("utf-8"))
     print(table)
     return 0
 

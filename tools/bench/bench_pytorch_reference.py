@@ -33,6 +33,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+
+from tfrnncomp.atomic import atomic_write_bytes  # noqa: E402  (standard library only)
 DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "..", "shared", "data", "kodak", "kodim01.png")
 #: what the reference took on the machine it was first reported on, one Kodak image, 8 iterations, 2 threads
 ISSUE_REPORTED_S = {"encode_s": 42.0, "decode_s": 29.0}
@@ -151,10 +154,7 @@ def main(argv=None):
     print(line)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-        os.replace(tmp, args.out)
+        atomic_write_bytes(args.out, (line + "\n").encode("utf-8"))
     return 0
 
 

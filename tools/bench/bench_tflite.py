@@ -34,6 +34,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from tfrnncomp.atomic import atomic_write_bytes  # noqa: E402
 from tfrnncomp.export import tflite  # noqa: E402
 from tfrnncomp.export.litert_backend import LiteRTSteps  # noqa: E402
 from tfrnncomp.eval import metrics  # noqa: E402
@@ -153,9 +154,7 @@ def write_results(path, result):
     table = markdown(json.loads(json.dumps(result, default=float)))
     for target, text in ((path, json.dumps(result, indent=2, default=float) + "\n"),
                          (os.path.splitext(path)[0] + ".md", table)):
-        with open(target + ".tmp", "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(target + ".tmp", target)
+        atomic_write_bytes(target, text.encode("utf-8"))
     return table
 
 

@@ -144,6 +144,7 @@ def load_cache(path):
 def main(argv=None):
     args = parse(argv)
     import train_postfilter
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.model import postfilter, zoo
 
     originals, decodes = load_cache(os.path.join(args.work, f"train{args.crop}-seed{args.seed}.npz"))
@@ -172,10 +173,9 @@ def main(argv=None):
     text = markdown(tables, header)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    with open(os.path.splitext(args.out)[0] + ".json", "w", encoding="utf-8") as handle:
-        json.dump(tables, handle, indent=1)
+    atomic_write_bytes(args.out, text.encode("utf-8"))
+    atomic_write_bytes(os.path.splitext(args.out)[0] + ".json",
+                       json.dumps(tables, indent=1).encode("utf-8"))
     return 0
 
 

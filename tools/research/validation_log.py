@@ -123,11 +123,9 @@ def main(argv=None):
     text = "\n".join(lines).rstrip() + "\n"
     sys.stdout.write(text)
     if args.out:
-        from tfrnncomp.atomic import atomic_path
+        from tfrnncomp.atomic import atomic_write_bytes
 
-        with atomic_path(args.out, suffix=".md") as tmp:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(text)
+        atomic_write_bytes(args.out, text.encode("utf-8"))
 
 
 if __name__ == "__main__":

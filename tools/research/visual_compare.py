@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from tfrnncomp.atomic import atomic_path  # noqa: E402
 from tfrnncomp.codec import image_io  # noqa: E402
 from tfrnncomp.eval import classic, evaluate, schema
 
@@ -138,10 +139,10 @@ def draw(path, name, rows, spot, size, scale=1, gap=12, title=54, head=34):
     fig.suptitle(f"{name}: crop {size}x{size} at x={x}, y={y} (shown {scale}x); "
                  "metrics on the whole image, files matched in size", fontsize=10,
                  y=1 - 8 / height, va="top")
-    fig.savefig(path + ".tmp.png")
-    plt.close(fig)
-    _shrink_png(path + ".tmp.png")
-    os.replace(path + ".tmp.png", path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+        plt.close(fig)
+        _shrink_png(tmp)
 
 
 def _shrink_png(path):

@@ -20,6 +20,10 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from tfrnncomp.atomic import atomic_path, atomic_write_bytes  # noqa: E402
+
 
 def _epoch_seconds(run_dir, stdout_files):
     seconds = {}
@@ -119,7 +123,8 @@ def _write_curve(rows, training, out):
     ax.legend()
     fig.tight_layout()
     os.makedirs(out, exist_ok=True)
-    fig.savefig(os.path.join(out, "curve.png"), dpi=90)
+    with atomic_path(os.path.join(out, "curve.png"), suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90)
 
 
 def device_runs(phases):
@@ -234,8 +239,8 @@ def main(argv=None):
     whole = _whole_image_row(args.run_dir, args.last_epoch, args.average, args.latest)
     lines = _record_lines(rows, config, training, phases, seconds,
                           _whole_image_line(whole, args.average, args.latest))
-    with open(os.path.join(args.out, "TRAINING.md"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    atomic_write_bytes(os.path.join(args.out, "TRAINING.md"),
+                       ("\n".join(lines) + "\n").encode("utf-8"))
     print(os.path.join(args.out, "TRAINING.md"))
     return 0
 

@@ -240,6 +240,7 @@ def main(argv=None):
     if not os.path.isdir(args.data):
         print(f"train_postfilter: no data folder {args.data!r}; skipped")
         return 0
+    from tfrnncomp.atomic import atomic_write_bytes
     from tfrnncomp.model import postfilter, zoo
     from tfrnncomp.runtime.graph import CodecFunctions
     from tfrnncomp.training import data as data_lib
@@ -285,9 +286,9 @@ def main(argv=None):
     os.makedirs(args.results, exist_ok=True)
     text = markdown(table)
     stem = "validation-" + record["postfilter_id"].replace("@", "-")
-    with open(os.path.join(args.results, stem + ".md"), "w") as f:
-        f.write(f"{record['postfilter_id']} for {record['codec_model_id']}, "
-                f"{len(held)} validation images\n\n{text}\n")
+    atomic_write_bytes(os.path.join(args.results, stem + ".md"),
+                       (f"{record['postfilter_id']} for {record['codec_model_id']}, "
+                        f"{len(held)} validation images\n\n{text}\n").encode("utf-8"))
     print(text)
     return 0
 

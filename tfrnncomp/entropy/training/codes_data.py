@@ -63,13 +63,13 @@ def dump_codes(codec, images, path, iterations=None, progress=None, crop=None, c
     Written to a temporary file and renamed, so a killed run leaves no partial file.
     Returns the number of examples written.
     """
+    from tfrnncomp.atomic import atomic_path
     from tfrnncomp.codec import image_io
 
     iterations = iterations or codec.max_iterations
     rng = np.random.default_rng(seed)
-    tmp = f"{path}.tmp{os.getpid()}"
     count = 0
-    with tf.io.TFRecordWriter(tmp) as writer:
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
         for name in (progress(images) if progress else images):
             array, _ = image_io.to_array(image_io.open_image(name))
             parts = [array] if crop is None else random_crops(array, crop, crops, rng,
@@ -79,7 +79,6 @@ def dump_codes(codec, images, path, iterations=None, progress=None, crop=None, c
                 writer.write(_example(codes, os.path.basename(name), codec.model_id)
                              .SerializeToString())
                 count += 1
-    os.replace(tmp, path)
     return count
 
 
