@@ -180,9 +180,13 @@ def test_the_per_image_table_gives_each_image_its_own_bd_rate_against_the_same_i
 def test_rd_summary_per_image_prints_a_row_per_image_or_names_an_unknown_result(
         jpeg_result, tmp_path, capsys):
     path = schema.write_result(str(tmp_path / "jpeg420.json"), jpeg_result)
-    assert load_tool("bench/rd_summary.py").main([path, "--per-image", "jpeg420"]) == 0
-    assert capsys.readouterr().out.splitlines()[2:] == ["| a.png | +0.0 % | +0.0 % |",
-                                                        "| b.png | +0.0 % | +0.0 % |"]
+    out = tmp_path / "per-image.md"
+    assert load_tool("bench/rd_summary.py").main([path, "--per-image", "jpeg420",
+                                                  "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[2:] == ["| a.png | +0.0 % | +0.0 % |",
+                                        "| b.png | +0.0 % | +0.0 % |"]
+    assert out.read_text() == printed  # --out writes what it prints
     with pytest.raises(SystemExit, match="no result named 'ours'"):
         load_tool("bench/rd_summary.py").main([path, "--per-image", "ours"])
 

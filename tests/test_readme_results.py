@@ -65,3 +65,30 @@ def test_readme_quotes_every_row_of_the_training_arms_summary(capsys):
     rows = _table_rows(capsys.readouterr().out)
     assert len(rows) > 1  # the header and at least one arm
     _assert_readme_quotes(rows, "arms_summary.py")
+
+
+def test_readme_s_post_filter_figures_are_the_shipped_files_decoded_with_and_without_it(capsys):
+    from tfrnncomp.eval import rd, schema
+
+    folder = os.path.join(ROOT, "results", "postfilter", "kodak")
+    paths = [os.path.join(ROOT, "results", "kodak", "tfrnncomp-gru-w25-binaryrnn.json"),
+             os.path.join(folder, "tfrnncomp-gru-w25-no-postfilter-binaryrnn.json"),
+             os.path.join(ROOT, "results", "kodak", "jpeg420.json"),
+             os.path.join(ROOT, "results", "kodak", "webp.json")]
+    if not all(os.path.isfile(path) for path in paths):
+        pytest.skip("no post-filter results in this checkout")
+    filtered, plain, _, webp = [schema.load_result(path) for path in paths]
+    assert [p["bpp"] for p in filtered["points"]] == [p["bpp"] for p in plain["points"]]
+    ms_ssim, psnr = (-rd.bd_rate(filtered, plain, metric, bpp_range=rd.BD_RANGE)
+                     for metric in ("ms_ssim_db", "psnr"))
+    behind_webp = rd.bd_rate(plain, webp, "ms_ssim_db", bpp_range=rd.BD_RANGE)
+    text = " ".join(_readme().split())
+    assert (f"saves {ms_ssim:.1f} % of the bytes at equal MS-SSIM and {psnr:.1f} % at equal "
+            f"PSNR") in text
+    assert f"trail WebP on MS-SSIM by {behind_webp:.1f} %" in text
+    assert plain["codec"]["model_id"] == filtered["codec"]["model_id"]  # re-measured on a ship
+    assert plain["codec"]["entropy_model_id"] == filtered["codec"]["entropy_model_id"]
+    assert f"the shipped `{filtered['codec']['post_filter_id']}` saves" in text
+    assert load_tool("bench/rd_summary.py").main(paths + ["--anchor", paths[1]]) == 0
+    with open(os.path.join(folder, "bd-rate.md"), encoding="utf-8") as f:
+        assert f.read() == capsys.readouterr().out

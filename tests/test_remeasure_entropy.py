@@ -18,11 +18,14 @@ def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_compares_an
     done, calls = _run(tmp_path, str(work))
     assert done.returncode == 0, done.stderr
     scripts = [call.split()[1] for call in calls]
-    assert scripts == ["tools/bench/evaluate_model.py", "tools/bench/bench_entropy.py",
+    assert scripts == ["tools/bench/evaluate_model.py", "tools/bench/evaluate_model.py",
+                       "tools/bench/bench_entropy.py",
                        "tools/bench/rd_summary.py", "tools/bench/rd_summary.py",
-                       "tools/bench/plot_rd.py", "tools/research/published_curves.py",
+                       "tools/bench/rd_summary.py", "tools/bench/plot_rd.py", "tools/research/published_curves.py",
                        "tools/research/visual_compare.py", "-m"]
     assert "--entropy binaryrnn" in calls[0] and "--metrics-from" in calls[0]
+    assert "--no-post-filter" in calls[1] and "no-postfilter.json" in calls[1]
+    assert "--out results/postfilter/kodak/bd-rate.md" in calls[5]
     assert calls[-1].startswith("1 -m pytest") and "tests/test_golden_codec.py" in calls[-1]
     assert all(call.startswith("0 ") for call in calls[:-1])
     assert (work / "rd_summary.md").read_text().startswith("table of tools/bench/rd_summary.py")
@@ -33,6 +36,7 @@ def test_remeasuring_stops_at_the_first_failing_step(tmp_path):
     done, calls = _run(tmp_path, str(tmp_path / "work"), fail_on="bench_entropy")
     assert done.returncode == 4
     assert [call.split()[1] for call in calls] == ["tools/bench/evaluate_model.py",
+                                                   "tools/bench/evaluate_model.py",
                                                    "tools/bench/bench_entropy.py"]
 
 

@@ -5,11 +5,11 @@
 
     python tools/bench/rd_summary.py results/kodak/*.json [--jpeg results/kodak/jpeg420.json]
                                      [--webp results/kodak/webp.json] [--method pchip|akima]
-                                     [--per-image NAME] [--anchor OTHER.json ...]
+                                     [--per-image NAME] [--anchor OTHER.json ...] [--out FILE]
 
 Anchors default to the results named jpeg420 and webp among the files given.  --anchor adds a
 BD-rate column against any other result (two checkpoints of one model, say), labelled by its
-name.  --per-image NAME prints instead the BD-rates over 0.125-1 bpp of the result named NAME,
+name.  --out also writes the tables to FILE (atomically).  --per-image NAME prints instead the BD-rates over 0.125-1 bpp of the result named NAME,
 image by image.
 """
 
@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from tfrnncomp.atomic import atomic_write_bytes  # noqa: E402
 from tfrnncomp.eval import rd, schema  # noqa: E402
 
 
@@ -35,6 +36,7 @@ def main(argv=None):
                         help="another anchor file, its column labelled by its name (repeatable)")
     parser.add_argument("--per-image", metavar="NAME", default=None,
                         help="BD-rates of the result named NAME per image, over 0.125-1 bpp")
+    parser.add_argument("--out", default=None, help="also write the tables to this file")
     args = parser.parse_args(argv)
     results = [schema.load_result(path) for path in args.results]
     anchors = {}
@@ -51,13 +53,16 @@ def main(argv=None):
         print(f"rd_summary: warning: results cover different image counts {images}",
               file=sys.stderr)
     if args.per_image is None:
-        print(rd.markdown_table(results, anchors, method=args.method), end="")
-        return 0
-    chosen = rd.find_anchor(results, args.per_image)
-    if chosen is None:
-        raise SystemExit(f"rd_summary: no result named {args.per_image!r} among "
-                         f"{sorted(r['name'] for r in results)}")
-    print(rd.per_image_table(chosen, anchors, method=args.method), end="")
+        text = rd.markdown_table(results, anchors, method=args.method)
+    else:
+        chosen = rd.find_anchor(results, args.per_image)
+        if chosen is None:
+            raise SystemExit(f"rd_summary: no result named {args.per_image!r} among "
+                             f"{sorted(r['name'] for r in results)}")
+        text = rd.per_image_table(chosen, anchors, method=args.method)
+    print(text, end="")
+    if args.out:
+        atomic_write_bytes(args.out, text.encode("utf-8"))
     return 0
 
 

@@ -166,6 +166,12 @@ if [ ! -f "$work/eval-context" ]; then
     --entropy context --out results/kodak
   touch "$work/eval-context"
 fi
+if [ ! -f "$work/eval-context-no-postfilter" ]; then  # what the post-filter gains (README)
+  "$python" tools/bench/evaluate_model.py --model gru-w25 --iterations 1-16 --one-pass \
+    --entropy context --no-post-filter --name tfrnncomp-gru-w25-no-postfilter \
+    --out results/postfilter/kodak
+  touch "$work/eval-context-no-postfilter"
+fi
 
 step "export the BinaryRNN"
 [ -f "$zoo/binaryrnn.bin" ] || "$python" tools/training/export_binaryrnn.py --run "$entropy_run" \
