@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from tfrnncomp.atomic import atomic_write_bytes  # noqa: E402  (standard library only)
+
 DEFAULT_IMAGE = os.path.join(HERE, "..", "..", "..", "shared", "data", "kodak", "kodim01.png")
 #: what the reference took on the machine it was first reported on, one Kodak image, 8 iterations, 2 threads
 ISSUE_REPORTED_S = {"encode_s": 42.0, "decode_s": 29.0}

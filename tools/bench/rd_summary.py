@@ -9,8 +9,8 @@
 
 Anchors default to the results named jpeg420 and webp among the files given.  --anchor adds a
 BD-rate column against any other result (two checkpoints of one model, say), labelled by its
-name.  --out also writes the tables to FILE (atomically).  --per-image NAME prints instead the BD-rates over 0.125-1 bpp of the result named NAME,
-image by image.
+name.  --per-image NAME prints instead the BD-rates over 0.125-1 bpp of the result named NAME,
+image by image.  --out also writes what is printed to FILE (atomically).
 """
 
 import argparse
