@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import numpy as np
+from PIL import Image
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -193,3 +194,31 @@ def loaded_checkpoint(config, checkpoint):
     model = build_model(config, TrainingConfig())
     model.load_weights(str(checkpoint))
     return model
+
+
+def save(path, array, mode=None):
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    image = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    image.save(path)
+    return path
+
+
+def snapshot(path):
+    """Bytes and modification time of a file, to check it was not touched."""
+    return open(path, "rb").read(), os.stat(path).st_mtime_ns
+
+
+def tree(root):
+    """Every file under ``root``, relative, sorted (hidden temporary files included)."""
+    found = []
+    for directory, _, files in os.walk(root):
+        found += [os.path.relpath(os.path.join(directory, f), root) for f in files]
+    return sorted(found)
+
+
+def assert_one_error_line(code, err):
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
+    assert lines[0].startswith("tfrnncomp: error:")

@@ -16,7 +16,6 @@ from tfrnncomp.codec.adaptive import lagrangian_plan
 from tfrnncomp.codec import Codec
 from tfrnncomp.entropy.coding import context
 from tfrnncomp.errors import BitstreamError, TfrnncompError, TruncatedError
-from tests.test_cli import run, shared_codecs  # noqa: F401 - fixtures
 
 HEIGHT, WIDTH = 70, 100  # padded 96x128: 6x8 code positions, a 3x4 map of 32x32 blocks
 
@@ -263,7 +262,7 @@ def test_the_slope_rule_with_an_iteration_cap_stops_at_the_cap(tiny_codec, image
 # -- command line and evaluation harness ----------------------------------------------------------
 def test_the_cli_compresses_adaptively_and_info_reports_the_map(run, shared_codecs, tmp_path,
                                                                image, tiny_codec):
-    from tests.test_cli import assert_one_error_line, save
+    from tests.helpers import assert_one_error_line, save
 
     source = save(tmp_path / "in.png", image)
     target = tmp_path / "out.trc"

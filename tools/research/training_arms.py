@@ -191,7 +191,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--metadata", default=None,
@@ -216,6 +216,39 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.metadata = args.metadata or os.path.join(os.path.dirname(args.checkpoint),
                                                   "training_metadata.json")
+    return args
+
+
+def arm_result(args, arm):
+    """One arm's result: from ``--out`` when it ran before, else run now in its own process
+    (a fresh TensorFlow, so the arms share nothing) and written there."""
+    from tfrnncomp.atomic import atomic_write_bytes
+    from tfrnncomp.eval import schema
+
+    if arm not in ARMS:
+        raise SystemExit(f"training_arms: unknown arm {arm!r}; use {sorted(ARMS)}")
+    path = os.path.join(args.out, f"{arm}.json")
+    if not os.path.exists(path):
+        command = [sys.executable, os.path.abspath(__file__), "--arm", arm,
+                   "--checkpoint", args.checkpoint, "--metadata", args.metadata,
+                   "--config", args.config, "--data", args.data,
+                   "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs,
+                   "--learning-rate", repr(args.learning_rate),
+                   "--decay-rate", repr(args.decay_rate),
+                   "--patch-size", str(args.patch_size), "--batch-size", str(args.batch_size)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"training_arms: arm {arm} failed: "
+                             + (done.stderr.strip().splitlines() or ["?"])[-1])
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["environment"] = schema.environment()
+        atomic_write_bytes(path, json.dumps(result, indent=1).encode())
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.arm:
         print(json.dumps(run_arm(args)))
         return 0
@@ -225,32 +258,12 @@ def main(argv=None):
     if args.out is None:
         with open(args.metadata, encoding="utf-8") as handle:
             args.out = os.path.join("results", "training", f"arms-epoch{json.load(handle)['epoch']}")
-    from tfrnncomp.eval import schema
     from tfrnncomp.atomic import atomic_write_bytes
 
     os.makedirs(args.out, exist_ok=True)
     results = []
     for arm in args.arms.split(","):
-        if arm not in ARMS:
-            raise SystemExit(f"training_arms: unknown arm {arm!r}; use {sorted(ARMS)}")
-        path = os.path.join(args.out, f"{arm}.json")
-        if not os.path.exists(path):
-            command = [sys.executable, os.path.abspath(__file__), "--arm", arm,
-                       "--checkpoint", args.checkpoint, "--metadata", args.metadata,
-                       "--config", args.config, "--data", args.data,
-                       "--cpu-minutes", str(args.cpu_minutes), "--runs", args.runs,
-                       "--learning-rate", repr(args.learning_rate),
-                       "--decay-rate", repr(args.decay_rate),
-                       "--patch-size", str(args.patch_size), "--batch-size", str(args.batch_size)]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode:
-                raise SystemExit(f"training_arms: arm {arm} failed: "
-                                 + (done.stderr.strip().splitlines() or ["?"])[-1])
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            result["environment"] = schema.environment()
-            atomic_write_bytes(path, json.dumps(result, indent=1).encode())
-        with open(path, encoding="utf-8") as handle:
-            results.append(json.load(handle))
+        results.append(arm_result(args, arm))
         print(json.dumps({k: results[-1][k] for k in ("arm", "steps", "cpu_minutes", "score")}))
     command = "python tools/research/training_arms.py " + " ".join(argv or sys.argv[1:])
     atomic_write_bytes(os.path.join(args.out, "arms.md"),

@@ -67,82 +67,89 @@ def _write_json(path, value):
 
 def checkpoint_callback(args, validate=None):
     """A Keras callback that saves every ``--save-every`` seconds, times the steps and stops the
-    run after ``--minutes`` or ``--steps``.
-
-    With ``validate`` (the model -> ``(score, curve)``) it scores the model instead at those
-    times and at the end, and saves only when the score beats every earlier one of the run, so
-    that the checkpoint it leaves is the run's best.
-    """
+    run after ``--minutes`` or ``--steps`` (:class:`CheckpointSchedule` on Keras' callback)."""
     import keras
 
-    class Callback(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.start = self.saved = self.first_done = self.last = time.perf_counter()
-            self.steps, self.losses, self.validations = 0, [], []
-            self.saved_step, self.checked_step, self.best, self.pauses = None, None, -math.inf, 0.0
-            self.probe = None
+    class Callback(CheckpointSchedule, keras.callbacks.Callback):
+        pass
 
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.perf_counter()
-            self.steps, self.last = self.steps + 1, now
-            self.losses.append(float(logs["loss"]) if logs and "loss" in logs else None)
-            if self.steps == 1:
-                self.first_done = now
-                print(f"first step (compiles) {now - self.start:.1f} s", flush=True)
-            if now - self.saved >= args.save_every:
-                self.checkpoint()
-            if (args.steps and self.steps >= args.steps) or now - self.start >= args.minutes * 60:
-                self.model.stop_training = True
+    return Callback(args, validate)
 
-        def checkpoint(self):
-            """Save the checkpoint now (with ``validate``: score, and save only a new best)."""
-            if self.checked_step == self.steps:
-                return
-            self.checked_step, paused = self.steps, time.perf_counter()
-            try:
-                if validate is not None:
-                    value = self.validate()
-                    if value <= self.best:
-                        return
-                    self.best = value
-                save_checkpoint(self.model, args.out,
-                                args.epoch + self.steps // args.steps_per_epoch)
-                if args.probe:
-                    self.probe = probe(self.model)
-                self.saved_step = self.steps
-                print(f"saved at step {self.steps}", flush=True)
-            finally:
-                self.saved = time.perf_counter()
-                self.pauses += self.saved - paused
 
-        def validate(self):
-            """Score the model now; the row goes to the summary's ``validation``."""
-            began = time.perf_counter()
-            value, curve = validate(self.model)
-            self.validations.append(validation_row(self.steps, began - self.start, value, curve))
-            print(f"step {self.steps}: validation score {value:.4f} "
-                  f"({time.perf_counter() - began:.1f} s)", flush=True)
-            return value
+class CheckpointSchedule:
+    """The callback's behaviour, kept free of Keras so that this module imports without it.
 
-        def summary(self):
-            timed = self.last - self.first_done - self.pauses
-            steps = self.steps if self.saved_step is None else self.saved_step
-            return {"steps": steps, "steps_run": self.steps,
-                    "seconds": round(time.perf_counter() - self.start, 2),
-                    "steps_per_second": (self.steps - 1) / timed if timed > 0 else None,
-                    "first_loss": self.losses[0] if self.losses else None,
-                    "last_loss": self.losses[-1] if self.losses else None,
-                    **({"validation": self.validations,
-                        "beat_start": self.beat_start()} if validate is not None else {})}
+    With ``validate`` (the model -> ``(score, curve)``) it scores the model instead at the
+    checkpoint times and at the end, and saves only when the score beats every earlier one of
+    the run, so that the checkpoint it leaves is the run's best.
+    """
 
-        def beat_start(self):
-            """Whether a later scoring beat the run's start (else the checkpoint kept is worse
-            than the one it resumed from)."""
-            scores = [row["score"] for row in self.validations]
-            return len(scores) > 1 and max(scores[1:]) > scores[0]
+    def __init__(self, args, validate=None):
+        super().__init__()
+        self.args, self.scorer = args, validate
+        self.start = self.saved = self.first_done = self.last = time.perf_counter()
+        self.steps, self.losses, self.validations = 0, [], []
+        self.saved_step, self.checked_step, self.best, self.pauses = None, None, -math.inf, 0.0
+        self.probe = None
 
-    return Callback()
+    def on_train_batch_end(self, batch, logs=None):
+        args, now = self.args, time.perf_counter()
+        self.steps, self.last = self.steps + 1, now
+        self.losses.append(float(logs["loss"]) if logs and "loss" in logs else None)
+        if self.steps == 1:
+            self.first_done = now
+            print(f"first step (compiles) {now - self.start:.1f} s", flush=True)
+        if now - self.saved >= args.save_every:
+            self.checkpoint()
+        if (args.steps and self.steps >= args.steps) or now - self.start >= args.minutes * 60:
+            self.model.stop_training = True
+
+    def checkpoint(self):
+        """Save the checkpoint now (with ``validate``: score, and save only a new best)."""
+        if self.checked_step == self.steps:
+            return
+        args, paused = self.args, time.perf_counter()
+        self.checked_step = self.steps
+        try:
+            if self.scorer is not None:
+                value = self.validate()
+                if value <= self.best:
+                    return
+                self.best = value
+            save_checkpoint(self.model, args.out, args.epoch + self.steps // args.steps_per_epoch)
+            if args.probe:
+                self.probe = probe(self.model)
+            self.saved_step = self.steps
+            print(f"saved at step {self.steps}", flush=True)
+        finally:
+            self.saved = time.perf_counter()
+            self.pauses += self.saved - paused
+
+    def validate(self):
+        """Score the model now; the row goes to the summary's ``validation``."""
+        began = time.perf_counter()
+        value, curve = self.scorer(self.model)
+        self.validations.append(validation_row(self.steps, began - self.start, value, curve))
+        print(f"step {self.steps}: validation score {value:.4f} "
+              f"({time.perf_counter() - began:.1f} s)", flush=True)
+        return value
+
+    def summary(self):
+        timed = self.last - self.first_done - self.pauses
+        steps = self.steps if self.saved_step is None else self.saved_step
+        return {"steps": steps, "steps_run": self.steps,
+                "seconds": round(time.perf_counter() - self.start, 2),
+                "steps_per_second": (self.steps - 1) / timed if timed > 0 else None,
+                "first_loss": self.losses[0] if self.losses else None,
+                "last_loss": self.losses[-1] if self.losses else None,
+                **({"validation": self.validations,
+                    "beat_start": self.beat_start()} if self.scorer is not None else {})}
+
+    def beat_start(self):
+        """Whether a later scoring beat the run's start (else the checkpoint kept is worse
+        than the one it resumed from)."""
+        scores = [row["score"] for row in self.validations]
+        return len(scores) > 1 and max(scores[1:]) > scores[0]
 
 
 def validation_row(step, seconds, value, curve):
