@@ -4,50 +4,20 @@ Fast tests use a tiny randomly initialized BinaryRNN (no shipped weights needed)
 """
 
 import copy
-import os
 import threading
 
 import numpy as np
 import pytest
 
-from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net, rangecoder
+from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net
 from tfrnncomp.entropy.training import binaryrnn
 from tfrnncomp.entropy.training.quantize import quantize
 from tfrnncomp.entropy.training.layers import LineLSTM, RowMaskedConv2D
 from tfrnncomp.errors import BitstreamError, ChecksumError, ModelMismatchError
 
 from tests.helpers import smooth_image
-
-TINY = binaryrnn.BinaryRNNConfig(channels=16)
-
-
-def structured_codes(t, h, w, depth=32, seed=0):
-    """Codes with structure a model can learn: runs along rows and across iterations."""
-    rng = np.random.default_rng(seed)
-    base = rng.random((1, 1, w, depth)) < 0.3
-    flips = rng.random((t, h, w, depth)) < 0.1
-    return np.where(base ^ flips, 1, -1).astype(np.int8)
-
-
-@pytest.fixture(scope="module")
-def float_model():
-    import tensorflow as tf
-
-    tf.random.set_seed(3)
-    model = binaryrnn.build_model(TINY)
-    # non-zero embedding and biases, so every path is exercised
-    model.embedding.embeddings.assign(np.random.default_rng(1).normal(0, 0.3, (16, 16)))
-    return model
-
-
-@pytest.fixture(scope="module")
-def net(float_model):
-    return quantize(float_model, [structured_codes(6, 6, 7, seed=9)], "tiny@00000000")
-
-
-@pytest.fixture(scope="module")
-def table():
-    return rangecoder.BinaryTable()
+from tests.binaryrnn_fixtures import (  # noqa: F401 - fixtures
+    TINY, float_model, net, structured_codes, table)
 
 
 def test_random_and_structured_codes_round_trip_exactly(net, table):
@@ -384,161 +354,3 @@ def test_an_adaptive_binaryrnn_file_codes_only_active_positions_and_decodes_exac
     container = brnn_codec.read(data)
     assert np.array_equal(brnn_codec.decode_chunks(container.header, container.chunks), codes)
     assert not codes[2][~container.header.active_positions(2)].any()
-
-
-def code_file(folder, codec, iterations):
-    """A code TFRecord of two small smooth images coded by ``codec`` (training data)."""
-    from PIL import Image
-
-    from tfrnncomp.entropy.training.codes_data import dump_codes
-
-    paths = []
-    for i in range(2):
-        paths.append(str(folder / f"{i}.png"))
-        Image.fromarray(smooth_image(48, 64, seed=i)).save(paths[-1])
-    codes = str(folder / "codes.tfrecord")
-    dump_codes(codec, paths, codes, iterations=iterations)
-    return codes
-
-
-def test_train_entropy_continues_a_run_from_its_best_weights_and_carries_on_its_log(
-        tmp_path, tiny_codec, capsys):
-    import csv
-
-    from tests.helpers import load_tool
-
-    codes = code_file(tmp_path, tiny_codec, iterations=3)
-    config = tmp_path / "binaryrnn.json"
-    config.write_text('{"channels": 8}')
-    tool = load_tool("training/train_entropy.py")
-    data = ["--train", codes, "--validation", codes, "--batch-size", "4"]
-    first, second = str(tmp_path / "first"), str(tmp_path / "second")
-
-    def log(run):
-        with open(os.path.join(run, "log.csv"), newline="") as handle:
-            return list(csv.DictReader(handle))
-
-    assert tool.main(data + ["--config", str(config), "--out", first, "--epochs", "2"]) == 0
-    # learning rate 0: the continued pass scores exactly the weights it started from
-    assert tool.main(data + ["--init", first, "--out", second, "--epochs", "1",
-                             "--learning-rate", "0"]) == 0
-    before, after = log(first), log(second)
-    assert after[:2] == before and after[2]["epoch"] == "2"
-    best = min(float(row["val_loss"]) for row in before)
-    assert float(after[2]["val_loss"]) == pytest.approx(best, rel=1e-5)
-    capsys.readouterr()
-    assert tool.main(data + ["--init", first, "--config", str(config), "--out", second]) == 2
-    assert "--init takes the architecture" in capsys.readouterr().err
-    assert tool.main(data + ["--init", str(tmp_path), "--out", second]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
-    # depth groups added to the run start at zero: the same loss as the run's best
-    grouped = str(tmp_path / "grouped")
-    assert tool.main(data + ["--init", first, "--depth-groups", "4", "--out", grouped,
-                             "--epochs", "1", "--learning-rate", "0"]) == 0
-    assert float(log(grouped)[2]["val_loss"]) == pytest.approx(best, rel=1e-5)
-    assert binaryrnn.load_config(os.path.join(grouped, "config.json")).depth_groups == 4
-    capsys.readouterr()
-    assert tool.main(data + ["--depth-groups", "4", "--out", grouped]) == 2
-    assert "give it with --init" in capsys.readouterr().err
-
-
-def requantized(net):
-    """``quantize(dequantize(net))`` with ``net``'s own calibration scales."""
-    from unittest import mock
-
-    from tfrnncomp.entropy.training import quantize as module
-
-    scales = {"features": net.meta["calibration"]["features_scale"],
-              "hidden": net.meta["calibration"]["hidden_scale"]}
-    with mock.patch.object(module, "calibrate", lambda *args, **kwargs: scales):
-        return quantize(module.dequantize(net), [], net.codec_model_id)
-
-
-def test_quantizing_the_dequantized_net_with_its_calibration_gives_back_its_integers(net):
-    again = requantized(net)
-    assert again.shifts == net.shifts and set(again.arrays) == set(net.arrays)
-    for name, value in net.arrays.items():
-        assert np.abs(again.arrays[name] - value).max() <= 1, name
-
-
-def test_the_shipped_integer_net_dequantizes_and_quantizes_back_to_the_same_bytes():
-    from tfrnncomp.model import zoo
-
-    path = zoo.entropy_model_path("gru-w25")
-    if path is None:
-        pytest.skip("no shipped BinaryRNN")
-    shipped = integer_net.IntegerNet.load(path)
-    assert requantized(shipped).entropy_id == shipped.entropy_id
-
-
-def test_the_dequantized_float_model_predicts_like_the_float_model_it_was_quantized_from(
-        float_model, net):
-    from tfrnncomp.entropy.training.quantize import dequantize
-
-    codes = structured_codes(6, 6, 8, seed=11)
-    bits = codes > 0
-    original, restored = (binaryrnn.float_probabilities(model, codes)
-                          for model in (float_model, dequantize(net)))
-    assert np.abs(restored - original).max() < 0.01  # another random model: ~0.25
-
-    def bits_per_bit(p1):
-        return -np.log2(np.where(bits, p1, 1 - p1)).mean()
-
-    assert bits_per_bit(restored) == pytest.approx(bits_per_bit(original), rel=0.01)
-
-
-def test_train_entropy_continues_a_dequantized_integer_net_from_pass_zero(tmp_path, tiny_codec):
-    import csv
-    import json
-
-    from tests.helpers import load_tool
-    from tfrnncomp.entropy.training.codes_data import codes_dataset
-    from tfrnncomp.entropy.training.quantize import dequantize
-
-    codes = code_file(tmp_path, tiny_codec, iterations=3)
-    tensors = [tensor.numpy() for tensor in codes_dataset([codes])]
-    model = binaryrnn.build_model(binaryrnn.BinaryRNNConfig(channels=8))
-    entropy = quantize(model, tensors, tiny_codec.model_id)
-    (tmp_path / "binaryrnn.bin").write_bytes(entropy.to_bytes())
-    run, out = str(tmp_path / "run"), str(tmp_path / "continued")
-    tool = load_tool("training/dequantize_binaryrnn.py")
-    assert tool.main(["--bin", str(tmp_path / "binaryrnn.bin"), "--out", run]) == 0
-    with open(os.path.join(run, "source.json")) as handle:
-        assert json.load(handle)["entropy_id"] == entropy.entropy_id
-    train = load_tool("training/train_entropy.py")
-    assert train.main(["--init", run, "--train", codes, "--validation", codes, "--out", out,
-                       "--batch-size", "4", "--epochs", "1", "--learning-rate", "0"]) == 0
-    with open(os.path.join(out, "log.csv"), newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["epoch"] for row in rows] == ["0"]  # a fresh log, no best loss to beat
-    start = dequantize(tool.load_net(str(tmp_path / "binaryrnn.bin")))
-    p1 = np.concatenate([binaryrnn.float_probabilities(start, t).ravel() for t in tensors])
-    bits = np.concatenate([(t > 0).ravel() for t in tensors])
-    expected = -np.log2(np.where(bits, p1, 1 - p1)).mean()
-    assert float(rows[0]["val_loss"]) == pytest.approx(expected, rel=1e-4)
-    assert os.path.isfile(os.path.join(out, "float.weights.h5"))
-
-
-def test_dequantize_binaryrnn_refuses_a_missing_or_foreign_file_in_one_line(
-        tmp_path, capsys, net):
-    from tests.helpers import load_tool
-
-    tool = load_tool("training/dequantize_binaryrnn.py")
-    out = str(tmp_path / "run")
-    bad = tmp_path / "bad.bin"
-    for data, message in ((None, "cannot read"), (b"PNG garbage", "not a BinaryRNN"),
-                          (net.to_bytes()[:200], "not a BinaryRNN")):
-        if data is not None:
-            bad.write_bytes(data)
-        assert tool.main(["--bin", str(bad if data else tmp_path / "absent.bin"),
-                          "--out", out]) == 2
-        err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1, err
-    assert tool.main(["--model", str(tmp_path), "--out", out]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
-    assert not os.path.exists(out)
-    os.makedirs(out)
-    open(os.path.join(out, "log.csv"), "w").close()  # a run is never overwritten unasked
-    bad.write_bytes(net.to_bytes())
-    assert tool.main(["--bin", str(bad), "--out", out]) == 2
-    assert "--force" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from tfrnncomp.entropy.training.layers import DepthGroupDense
 from tfrnncomp.entropy.training.quantize import quantize
 from tfrnncomp.errors import ConfigError, TfrnncompError
 
-from tests.test_binaryrnn import requantized, structured_codes
+from tests.binaryrnn_fixtures import requantized, structured_codes
 
 GROUPED = binaryrnn.BinaryRNNConfig(channels=16, depth_groups=4)
 
@@ -151,7 +151,7 @@ def test_a_warm_start_with_added_groups_predicts_exactly_as_the_loaded_model(tmp
 def test_the_depth_group_probe_scores_groups_and_history_on_a_frozen_run_and_refuses_a_missing_one(
         tmp_path, tiny_codec, capsys):
     from tests.helpers import load_tool
-    from tests.test_binaryrnn import code_file
+    from tests.binaryrnn_fixtures import code_file
 
     codes = code_file(tmp_path, tiny_codec, iterations=4)
     run = tmp_path / "run"
