@@ -4,13 +4,14 @@ groups before it (float layer, integer net, coding order, model files, warm star
 import numpy as np
 import pytest
 
-from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net, rangecoder
+from tfrnncomp.entropy.coding import binaryrnn as binaryrnn_coder, integer_net
 from tfrnncomp.entropy.training import binaryrnn
 from tfrnncomp.entropy.training.layers import DepthGroupDense
 from tfrnncomp.entropy.training.quantize import quantize
 from tfrnncomp.errors import ConfigError, TfrnncompError
 
-from tests.binaryrnn_fixtures import requantized, structured_codes
+from tests.binaryrnn_fixtures import (  # noqa: F401 - fixtures
+    requantized, structured_codes, table)
 
 GROUPED = binaryrnn.BinaryRNNConfig(channels=16, depth_groups=4)
 
@@ -37,11 +38,6 @@ def grouped_model():
 @pytest.fixture(scope="module")
 def grouped_net(grouped_model):
     return quantize(grouped_model, [correlated_codes(6, 6, 7, seed=9)], "tiny@00000000")
-
-
-@pytest.fixture(scope="module")
-def table():
-    return rangecoder.BinaryTable()
 
 
 def test_grouped_codes_round_trip_exactly_with_and_without_inactive_positions(
