@@ -247,7 +247,8 @@ def test_train_help_shows_the_defaults_of_its_options(capsys):
     assert "--validation-data" in helps and "(default: None)" not in out
 
 
-def test_train_takes_the_precision_and_xla_options_of_the_training_config(monkeypatch, tmp_path):
+def test_train_takes_the_precision_xla_and_validation_interval_options_of_the_training_config(
+        monkeypatch, tmp_path):
     from tfrnncomp.training import train
     from tfrnncomp.apps import cli
 
@@ -259,3 +260,6 @@ def test_train_takes_the_precision_and_xla_options_of_the_training_config(monkey
     assert (seen["training"].precision, seen["training"].jit_compile) == ("mixed_bfloat16", True)
     assert cli.main(argv) == 0
     assert (seen["training"].precision, seen["training"].jit_compile) == ("float32", False)
+    assert seen["training"].validate_every == 1
+    assert cli.main(argv + ["--validate-every", "4"]) == 0
+    assert seen["training"].validate_every == 4

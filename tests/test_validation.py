@@ -140,6 +140,21 @@ def test_a_resumed_run_only_replaces_the_best_weights_when_it_beats_every_earlie
     assert best.stat().st_mtime_ns != first
 
 
+def test_validation_every_n_epochs_scores_the_epochs_counted_from_the_run_s_first(
+        tmp_path, tiny_model):
+    path = tmp_path / "validation.csv"
+    callback = validation.WholeImageValidation([], str(path), every=3)
+    callback.set_model(tiny_model)
+    scores = iter([10.0, 11.0, 12.0])
+    curve = {f: [0.5] * 16 for f in validation.FIELDS}
+    callback.evaluate = lambda: (next(scores), curve)
+    logs = {}
+    for epoch in range(4, 12):  # a run resumed at epoch 4 (0-based): its 3rd, 6th, 9th, ...
+        callback.on_epoch_end(epoch, logs)
+    assert validation.read_scores(str(path)) == {5: 10.0, 8: 11.0, 11: 12.0}
+    assert logs["val_whole_score"] == 12.0
+
+
 def test_a_model_whose_quality_stops_rising_codes_no_further_by_default(tmp_path, tiny_model):
     from PIL import Image as PILImage
 
@@ -326,11 +341,12 @@ def test_an_empty_validation_split_is_refused_with_advice_and_nothing_is_written
 
 @pytest.mark.parametrize("extra, message", [
     (("--validation-fraction", "1.5"), "--validation-fraction must be"),
+    (("--validate-every", "0"), "--validate-every must be at least 1"),
     ((), "training split"),
     (("--validation-data", "missing"), "not found"),
     (("--validation-data", "DATA", "--validation-crop", "512"), "--validation-crop"),
-], ids=["fraction out of range", "no training images left", "missing validation folder",
-        "validation images smaller than the crop"])
+], ids=["fraction out of range", "validation never", "no training images left",
+        "missing validation folder", "validation images smaller than the crop"])
 def test_a_run_whose_inputs_are_invalid_writes_nothing_into_its_run_directory(
         tmp_path, capsys, extra, message):
     from tfrnncomp.apps.cli import main

@@ -60,3 +60,23 @@ def test_the_early_iteration_means_stop_at_upto(tmp_path):
     assert "iterations <= 2" in text
     # PSNR 20 and 22, MS-SSIM 0.8 (6.99 dB) and 0.9 (10 dB)
     assert text.splitlines()[2].endswith("| 21.000 | 8.4949 |")
+
+
+def test_epoch_times_leave_out_the_pairs_across_a_restart(tmp_path):
+    _write(tmp_path / "validation.csv", {e: 38.0 for e in range(1, 7)})
+    rows = [(1, 1000.0, 100.0), (2, 1120.0, 100.0), (3, 1230.0, 100.0),  # 20 s, 10 s after
+            (4, 5000.0, 100.0),  # a restart: 3770 s after epoch 3
+            (5, 5105.0, 100.0), (6, 5210.0, 100.0)]
+    with open(tmp_path / "times.csv", "w", encoding="utf-8") as handle:
+        handle.write("epoch,end_unix_time,seconds,steps\n")
+        handle.writelines(f"{e},{end},{seconds},100\n" for e, end, seconds in rows)
+    out = tmp_path / "summary.md"
+    tool.main([str(tmp_path), "--ranges", "1-3,4-", "--out", str(out)])
+    lines = out.read_text().splitlines()
+    assert "| 1-3 | 2 | 100.0 | 115.0 | 15.0 |" in lines
+    assert "| 4-6 | 2 | 100.0 | 105.0 | 5.0 |" in lines
+
+
+def test_a_run_without_times_gets_no_time_table(tmp_path):
+    _write(tmp_path / "validation.csv", {1: 38.0, 2: 38.1})
+    assert "training s" not in "\n".join(tool.time_table(tool.read_times(tmp_path), [(1, 2)]))

@@ -194,7 +194,8 @@ def _train(args):
     training = TrainingConfig(
         data=args.data, batch_size=args.batch_size, patch_size=args.patch_size,
         steps_per_epoch=args.steps_per_epoch, validation_images=args.validation_images,
-        validation_crop=args.validation_crop, epochs=args.epochs,
+        validation_crop=args.validation_crop, validate_every=args.validate_every,
+        epochs=args.epochs,
         learning_rate=args.learning_rate, decay_steps=args.decay_steps,
         decay_rate=args.decay_rate, hard_patches=args.hard_patches,
         validation_steps=args.validation_steps, seed=args.seed,

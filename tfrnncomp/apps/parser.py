@@ -227,9 +227,13 @@ def _add_train(sub):
                    help="batches of patch L1 to log as val_loss (0: none)")
     p.add_argument("--validation-images", type=int, default=8,
                    help="whole-image validation: centre crops of this many images of the "
-                   "validation split, coded after every epoch (0: none)")
+                   "validation split, coded after every epoch (or every --validate-every "
+                   "epochs; 0: none)")
     p.add_argument("--validation-crop", type=int, default=256,
                    help="side of the whole-image validation crops")
+    p.add_argument("--validate-every", type=int, default=1, metavar="N",
+                   help="whole-image validation after every Nth epoch only (counted from the "
+                   "run's first epoch, so a resumed run keeps the same epochs)")
     p.add_argument("--validation-fraction", type=float, default=0.05,
                    help="share of the --data images held out for validation, by a stable hash "
                    "of their paths")

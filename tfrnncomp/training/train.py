@@ -96,7 +96,7 @@ def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
 #: training settings whose change on resumption is recorded in ``phases.log``
 _LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
                          "decay_rate", "validation_fraction", "validation_data",
-                         "average_momentum")
+                         "average_momentum", "validate_every")
 #: the value of a logged setting in a ``training.json`` written before the setting existed
 _BEFORE_IT_EXISTED = {"average_momentum": 0.0}
 
@@ -227,6 +227,8 @@ def check_inputs(training: TrainingConfig):
     if not 0.0 < training.decay_rate <= 1.0:
         raise ConfigError(f"--decay-rate must be above 0 and at most 1, got "
                           f"{training.decay_rate:g}")
+    if training.validate_every < 1:
+        raise ConfigError(f"--validate-every must be at least 1, got {training.validate_every}")
     averaging.check_settings(training.average_momentum, training.average_every)
     if training.validation_data and not image_files._is_tfds(training.validation_data):
         image_files.list_images(training.validation_data)

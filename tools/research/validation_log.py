@@ -13,10 +13,17 @@ iteration, and the mean over the logged iterations up to ``--upto`` (8: the 0.12
 the quality targets) of PSNR and of MS-SSIM in dB.  The score weighs PSNR and MS-SSIM alike, so
 it can stay level while one of them climbs and the other falls; the last two columns show it.  Then it pairs the two logs epoch by epoch (from ``--paired-from`` to the end of
 the last range): the mean and standard deviation of ``average - raw`` and how often the average
-scored higher.  The table (markdown) goes to stdout and, with ``--out``, to a file.
+scored higher.  Where the run has ``RUN_DIR/times.csv``
+(:class:`tfrnncomp.training.train.EpochTimer`) a last table gives, per range, the mean seconds
+of an epoch's training (its steps and patch validation) and of the wall time between two
+consecutive epoch ends of one process (pairs across a restart, more than a minute longer than
+the epoch's training, are left out): the difference is the time the whole-image validations and
+the other end-of-epoch work took.  The table (markdown)
+goes to stdout and, with ``--out``, to a file.
 """
 
 import argparse
+import csv
 import os
 import statistics
 import sys
@@ -101,6 +108,34 @@ def paired(raw, average, start, end=None):
             f"best average {max(average[e]['score'] for e in epochs):.4f}."]
 
 
+def read_times(run_dir):
+    """``{epoch: (end_unix_time, training seconds)}`` from ``RUN_DIR/times.csv`` ({} if absent)."""
+    path = os.path.join(run_dir, "times.csv")
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        return {int(r["epoch"]): (float(r["end_unix_time"]), float(r["seconds"]))
+                for r in csv.DictReader(handle)}
+
+
+def time_table(times, ranges, restart_slack=60.0):
+    """Markdown rows: per range, the mean training seconds of an epoch and the mean wall seconds
+    between its end and the previous epoch's, over the epochs that followed another in the
+    same process (wall time within ``restart_slack`` of the training time)."""
+    lines = ["| epochs | n | mean training s | mean wall s between epoch ends | difference |",
+             "|---|---|---|---|---|"]
+    for start, end in ranges:
+        pairs = [(times[e][0] - times[e - 1][0], times[e][1]) for e in sorted(times)
+                 if start <= e <= end and e - 1 in times]
+        pairs = [(wall, train) for wall, train in pairs if 0 < wall - train <= restart_slack]
+        if not pairs:
+            continue
+        wall, train = (statistics.fmean(p[i] for p in pairs) for i in (0, 1))
+        lines.append(f"| {start}-{end} | {len(pairs)} | {train:.1f} | {wall:.1f} | "
+                     f"{wall - train:.1f} |")
+    return lines if len(lines) > 2 else []
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
@@ -120,6 +155,8 @@ def main(argv=None):
     end = max(e for _, e in ranges)
     lines = (range_table(logs, ranges, args.upto) + [""]
              + paired(logs["raw"], logs["average"], args.paired_from, end))
+    timing = time_table(read_times(args.run_dir), ranges)
+    lines += [""] + timing if timing else []
     text = "\n".join(lines).rstrip() + "\n"
     sys.stdout.write(text)
     if args.out:

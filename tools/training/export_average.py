@@ -48,7 +48,8 @@ def main(argv=None):
     with atomic_path(args.out, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     finished = finished_epoch(args.run_dir)
-    after = (f"after epoch {finished - 1} (its line in validation-average.csv)" if finished
+    after = (f"after epoch {finished - 1} (its line in validation-average.csv where "
+             "that epoch was validated)" if finished
              else "(the run's backup records no finished epoch)")
     print(f"export_average: {args.out}: the average of {updates} samples {after}")
     return 0
