@@ -280,6 +280,63 @@ def test_a_rerated_curve_keeps_the_quality_and_takes_the_real_file_sizes_of_the_
                                                            entropy="context"))
 
 
+@pytest.fixture(scope="module")
+def rerated(tiny_codec, dataset):
+    """A raw curve and its rerating in mode context."""
+    from tfrnncomp.eval import rerate
+
+    raw = evaluate.run_model(tiny_codec, dataset, iterations=[1, 2], entropy="raw")
+    return raw, rerate.rerate_model(tiny_codec, dataset, raw, "context")
+
+
+def test_a_second_curve_of_the_same_files_takes_the_rerated_sizes_without_encoding_again(
+        tiny_codec, dataset, rerated, monkeypatch):
+    import copy
+
+    from tfrnncomp.eval import rerate
+
+    raw, sized = rerated
+    other = dict(copy.deepcopy(raw), name="decoded-another-way")
+    for row in (row for point in other["points"] for row in point["per_image"]):
+        row.update(psnr=row["psnr"] + 1.0, decode_seconds=5.0)
+    monkeypatch.setattr(tiny_codec, "encode", None)  # it must not encode
+    result = rerate.sizes_from(tiny_codec, dataset, other, sized)
+    assert result["codec"]["entropy_mode"] == "context"
+    assert (result["codec"]["quality_from"], result["codec"]["sizes_from"]) == (
+        "decoded-another-way", sized["name"])
+    for sized_point, quality_point, point in zip(sized["points"], other["points"],
+                                                 result["points"]):
+        for by_size, by_quality, row in zip(sized_point["per_image"], quality_point["per_image"],
+                                            point["per_image"]):
+            assert (row["bytes"], row["psnr"]) == (by_size["bytes"], by_quality["psnr"])
+            assert row["decode_seconds"] == pytest.approx(5.0 + by_size["entropy_decode_seconds"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["points"].pop(), "other iteration counts"),
+    (lambda r: r["codec"].update(model_id="other@00000000"), "is of model"),
+    (lambda r: r["points"][0]["per_image"].reverse(), "other images"),
+    (lambda r: r["points"][0]["per_image"][0].pop("entropy_decode_seconds"),
+     "no entropy decode times"),
+], ids=["iterations", "model", "images", "an older result"])
+def test_sizes_from_a_result_of_other_files_is_refused(tiny_codec, dataset, rerated, change,
+                                                        message):
+    import copy
+
+    from tfrnncomp.eval import rerate
+
+    raw, sized = copy.deepcopy(rerated)
+    change(sized)
+    with pytest.raises(ValueError, match=message):
+        rerate.sizes_from(tiny_codec, dataset, raw, sized)
+
+
+def test_evaluate_model_takes_sizes_only_beside_metrics(dataset, capsys):
+    with pytest.raises(SystemExit):
+        load_tool("bench/evaluate_model.py").main(["--data", dataset.path, "--sizes-from", "x"])
+    assert "--sizes-from needs --metrics-from" in capsys.readouterr().err
+
+
 def test_tools_write_results_tables_and_plots(tmp_path, dataset, capsys):
     pytest.importorskip("matplotlib")
     codecs = load_tool("bench/bench_codecs.py").main

@@ -25,6 +25,7 @@ def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_compares_an
                        "tools/research/visual_compare.py", "-m"]
     assert "--entropy binaryrnn" in calls[0] and "--metrics-from" in calls[0]
     assert "--no-post-filter" in calls[1] and "no-postfilter.json" in calls[1]
+    assert "--sizes-from results/kodak/tfrnncomp-gru-w25-binaryrnn.json" in calls[1]
     assert "--out results/postfilter/kodak/bd-rate.md" in calls[5]
     assert calls[-1].startswith("1 -m pytest") and "tests/test_golden_codec.py" in calls[-1]
     assert all(call.startswith("0 ") for call in calls[:-1])

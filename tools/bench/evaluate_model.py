@@ -3,7 +3,8 @@
 
     python tools/bench/evaluate_model.py [--model gru-w25 | MODEL_DIR] [--data ../shared/data/kodak]
         [--iterations 1-16] [--entropy binaryrnn|context|raw] [--limit N]
-        [--out results/kodak] [--metrics-from RESULT.json] [--name NAME] [--output FILE.json]
+        [--out results/kodak] [--metrics-from RESULT.json [--sizes-from RERATED.json]]
+        [--name NAME] [--output FILE.json]
         [--search N] [--validation ../shared/data/train [--count 8]] [--no-post-filter]
     python tools/bench/evaluate_model.py --adaptive psnr --settings 20,22,24,26,28,30 \\
         [--block 2] ...
@@ -72,15 +73,40 @@ def _parser():
                         help="take the quality of every (image, iterations) point from this "
                         "earlier result of the same model and only re-measure file sizes in "
                         "--entropy (lossless, so the decoded images are the same)")
+    parser.add_argument("--sizes-from", default=None, metavar="RERATED.json",
+                        help="with --metrics-from: take the file sizes and entropy times from "
+                        "this --metrics-from result of the same codec and images instead of "
+                        "encoding again (a second curve of the same files)")
     add_post_filter_flag(parser, "measure the decoder's own images, without the model's "
                          "post-filter")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
 
+def _rerated(args, codec, dataset, log):
+    """``--metrics-from``'s quality with file sizes re-measured (or, with ``--sizes-from``,
+    taken from that result); a mismatch of model, images or iterations is a one-line error."""
+    from tfrnncomp.eval import rerate
+
+    previous = schema.load_result(args.metrics_from)
+    sized = schema.load_result(args.sizes_from) if args.sizes_from else None
+    mode = sized and sized["codec"].get("entropy_mode")
+    if mode and args.entropy and codec.resolve_entropy(args.entropy) != mode:
+        raise SystemExit(f"evaluate_model: --sizes-from holds {mode} files, not {args.entropy}")
+    try:
+        if sized is None:
+            return rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
+                                       log=log)
+        return rerate.sizes_from(codec, dataset, previous, sized, name=args.name)
+    except ValueError as error:
+        raise SystemExit(f"evaluate_model: {error}") from None
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.sizes_from and not args.metrics_from:
+        parser.error("--sizes-from needs --metrics-from")
 
     folder = args.validation or args.data
     if not os.path.isdir(folder):
@@ -103,11 +129,7 @@ def main(argv=None):
     if args.search and (args.metrics_from or args.adaptive):
         parser.error("--search applies to the plain sweep, not to --metrics-from or --adaptive")
     if args.metrics_from:
-        from tfrnncomp.eval import rerate
-
-        previous = schema.load_result(args.metrics_from)
-        result = rerate.rerate_model(codec, dataset, previous, args.entropy, name=args.name,
-                                     log=log)
+        result = _rerated(args, codec, dataset, log)
     elif args.adaptive:
         if not args.settings:
             parser.error("--adaptive needs --settings")

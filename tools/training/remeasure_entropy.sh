@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Re-measure everything that depends on the shipped BinaryRNN, after
 # tools/training/export_binaryrnn.py has written a new one into the zoo: the Kodak files of entropy
-# mode binaryrnn (the same codes, re-rated; also those decoded without the post-filter, and what
-# the post-filter gains), the entropy benchmark, the RD summaries and plots,
+# mode binaryrnn (the same codes, re-rated; also those decoded without the post-filter, with
+# the sizes just measured, and what the post-filter gains), the entropy benchmark, the RD summaries and plots,
 # the comparison with the published curves,
 # the visual comparison (its files are cut at target rates) and the golden codec file.  Each step
 # is a README command; tools/training/refresh_model.sh ends with this script.
@@ -20,9 +20,9 @@ step "Kodak RD, entropy mode binaryrnn (same files, re-rated)"
 "$python" tools/bench/evaluate_model.py --model gru-w25 --entropy binaryrnn --out results/kodak \
   --metrics-from results/kodak/tfrnncomp-gru-w25.json
 plain=results/postfilter/kodak/tfrnncomp-gru-w25-no-postfilter  # the same files, no post-filter
-"$python" tools/bench/evaluate_model.py --model gru-w25 --entropy binaryrnn --no-post-filter \
+"$python" tools/bench/evaluate_model.py --model gru-w25 --no-post-filter \
   --name tfrnncomp-gru-w25-no-postfilter-binaryrnn --out results/postfilter/kodak \
-  --metrics-from "$plain.json"
+  --metrics-from "$plain.json" --sizes-from results/kodak/tfrnncomp-gru-w25-binaryrnn.json
 
 step "entropy benchmark, summaries, plots, visual comparison, golden file"
 "$python" tools/bench/bench_entropy.py --out results/entropy
