@@ -222,3 +222,18 @@ def assert_one_error_line(code, err):
     lines = err.splitlines()
     assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
     assert lines[0].startswith("tfrnncomp: error:")
+
+
+def chunk_starts(data):
+    """``(starts, end)``: the offset of every chunk of a ``.trc`` file, read from their length
+    fields, and the end of the last one."""
+    import struct
+
+    from tfrnncomp.format import container
+
+    header, pos = container.decode_header(data)
+    starts = []
+    for _ in range(header.iterations):
+        starts.append(pos)
+        pos += 8 + struct.unpack_from(">I", data, pos)[0]
+    return starts, pos

@@ -129,3 +129,55 @@ def test_binaryrnn_vector_files_still_decode_in_python_to_the_recorded_codes():
             np.testing.assert_array_equal(codes, recorded["codes"])
         checked += 1
     assert checked >= 2
+
+
+def test_binaryrnn_vector_files_refused_for_their_model_still_get_python_s_message():
+    from tfrnncomp.errors import ModelMismatchError
+    from tfrnncomp.format.extensions import Tag
+    from tfrnncomp.entropy.coding import integer_net
+
+    checked = 0
+    for kind, name, fields in _index():
+        if kind != "trcbinaryrnn" or fields.get("error") != "ModelMismatchError":
+            continue
+        net = integer_net.IntegerNet.from_bytes(_read(fields["model"]))
+        file_id = bs.read(_read(name)).header.extensions[Tag.ENTROPY_MODEL].decode()
+        with pytest.raises(ModelMismatchError) as refused:
+            integer_net.check_binding(net, fields["model_id"], file_id)
+        assert str(refused.value) == fields["message"], name
+        checked += 1
+    assert checked >= 2
+
+
+def _vector_writer():
+    import importlib.util
+
+    path = os.path.join(CORE, "tools", "vector_writer.py")
+    spec = importlib.util.spec_from_file_location("vector_writer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_vector_tools_replace_a_vector_folder_whole_and_refuse_any_other(tmp_path):
+    writer = _vector_writer()
+    out = tmp_path / "vectors"
+    with writer.vector_folder(str(out), "make_vectors.py") as w:
+        w.entry("blob", w.blob("old.bin", b"old"))
+    with writer.vector_folder(str(out), "make_vectors.py") as w:
+        w.entry("blob", w.blob("new.bin", b"new"), size=3)
+    assert sorted(os.listdir(out)) == ["index.txt", "new.bin"]
+    assert (out / "index.txt").read_text().splitlines()[1:] == ["blob\tnew.bin\tsize=3"]
+    with pytest.raises(RuntimeError):
+        with writer.vector_folder(str(out), "make_vectors.py") as w:
+            w.blob("half.bin", b"x")
+            raise RuntimeError("a vector failed")
+    assert sorted(os.listdir(out)) == ["index.txt", "new.bin"]
+    assert sorted(os.listdir(tmp_path)) == ["vectors"]  # no temporary folder left
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "keep.jpg").write_bytes(b"photo")
+    with pytest.raises(SystemExit, match="not a folder of vectors"):
+        with writer.vector_folder(str(other), "make_vectors.py"):
+            pass
+    assert sorted(os.listdir(other)) == ["keep.jpg"]

@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
+from tests.helpers import chunk_starts
 from tfrnncomp.format import container as bs
 from tfrnncomp.errors import (
     BitstreamError,
@@ -50,15 +51,6 @@ def reforge(data, offset, new_bytes):
     body = bytearray(data[:end - 4])
     body[offset:offset + len(new_bytes)] = new_bytes
     return bytes(body) + struct.pack(">I", zlib.crc32(bytes(body))) + data[end:]
-
-
-def chunk_starts(data, header):
-    _, pos = bs.decode_header(data)
-    starts = []
-    for _ in range(header.iterations):
-        starts.append(pos)
-        pos += 8 + struct.unpack_from(">I", data, pos)[0]
-    return starts, pos
 
 
 # --- round trips -------------------------------------------------------------
@@ -144,7 +136,7 @@ def test_unpacking_a_payload_of_the_wrong_length_raises_a_bitstream_error():
 
 def test_a_file_cut_at_every_byte_offset_behaves_progressively():
     header, chunks, data = make_file()
-    starts, end = chunk_starts(data, header)
+    starts, end = chunk_starts(data)
     assert end == len(data)
     for cut in range(len(data)):
         piece = data[:cut]
@@ -167,7 +159,7 @@ def test_a_file_cut_at_every_byte_offset_behaves_progressively():
 
 def test_a_file_cut_after_any_whole_chunk_reads_that_many_chunks():
     header, chunks, data = make_file(iterations=4)
-    starts, _ = chunk_starts(data, header)
+    starts, _ = chunk_starts(data)
     for whole in (1, 2, 3):
         container = bs.read(data[:starts[whole]])
         assert container.chunks == chunks[:whole]
@@ -202,7 +194,7 @@ def test_a_flipped_bit_in_every_header_byte_raises_a_bitstream_error():
 
 def test_a_corrupted_chunk_payload_raises_a_checksum_error_naming_the_chunk():
     header, _, data = make_file()
-    starts, _ = chunk_starts(data, header)
+    starts, _ = chunk_starts(data)
     bad = bytearray(data)
     bad[starts[1] + 4 + 3] ^= 0x10
     with pytest.raises(ChecksumError, match="chunk 2 of 3: checksum mismatch"):
@@ -211,7 +203,7 @@ def test_a_corrupted_chunk_payload_raises_a_checksum_error_naming_the_chunk():
 
 def test_a_corrupted_chunk_crc_raises_a_checksum_error():
     header, _, data = make_file()
-    starts, end = chunk_starts(data, header)
+    starts, end = chunk_starts(data)
     bad = bytearray(data)
     bad[end - 1] ^= 0x01
     with pytest.raises(ChecksumError, match="chunk 3 of 3"):
@@ -220,7 +212,7 @@ def test_a_corrupted_chunk_crc_raises_a_checksum_error():
 
 def test_reordered_chunks_are_detected():
     header, _, data = make_file()
-    starts, end = chunk_starts(data, header)
+    starts, end = chunk_starts(data)
     first, second = data[starts[0]:starts[1]], data[starts[1]:starts[2]]
     swapped = data[:starts[0]] + second + first + data[starts[2]:]
     assert len(swapped) == len(data)
@@ -230,7 +222,7 @@ def test_reordered_chunks_are_detected():
 
 def test_a_chunk_length_above_the_bound_is_rejected_before_reading_it():
     header, _, data = make_file()
-    starts, _ = chunk_starts(data, header)
+    starts, _ = chunk_starts(data)
     bad = bytearray(data)
     struct.pack_into(">I", bad, starts[0], 0xFFFFFFFF)
     with pytest.raises(BitstreamError, match="chunk 1 of 3: length 4294967295") as info:
@@ -240,7 +232,7 @@ def test_a_chunk_length_above_the_bound_is_rejected_before_reading_it():
 
 def test_a_raw_chunk_of_the_wrong_length_is_rejected():
     header, _, data = make_file()
-    starts, _ = chunk_starts(data, header)
+    starts, _ = chunk_starts(data)
     bad = bytearray(data)
     struct.pack_into(">I", bad, starts[2], header.raw_chunk_bytes - 1)
     with pytest.raises(BitstreamError, match="chunk 3 of 3"):
@@ -365,7 +357,7 @@ def test_non_raw_modes_accept_variable_chunk_sizes_up_to_the_bound():
 
 def test_info_dict_summarises_a_partial_file_as_json():
     header, chunks, data = make_file(extensions={4: b"\xff"})
-    starts, _ = chunk_starts(data, header)
+    starts, _ = chunk_starts(data)
     info = bs.info_dict(bs.read(data[:starts[2] + 5]))
     json.dumps(info)
     assert info["model_id"] == MODEL_ID

@@ -129,19 +129,19 @@ public final class BinaryRnnDecoder {
         String fileId = new String(value, StandardCharsets.US_ASCII);
         if (model == null) {
             throw new BitstreamException(BitstreamException.Kind.UNSUPPORTED_MODE,
-                "file is entropy-coded with " + Header.pythonRepr(fileId)
+                "file is entropy-coded with " + Header.shownId(fileId)
                 + "; give the decoder that BinaryRNN model file");
         }
         if (codecModelId != null && !model.codecModelId().equals(codecModelId)) {
             throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
-                "entropy model " + model.entropyId() + " belongs to codec model "
-                + Header.pythonRepr(model.codecModelId()) + ", not "
-                + Header.pythonRepr(codecModelId));
+                "entropy model " + Header.shownId(model.entropyId()) + " belongs to codec model "
+                + Header.shownId(model.codecModelId()) + ", not "
+                + Header.shownId(codecModelId));
         }
         if (!fileId.equals(model.entropyId())) {
             throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
-                "file was entropy-coded with " + Header.pythonRepr(fileId) + ", this codec has "
-                + Header.pythonRepr(model.entropyId()));
+                "file was entropy-coded with " + Header.shownId(fileId) + ", this codec has "
+                + Header.shownId(model.entropyId()));
         }
         if (header.codeDepth() != model.bits) {
             throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,

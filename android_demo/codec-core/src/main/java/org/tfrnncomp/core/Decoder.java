@@ -67,8 +67,8 @@ public final class Decoder {
         Header h = container.header();
         if (expected != null && !h.modelId().equals(expected.modelId)) {
             throw new BitstreamException(BitstreamException.Kind.MODEL_MISMATCH,
-                "file was written by model " + Header.pythonRepr(h.modelId())
-                + ", this codec is " + Header.pythonRepr(expected.modelId)
+                "file was written by model " + Header.shownId(h.modelId())
+                + ", this codec is " + Header.shownId(expected.modelId)
                 + "; decode it with that model");
         }
         checkMode(h);

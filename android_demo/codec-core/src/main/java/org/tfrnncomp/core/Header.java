@@ -213,6 +213,18 @@ public final class Header {
     }
 
     /** Python's {@code repr()} of a string, so messages match the Python package's. */
+    /** Python's {@code tfrnncomp.errors.shown_id}: an id quoted for a message, cut after
+     *  {@link #SHOWN_ID_CHARS} characters (a file may hold a 60 KB id). */
+    static String shownId(String s) {
+        if (s.length() <= SHOWN_ID_CHARS) {
+            return pythonRepr(s);
+        }
+        return pythonRepr(s.substring(0, SHOWN_ID_CHARS)) + "... (" + s.length() + " characters)";
+    }
+
+    /** Characters of an id that {@link #shownId} quotes (Python's {@code SHOWN_ID_CHARS}). */
+    static final int SHOWN_ID_CHARS = 60;
+
     static String pythonRepr(String s) {
         char quote = s.indexOf('\'') >= 0 && s.indexOf('"') < 0 ? '"' : '\'';
         StringBuilder out = new StringBuilder().append(quote);

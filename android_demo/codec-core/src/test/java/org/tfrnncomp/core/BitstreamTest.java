@@ -265,4 +265,14 @@ public class BitstreamTest {
         assertEquals("'ti\\x01ny\\'q\"\\\\'", Header.pythonRepr("ti\u0001ny'q\"\\"));
         assertEquals("'a\\tb\\nc\\x7f'", Header.pythonRepr("a\tb\nc\u007f"));
     }
+
+    @Test
+    public void shownIdCutsLongIdsAsPythonDoes() {
+        // tfrnncomp.errors.shown_id of the same strings
+        String sixty = new String(new char[60]).replace('\0', 'm');
+        assertEquals("'binaryrnn@3b73e88f'", Header.shownId("binaryrnn@3b73e88f"));
+        assertEquals("'" + sixty + "'", Header.shownId(sixty));
+        String cut = new String(new char[59]).replace('\0', 'x') + "'";
+        assertEquals("\"" + cut + "\"... (62 characters)", Header.shownId(cut + "yz"));
+    }
 }
