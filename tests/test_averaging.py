@@ -155,14 +155,14 @@ def test_the_train_command_refuses_a_momentum_of_one_in_one_line(tmp_path, capsy
 
 def test_switching_the_average_on_in_a_run_from_before_it_existed_is_logged_to_phases_log(
         tmp_path):
-    from tfrnncomp.training import train
+    from tfrnncomp.training import run_dir, train
 
     old = train.TrainingConfig().to_dict()
     del old["average_momentum"], old["average_every"]
     (tmp_path / "training.json").write_text(json.dumps(old))
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 7}')
-    train._log_training_change(str(tmp_path), train.TrainingConfig(average_momentum=0.998))
+    run_dir._log_training_change(str(tmp_path), train.TrainingConfig(average_momentum=0.998))
     assert json.loads((tmp_path / "phases.log").read_text()) == {
         "epoch": 7, "from": {"average_momentum": 0.0}, "to": {"average_momentum": 0.998}}
 

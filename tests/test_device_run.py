@@ -436,10 +436,11 @@ def test_the_training_record_of_an_earlier_epoch_gives_the_settings_that_epoch_t
 def _run_at_epoch(run, epoch):
     """A run directory of a tiny model's config whose backup has done ``epoch`` epochs."""
     from tfrnncomp.model.config import ModelConfig
-    from tfrnncomp.training import train
+    from tfrnncomp.training import run_dir
+    from tfrnncomp.training.setup import TrainingConfig
 
     config = ModelConfig(name="tiny", width=0.125, max_iterations=2, train_iterations=2)
-    train.prepare_run_dir(str(run), config, train.TrainingConfig(batch_size=8))
+    run_dir.prepare_run_dir(str(run), config, TrainingConfig(batch_size=8))
     (run / "backup").mkdir()
     (run / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": epoch}))
     return config
@@ -448,12 +449,13 @@ def _run_at_epoch(run, epoch):
 def test_a_run_resumed_with_another_loss_dates_the_change_in_phases_log(tmp_path):
     import dataclasses
 
-    from tfrnncomp.training import train
+    from tfrnncomp.training import run_dir
+    from tfrnncomp.training.setup import TrainingConfig
 
     run = tmp_path / "run"
     config = _run_at_epoch(run, 12)
-    train.prepare_run_dir(str(run), dataclasses.replace(config, loss="l1_ssim"),
-                          train.TrainingConfig(batch_size=4))
+    run_dir.prepare_run_dir(str(run), dataclasses.replace(config, loss="l1_ssim"),
+                            TrainingConfig(batch_size=4))
     rows = [json.loads(line) for line in (run / "phases.log").read_text().splitlines()]
     assert [(r["epoch"], r["to"].get("loss", r["to"].get("batch_size"))) for r in rows] == [
         (12, "l1_ssim"), (12, 4)]
@@ -463,14 +465,15 @@ def test_a_run_may_switch_the_binarizer_to_signs_but_not_change_the_model(tmp_pa
     import dataclasses
 
     from tfrnncomp.errors import ConfigError
-    from tfrnncomp.training import train
+    from tfrnncomp.training import run_dir
+    from tfrnncomp.training.setup import TrainingConfig
 
     run = tmp_path / "run"
     config = _run_at_epoch(run, 7)
     signs = dataclasses.replace(config, binarizer_training="sign")
-    train.prepare_run_dir(str(run), signs, train.TrainingConfig(batch_size=8))
+    run_dir.prepare_run_dir(str(run), signs, TrainingConfig(batch_size=8))
     (row,) = [json.loads(line) for line in (run / "phases.log").read_text().splitlines()]
     assert row["epoch"] == 7 and row["from"]["binarizer_training"] == "stochastic"
     assert row["to"]["binarizer_training"] == "sign"
     with pytest.raises(ConfigError, match="another model config"):
-        train.check_run_dir(str(run), dataclasses.replace(signs, width=0.25))
+        run_dir.check_run_dir(str(run), dataclasses.replace(signs, width=0.25))

@@ -46,12 +46,12 @@ def test_the_train_command_refuses_a_decay_rate_outside_zero_to_one_in_one_line(
 
 
 def test_a_change_of_decay_rate_on_resumption_is_logged_to_phases_log(tmp_path):
-    from tfrnncomp.training import train
+    from tfrnncomp.training import run_dir, train
 
     (tmp_path / "training.json").write_text(json.dumps(train.TrainingConfig().to_dict()))
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 981}')
-    train._log_training_change(str(tmp_path), train.TrainingConfig(learning_rate=4e-6,
+    run_dir._log_training_change(str(tmp_path), train.TrainingConfig(learning_rate=4e-6,
                                                                     decay_rate=1.0))
     assert json.loads((tmp_path / "phases.log").read_text()) == {
         "epoch": 981, "from": {"learning_rate": 5e-4, "decay_rate": 0.5},

@@ -17,6 +17,7 @@ import pytest
 from tests.helpers import (TINY_CONFIG, WITHOUT_TENSORFLOW, assert_codes_as_on_tensorflow,
                            jax_environment, random_photos, torch_environment)
 from tfrnncomp.training import train
+from tfrnncomp.training.run_dir import finished_epoch
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.training.patches import PatchBatches
 
@@ -72,7 +73,7 @@ def test_a_run_trains_and_resumes_under_jax(tmp_path):
                               capture_output=True, text=True)
         history = json.loads(done.stdout.strip().splitlines()[-1])
         assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
-    assert train.finished_epoch(run_dir) == 2
+    assert finished_epoch(run_dir) == 2
     assert os.path.isfile(os.path.join(run_dir, "latest.weights.h5"))
 
 
@@ -104,7 +105,7 @@ def test_a_two_step_pytorch_run_writes_a_checkpoint_that_codes_the_same_under_te
                            _photos(tmp_path / "data"), str(config), str(run_dir)],
                           env=env, timeout=600, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert train.finished_epoch(str(run_dir)) == 1
+    assert finished_epoch(str(run_dir)) == 1
     with open(run_dir / "log.csv", encoding="utf-8", newline="") as log:
         (row,) = csv.DictReader(log)
     assert np.isfinite(float(row["loss"]))

@@ -30,96 +30,26 @@ with the ``default`` strategy and reads its random-crop patches through
 """
 
 import importlib.util
-import json
 import os
 import sys
 import time
 
 import keras
 
-from tfrnncomp.training import checkpoint_epoch
 from tfrnncomp.training import averaging
 from tfrnncomp.training import image_files
 from tfrnncomp.training import distribute
 from tfrnncomp.training.fit_hooks import resume_epoch, set_resume_epoch, skip_symbolic_build
 from tfrnncomp.training.guards import StopOnNonFiniteLoss
-from tfrnncomp.model.config import ModelConfig, load_config
+from tfrnncomp.training.run_dir import check_run_dir, finished_epoch, prepare_run_dir
+from tfrnncomp.model.config import load_config
 from tfrnncomp.errors import ConfigError, InputImageError
 from tfrnncomp.training.setup import (PRECISIONS, TrainingConfig,  # noqa: F401 (re-exported)
                                    build_model, check_patches, make_optimizer)
 
 
-#: config fields a resumed run may change (a curriculum over iterations)
-_TRAINING_PHASE_KEYS = ("train_iterations", "loss_weighting", "loss", "ssim_weight",
-                        "binarizer_training")
-
-
 def _on_tensorflow():
     return keras.backend.backend() == "tensorflow"
-
-
-def _atomic_write_text(path, text):
-    from tfrnncomp.atomic import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def check_run_dir(run_dir, config: ModelConfig):
-    """The model config saved in ``run_dir`` (None for a new run); raises if it is another
-    model's.  Reads only."""
-    config_path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(config_path):
-        return None
-    saved = load_config(config_path)
-    # a curriculum may change how the model is trained, never what it is
-    phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
-    if saved.replace(**phase) != config:
-        raise ConfigError(f"{run_dir} holds a run of another model config; "
-                          "use a new --out directory")
-    return saved
-
-
-def prepare_run_dir(run_dir, config: ModelConfig, training: TrainingConfig):
-    """Write the run's configs, or check they match those of the run being resumed."""
-    saved = check_run_dir(run_dir, config)
-    os.makedirs(run_dir, exist_ok=True)
-    config_path = os.path.join(run_dir, "config.json")
-    if saved is not None and saved != config:
-        phase = {key: getattr(config, key) for key in _TRAINING_PHASE_KEYS}
-        append_phase(run_dir, {"from": {k: getattr(saved, k) for k in phase}, "to": phase})
-    _log_training_change(run_dir, training)
-    _atomic_write_text(config_path, config.to_json())
-    _atomic_write_text(os.path.join(run_dir, "training.json"),
-                       json.dumps(training.to_dict(), indent=2, sort_keys=True))
-
-
-#: training settings whose change on resumption is recorded in ``phases.log``
-_LOGGED_TRAINING_KEYS = ("patch_size", "batch_size", "learning_rate", "decay_steps",
-                         "decay_rate", "validation_fraction", "validation_data",
-                         "average_momentum", "validate_every")
-#: the value of a logged setting in a ``training.json`` written before the setting existed
-_BEFORE_IT_EXISTED = {"average_momentum": 0.0}
-
-
-def append_phase(run_dir, record):
-    """Append a change of settings to ``RUN_DIR/phases.log``, dated by ``epoch``: the first
-    epoch that trains with it (the epochs the run's backup has finished)."""
-    with open(os.path.join(run_dir, "phases.log"), "a", encoding="utf-8") as log:
-        log.write(json.dumps({"epoch": finished_epoch(run_dir), **record}) + "\n")
-
-
-def _log_training_change(run_dir, training: TrainingConfig):
-    path = os.path.join(run_dir, "training.json")
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as handle:
-        saved = json.load(handle)
-    now = training.to_dict()
-    saved = {**_BEFORE_IT_EXISTED, **saved}
-    changed = [k for k in _LOGGED_TRAINING_KEYS if k in saved and saved[k] != now[k]]
-    if changed:
-        append_phase(run_dir, {"from": {k: saved[k] for k in changed},
-                               "to": {k: now[k] for k in changed}})
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -328,11 +258,6 @@ def _datasets(training: TrainingConfig, out_dir, multi_worker):
         if validation is not None:
             validation = distribute.shard_by_data(validation)
     return dataset, validation
-
-
-def finished_epoch(run_dir):
-    """The epochs a run directory's backup has finished (0 for a new run)."""
-    return checkpoint_epoch.read_epoch(os.path.join(run_dir, "backup")) or 0
 
 
 def _strategy(training: TrainingConfig):

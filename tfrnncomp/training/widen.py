@@ -31,7 +31,7 @@ import numpy as np
 from tfrnncomp.atomic import atomic_write_bytes
 from tfrnncomp.errors import ConfigError
 from tfrnncomp.model.config import load_config
-from tfrnncomp.training.train import append_phase
+from tfrnncomp.training.run_dir import append_phase
 from tfrnncomp.training.warm_start import convert_checkpoint
 
 #: cells whose fused convolutions emit whole blocks of ``units`` channels

@@ -37,7 +37,8 @@ def main(argv=None):
     from tfrnncomp.errors import TfrnncompError
     from tfrnncomp.model.config import load_config
     from tfrnncomp.training.averaging import assign_average
-    from tfrnncomp.training.train import TrainingConfig, build_model, finished_epoch
+    from tfrnncomp.training.run_dir import finished_epoch
+    from tfrnncomp.training.train import TrainingConfig, build_model
 
     model = build_model(load_config(os.path.join(args.run_dir, "config.json")), TrainingConfig())
     model.load_weights(checkpoint)
