@@ -105,15 +105,21 @@ public final class ContextModel {
         }
     }
 
-    /** Table indices of every bit of one iteration (encoder side; for tests and analysis). */
-    public static int[] indicesFor(byte[] bits, int h, int w, int depth, byte[] prev1,
-                                   byte[] prev2) {
+    /** The shapes and 0/1 values of one iteration's bits and of the two earlier iterations. */
+    private static void checkIteration(byte[] bits, int h, int w, int depth, byte[] prev1,
+                                       byte[] prev2) {
         check(bits, h, w, depth, "bits");
         check(prev1, h, w, depth, "prev1");
         check(prev2, h, w, depth, "prev2");
         checkBits(prev1, "prev1");
         checkBits(prev2, "prev2");
         checkBits(bits, "bits");
+    }
+
+    /** Table indices of every bit of one iteration (encoder side; for tests and analysis). */
+    public static int[] indicesFor(byte[] bits, int h, int w, int depth, byte[] prev1,
+                                   byte[] prev2) {
+        checkIteration(bits, h, w, depth, prev1, prev2);
         RowCoder coder = new RowCoder(w, depth, prev1, prev2);
         int[] out = new int[bits.length];
         for (int y = 0; y < h; y++) {
@@ -139,12 +145,7 @@ public final class ContextModel {
     /** Range-codes one iteration's 0/1 bits given the two earlier iterations (or null). */
     public static byte[] encode(byte[] bits, int h, int w, int depth, byte[] prev1,
                                 byte[] prev2) {
-        check(bits, h, w, depth, "bits");
-        check(prev1, h, w, depth, "prev1");
-        check(prev2, h, w, depth, "prev2");
-        checkBits(prev1, "prev1");
-        checkBits(prev2, "prev2");
-        checkBits(bits, "bits");
+        checkIteration(bits, h, w, depth, prev1, prev2);
         RowCoder coder = new RowCoder(w, depth, prev1, prev2);
         RangeEncoder encoder = new RangeEncoder();
         for (int y = 0; y < h; y++) {
