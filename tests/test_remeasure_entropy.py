@@ -22,13 +22,15 @@ def test_remeasuring_re_rates_kodak_then_benchmarks_summarises_plots_compares_an
                        "tools/bench/bench_entropy.py",
                        "tools/bench/rd_summary.py", "tools/bench/rd_summary.py",
                        "tools/bench/rd_summary.py", "tools/bench/plot_rd.py", "tools/research/published_curves.py",
-                       "tools/research/visual_compare.py", "-m"]
+                       "tools/research/visual_compare.py", "-m",
+                       "android_demo/codec-core/tools/make_vectors.py",
+                       "android_demo/codec-core/tools/make_binaryrnn_vectors.py"]
     assert "--entropy binaryrnn" in calls[0] and "--metrics-from" in calls[0]
     assert "--no-post-filter" in calls[1] and "no-postfilter.json" in calls[1]
     assert "--sizes-from results/kodak/tfrnncomp-gru-w25-binaryrnn.json" in calls[1]
     assert "--out results/postfilter/kodak/bd-rate.md" in calls[5]
-    assert calls[-1].startswith("1 -m pytest") and "tests/test_golden_codec.py" in calls[-1]
-    assert all(call.startswith("0 ") for call in calls[:-1])
+    assert calls[-3].startswith("1 -m pytest") and "tests/test_golden_codec.py" in calls[-3]
+    assert all(call.startswith("0 ") for call in calls[:-3] + calls[-2:])
     assert (work / "rd_summary.md").read_text().startswith("table of tools/bench/rd_summary.py")
     assert "--per-image" in (work / "rd_per_image.md").read_text()
 

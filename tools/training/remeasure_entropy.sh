@@ -4,7 +4,8 @@
 # mode binaryrnn (the same codes, re-rated; also those decoded without the post-filter, with
 # the sizes just measured, and what the post-filter gains), the entropy benchmark, the RD summaries and plots,
 # the comparison with the published curves,
-# the visual comparison (its files are cut at target rates) and the golden codec file.  Each step
+# the visual comparison (its files are cut at target rates), the golden codec file and the
+# Android codec core's test vectors.  Each step
 # is a README command; tools/training/refresh_model.sh ends with this script.
 #   tools/training/remeasure_entropy.sh WORK_DIR
 # WORK_DIR receives rd_summary.md and rd_per_image.md (the tables README quotes).
@@ -36,3 +37,7 @@ step "entropy benchmark, summaries, plots, visual comparison, golden file"
 "$python" tools/research/published_curves.py --out results/published
 "$python" tools/research/visual_compare.py kodim05.png kodim14.png kodim23.png --bpp 0.25 0.5
 TFRNNCOMP_REGENERATE_GOLDEN=1 "$python" -m pytest -q -p no:cacheprovider tests/test_golden_codec.py
+
+step "the Android codec core's vectors (their shipped-model files)"
+PYTHONPATH="$repo" "$python" android_demo/codec-core/tools/make_vectors.py
+PYTHONPATH="$repo" "$python" android_demo/codec-core/tools/make_binaryrnn_vectors.py
